@@ -1,0 +1,17 @@
+# Every third-party library comes from a Debian package (scripts/install-deps).
+find_package(Boost 1.81 REQUIRED CONFIG)
+find_package(OpenSSL REQUIRED)
+find_package(Threads REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(spdlog REQUIRED)
+
+add_library(tollgate_deps INTERFACE)
+add_library(tollgate::deps ALIAS tollgate_deps)
+target_link_libraries(tollgate_deps INTERFACE
+  Boost::headers OpenSSL::SSL OpenSSL::Crypto Threads::Threads
+  nlohmann_json::nlohmann_json yaml-cpp spdlog::spdlog)
+# Asio and Beast are compiled once, in src/http/asio_impl.cpp, instead of in every translation unit.
+target_compile_definitions(tollgate_deps INTERFACE
+  BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
+  BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)

@@ -1,0 +1,20 @@
+# Compiler launcher, warnings and sanitizers.
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+endif()
+
+function(tollgate_apply_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
+    # g++ 12 false positive on Asio's coroutine frame allocator (operator new/delete pairs in
+    # awaitable_frame_base), reported for every coroutine.
+    -Wno-mismatched-new-delete)
+  if(TOLLGATE_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+if(TOLLGATE_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

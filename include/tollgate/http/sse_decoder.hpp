@@ -1,0 +1,45 @@
+#pragma once
+// Sans-IO Server-Sent Events decoder (WHATWG event-stream rules): feed it bytes as they arrive
+// from the network, in any split, and it yields complete events. Lines may end in LF, CRLF or CR
+// (a CR at the end of one read and an LF at the start of the next count as one line end).
+// Comment lines (":...") are ignored; multi-line data is joined with "\n"; an event is dispatched
+// on a blank line and only if it carried data.
+//
+// Thread safety: none; one decoder per stream.
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tollgate::http {
+
+struct SseEvent {
+  std::string event;  // "event:" field, empty when absent
+  std::string data;   // "data:" lines joined with '\n'
+  std::string id;     // "id:" field, empty when absent
+};
+
+class SseDecoder {
+ public:
+  /// Appends every event completed by `bytes` to `out`.
+  void feed(std::string_view bytes, std::vector<SseEvent>& out);
+
+  /// Bytes of an incomplete line or event held back; a stream that ends with this non-zero ended mid-event.
+  std::size_t pending_bytes() const { return line_.size() + (has_data_ ? current_.data.size() + 1 : 0); }
+
+  /// Largest line accepted; a longer one puts the decoder in error (protects memory).
+  void set_max_line(std::size_t n) { max_line_ = n; }
+  bool failed() const { return failed_; }
+
+ private:
+  void on_line(std::string_view line, std::vector<SseEvent>& out);
+
+  std::string line_;           // partial line carried across feeds
+  SseEvent current_;
+  bool has_data_ = false;
+  bool skip_lf_ = false;       // previous feed ended on CR
+  bool failed_ = false;
+  std::size_t max_line_ = 16u << 20;
+};
+
+}  // namespace tollgate::http

@@ -1,0 +1,69 @@
+#pragma once
+// The seam between the gateway and one vendor's wire format. Each adapter is a translator pair:
+// an OpenAI-format request out to the vendor, and the vendor's response (whole or streamed) back
+// to OpenAI's shape, with usage extracted on the way. Vendor specifics live only in
+// src/providers/<vendor>/.
+//
+// Thread safety: Provider instances are immutable and shared by all workers. A StreamTranslator
+// belongs to one stream.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "tollgate/api/api_error.hpp"
+#include "tollgate/api/request.hpp"
+#include "tollgate/config/config.hpp"
+#include "tollgate/http/sse_decoder.hpp"
+#include "tollgate/http/upstream_client.hpp"
+
+namespace tollgate::providers {
+
+/// Token usage of one call, OpenAI's names.
+struct Usage {
+  bool present = false;                // the upstream reported usage
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::int64_t total_tokens = 0;
+  std::int64_t cached_prompt_tokens = 0;   // prompt_tokens_details.cached_tokens
+  std::int64_t reasoning_tokens = 0;       // completion_tokens_details.reasoning_tokens
+};
+
+/// Turns upstream stream events into the SSE bytes the client receives.
+class StreamTranslator {
+ public:
+  virtual ~StreamTranslator() = default;
+  /// Consumes one upstream event and appends client-bound SSE bytes to `out` (possibly none).
+  /// Returns an error when the event is not what the vendor's format allows.
+  virtual std::optional<api::ApiError> on_event(const http::SseEvent& event, std::string& out) = 0;
+  /// The upstream signalled the end of the stream.
+  virtual bool finished() const = 0;
+  virtual const Usage& usage() const = 0;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+
+  /// The upstream request for `request` on `deployment`. `want_stream_usage` asks the vendor to
+  /// report usage on a stream even when the client did not ask for it.
+  virtual api::ApiResult<http::UpstreamRequest> build_request(const config::Deployment& deployment,
+                                                              const http::Url& base, api::Endpoint endpoint,
+                                                              const api::ParsedRequest& request,
+                                                              bool want_stream_usage) const = 0;
+
+  /// A complete (non-stream) success body, translated to OpenAI's shape; fills `usage`.
+  virtual api::ApiResult<std::string> translate_response(api::Endpoint endpoint, std::string body,
+                                                         Usage& usage) const = 0;
+
+  virtual std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage) const = 0;
+
+  /// An upstream error response as the OpenAI-shaped error the client receives.
+  virtual api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const = 0;
+};
+
+/// The adapter for a `litellm_params.model` provider prefix; nullptr when there is none.
+std::shared_ptr<const Provider> make_provider(std::string_view provider_name);
+
+}  // namespace tollgate::providers

@@ -1,0 +1,65 @@
+#pragma once
+// The request walk: route by path, authenticate, parse the few fields needed, pick a deployment,
+// call the provider (or answer a mock), relay the answer (whole or streamed), log one line.
+// See docs/request-lifecycle.md.
+//
+// Thread safety: one ProxyHandler per worker thread. The Snapshot is immutable and shared.
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "tollgate/auth/master_key.hpp"
+#include "tollgate/http/server.hpp"
+#include "tollgate/http/upstream_client.hpp"
+#include "tollgate/proxy/access_log.hpp"
+#include "tollgate/router/route_table.hpp"
+
+namespace tollgate::proxy {
+
+namespace asio = boost::asio;
+
+/// Everything a request needs from the configuration, built once per config version.
+struct Snapshot {
+  explicit Snapshot(std::shared_ptr<const config::Config> cfg)
+      : config(std::move(cfg)), routes(*config), master_key(config->master_key) {}
+  std::shared_ptr<const config::Config> config;
+  router::RouteTable routes;
+  auth::MasterKey master_key;
+};
+
+struct CallOutcome;  // defined in proxy_handler.cpp
+
+class ProxyHandler final : public http::Handler {
+ public:
+  /// `tls` and `access_log` must outlive the handler.
+  ProxyHandler(std::shared_ptr<const Snapshot> snapshot, asio::io_context& io, asio::ssl::context& tls,
+               AccessLog& access_log, std::shared_ptr<spdlog::logger> log);
+
+  asio::awaitable<void> handle(http::Exchange& exchange) override;
+
+  const http::UpstreamClient& upstream() const { return upstream_; }
+
+ private:
+  asio::awaitable<void> handle_completion(http::Exchange& ex, api::Endpoint endpoint, CallOutcome& out);
+  asio::awaitable<void> answer_mock(http::Exchange& ex, api::Endpoint endpoint, const api::ParsedRequest& req,
+                                    const std::string& answer, CallOutcome& out);
+  asio::awaitable<void> relay_stream(http::Exchange& ex, http::UpstreamResponse& response,
+                                     const providers::Provider& provider, const api::ParsedRequest& req,
+                                     CallOutcome& out);
+  asio::awaitable<void> send_error(http::Exchange& ex, const api::ApiError& error, CallOutcome& out);
+  asio::awaitable<void> list_models(http::Exchange& ex, std::string_view id, CallOutcome& out);
+  std::string new_request_id();
+
+  std::shared_ptr<const Snapshot> snapshot_;
+  http::UpstreamClient upstream_;
+  AccessLog& access_log_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::minstd_rand rng_;
+  std::mt19937_64 id_rng_;
+};
+
+}  // namespace tollgate::proxy

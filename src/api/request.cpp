@@ -1,0 +1,181 @@
+#include "tollgate/api/request.hpp"
+
+#include <array>
+
+namespace tollgate::api {
+namespace {
+
+using nlohmann::json;
+
+// LiteLLM request extras (and client-side credential overrides we refuse to forward).
+constexpr std::array<std::string_view, 17> kGatewayOnly = {
+    "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "num_retries", "timeout",
+    "metadata", "litellm_metadata", "tags", "mock_response", "mock_testing_fallbacks",
+    "mock_testing_rate_limit_error", "mock_timeout", "api_key", "api_base", "base_url", "caching",
+    "cache"};
+
+ApiError bad(std::string message, std::string param) {
+  return make_error(Errc::kInvalidRequest, std::move(message), std::move(param));
+}
+
+json parse_value(std::string_view raw) {
+  // The scanner already validated the text, so this cannot fail; small values only.
+  return json::parse(raw.begin(), raw.end(), nullptr, false);
+}
+
+}  // namespace
+
+std::string_view endpoint_path(Endpoint endpoint) {
+  switch (endpoint) {
+    case Endpoint::kChatCompletions: return "/chat/completions";
+    case Endpoint::kCompletions: return "/completions";
+    case Endpoint::kEmbeddings: return "/embeddings";
+  }
+  return "/chat/completions";
+}
+
+bool is_gateway_only_field(std::string_view key) {
+  for (auto k : kGatewayOnly) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+ApiResult<ParsedRequest> parse_request(std::string_view body, Endpoint endpoint) {
+  ParsedRequest out;
+  out.body = body;
+  bool is_object = false;
+  ScanError scan_error;
+  if (body.empty()) return make_error(Errc::kInvalidJson, "Request body is empty; expected a JSON object.");
+  if (!scan_json(body, out.top, is_object, scan_error)) {
+    return make_error(Errc::kInvalidJson, "Invalid JSON in request body at byte " +
+                                              std::to_string(scan_error.offset) + ": " + scan_error.what);
+  }
+  if (!is_object) return make_error(Errc::kInvalidJson, "Request body must be a JSON object.");
+
+  RequestFields& f = out.fields;
+  const JsonMember* model = out.top.find("model");
+  if (!model) return bad("Missing required parameter: 'model'.", "model");
+  json m = parse_value(model->value);
+  if (!m.is_string() || m.get_ref<const std::string&>().empty()) return bad("'model' must be a non-empty string.", "model");
+  f.model = m.get<std::string>();
+
+  const char* prompt_field = endpoint == Endpoint::kChatCompletions ? "messages"
+                             : endpoint == Endpoint::kCompletions   ? "prompt"
+                                                                    : "input";
+  const JsonMember* prompt = out.top.find(prompt_field);
+  if (!prompt) return bad(std::string("Missing required parameter: '") + prompt_field + "'.", prompt_field);
+  if (endpoint == Endpoint::kChatCompletions && prompt->value.front() != '[') {
+    return bad("'messages' must be an array.", "messages");
+  }
+  f.prompt_bytes = prompt->value.size();
+
+  if (const JsonMember* s = out.top.find("stream")) {
+    json v = parse_value(s->value);
+    if (v.is_boolean()) {
+      f.stream = v.get<bool>();
+    } else if (!v.is_null()) {
+      return bad("'stream' must be a boolean.", "stream");
+    }
+  }
+  if (const JsonMember* so = out.top.find("stream_options")) {
+    json v = parse_value(so->value);
+    if (!v.is_null() && !v.is_object()) return bad("'stream_options' must be an object.", "stream_options");
+    if (v.is_object() && v.contains("include_usage")) {
+      if (!v["include_usage"].is_boolean()) return bad("'stream_options.include_usage' must be a boolean.", "stream_options");
+      f.client_wants_usage = v["include_usage"].get<bool>();
+    }
+  }
+  for (const char* name : {"max_tokens", "max_completion_tokens"}) {
+    const JsonMember* mt = out.top.find(name);
+    if (!mt || f.max_tokens) continue;
+    json v = parse_value(mt->value);
+    if (v.is_number_integer() && v.get<std::int64_t>() > 0) {
+      f.max_tokens = v.get<std::int64_t>();
+    } else if (!v.is_null()) {
+      return bad(std::string("'") + name + "' must be a positive integer.", name);
+    }
+  }
+  if (const JsonMember* u = out.top.find("user")) {
+    json v = parse_value(u->value);
+    if (v.is_string()) f.user = v.get<std::string>();
+  }
+  if (const JsonMember* mr = out.top.find("mock_response")) {
+    json v = parse_value(mr->value);
+    if (v.is_string()) {
+      f.mock_response = v.get<std::string>();
+    } else if (!v.is_null()) {
+      return bad("'mock_response' must be a string.", "mock_response");
+    }
+  }
+  if (const JsonMember* t = out.top.find("timeout")) {
+    json v = parse_value(t->value);
+    if (v.is_number() && v.get<double>() > 0) {
+      f.timeout_seconds = v.get<double>();
+    } else if (!v.is_null()) {
+      return bad("'timeout' must be a positive number of seconds.", "timeout");
+    }
+  }
+  if (const JsonMember* r = out.top.find("num_retries")) {
+    json v = parse_value(r->value);
+    if (v.is_number_integer() && v.get<int>() >= 0) {
+      f.num_retries = v.get<int>();
+    } else if (!v.is_null()) {
+      return bad("'num_retries' must be a non-negative integer.", "num_retries");
+    }
+  }
+  if (const JsonMember* fb = out.top.find("fallbacks")) f.fallbacks = parse_value(fb->value);
+  auto add_tags = [&](const json& v) {
+    if (!v.is_array()) return;
+    for (const auto& t : v) {
+      if (t.is_string()) f.tags.push_back(t.get<std::string>());
+    }
+  };
+  if (const JsonMember* md = out.top.find("metadata")) {
+    f.metadata = parse_value(md->value);
+    if (f.metadata.is_object() && f.metadata.contains("tags")) add_tags(f.metadata["tags"]);
+  }
+  if (const JsonMember* tg = out.top.find("tags")) add_tags(parse_value(tg->value));
+  return out;
+}
+
+std::string build_upstream_body(const ParsedRequest& request, const UpstreamBodyOptions& options) {
+  std::string out;
+  out.reserve(request.body.size() + options.model.size() + 48);
+  out.push_back('{');
+  bool first = true;
+  bool saw_stream_options = false;
+  auto separator = [&] {
+    if (!first) out.push_back(',');
+    first = false;
+  };
+  for (const JsonMember& m : request.top.members) {
+    if (is_gateway_only_field(m.key)) continue;
+    if (m.key == "model") {
+      separator();
+      out.append("\"model\":");
+      out.append(json(options.model).dump());
+      continue;
+    }
+    if (m.key == "stream_options" && options.force_include_usage) {
+      saw_stream_options = true;
+      json v = parse_value(m.value);
+      if (!v.is_object()) v = json::object();
+      v["include_usage"] = true;
+      separator();
+      out.append("\"stream_options\":");
+      out.append(v.dump());
+      continue;
+    }
+    separator();
+    out.append(request.body.substr(m.begin, m.end - m.begin));
+  }
+  if (options.force_include_usage && !saw_stream_options) {
+    separator();
+    out.append("\"stream_options\":{\"include_usage\":true}");
+  }
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace tollgate::api

@@ -1,0 +1,57 @@
+#include "tollgate/app/app.hpp"
+
+#include <boost/asio/ssl/context.hpp>
+#include <spdlog/logger.h>
+
+#include "tollgate/http/server.hpp"
+#include "tollgate/http/upstream_client.hpp"
+#include "tollgate/proxy/access_log.hpp"
+#include "tollgate/proxy/proxy_handler.hpp"
+
+namespace tollgate::app {
+
+struct App::Impl {
+  Impl(config::Config cfg, std::shared_ptr<spdlog::logger> logger)
+      : log(std::move(logger)),
+        config(std::make_shared<const config::Config>(std::move(cfg))),
+        tls(http::make_client_tls_context(config->upstream)),
+        access_log(config->log),
+        snapshot(std::make_shared<const proxy::Snapshot>(config)),
+        server(config->server,
+               [this](unsigned, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
+                 return std::make_unique<proxy::ProxyHandler>(snapshot, io, *tls, access_log, log);
+               },
+               log) {}
+
+  std::shared_ptr<spdlog::logger> log;
+  std::shared_ptr<const config::Config> config;
+  std::unique_ptr<boost::asio::ssl::context> tls;
+  proxy::AccessLog access_log;
+  std::shared_ptr<const proxy::Snapshot> snapshot;
+  http::Server server;  // last: its workers refer to everything above
+};
+
+App::App(config::Config config, std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(log))) {}
+
+App::~App() {
+  if (impl_) impl_->server.stop();
+}
+
+std::uint16_t App::start() { return impl_->server.start(); }
+
+std::uint16_t App::port() const { return impl_->server.port(); }
+
+bool App::shutdown() {
+  auto& server = impl_->server;
+  server.begin_drain();
+  const bool idle = server.wait_idle(impl_->config->server.shutdown_timeout);
+  if (!idle) {
+    impl_->log->warn("msg=\"shutdown deadline passed with requests in flight\" active={}", server.active_requests());
+  }
+  server.stop();
+  impl_->access_log.flush();
+  return idle;
+}
+
+}  // namespace tollgate::app

@@ -1,0 +1,244 @@
+#include "config/deployments.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdio>
+#include <map>
+#include <utility>
+
+namespace tollgate::config::detail {
+namespace {
+
+struct ProviderBase {
+  std::string_view provider;
+  std::string_view api_base;
+};
+
+// Every provider is spoken to as OpenAI-compatible for now; these are their OpenAI-style roots.
+constexpr std::array<ProviderBase, 12> kDefaultApiBases{{
+    {"openai", "https://api.openai.com/v1"},
+    {"anthropic", "https://api.anthropic.com/v1"},
+    {"groq", "https://api.groq.com/openai/v1"},
+    {"mistral", "https://api.mistral.ai/v1"},
+    {"deepseek", "https://api.deepseek.com/v1"},
+    {"together_ai", "https://api.together.xyz/v1"},
+    {"fireworks_ai", "https://api.fireworks.ai/inference/v1"},
+    {"openrouter", "https://openrouter.ai/api/v1"},
+    {"xai", "https://api.x.ai/v1"},
+    {"perplexity", "https://api.perplexity.ai"},
+    {"lm_studio", "http://localhost:1234/v1"},
+    {"text-completion-openai", "https://api.openai.com/v1"},
+}};
+
+const Json kNull = nullptr;
+
+constexpr std::array<std::string_view, 3> kEntryKeys{"model_name", "litellm_params", "model_info"};
+
+std::string hex16(std::uint64_t h) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// Hash of what identifies a deployment, without its secret: the id shows up in response headers
+// and logs, so it must not vary with (or hint at) the api_key.
+std::uint64_t identity_hash(const Deployment& d) {
+  Json params = d.litellm_params;
+  params.erase("api_key");
+  Json basis = {{"model_name", d.model_name}, {"litellm_params", std::move(params)}};
+  // `replace` keeps invalid UTF-8 from throwing; valid text hashes the same either way.
+  return fnv1a64(basis.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+void split_model(const std::string& model, const std::optional<std::string>& custom_provider, Deployment& d,
+                 const std::string& path, LoadContext& ctx) {
+  // LiteLLM's `custom_llm_provider` names the provider and leaves `model` whole.
+  if (custom_provider && !custom_provider->empty()) {
+    d.provider = *custom_provider;
+    d.model = model;
+    return;
+  }
+  auto slash = model.find('/');
+  if (slash == std::string::npos) {
+    d.provider = "openai";
+    d.model = model;
+    return;
+  }
+  d.provider = model.substr(0, slash);
+  d.model = model.substr(slash + 1);
+  if (d.provider.empty() || d.model.empty()) ctx.error(path, "expected 'provider/model', got '" + model + "'");
+}
+
+void read_model_info(const Section& entry, LoadContext& ctx, Deployment& d) {
+  const Json* info = entry.get("model_info");
+  Section s(info ? *info : kNull, entry.path_of("model_info"), ctx);
+  if (!s.ok()) return;
+  d.model_info = *info;
+  const Json* id = s.get("id");
+  if (id == nullptr) return;
+  if (id->is_string() && !id->get_ref<const std::string&>().empty()) {
+    d.id = id->get<std::string>();
+  } else if (id->is_number_integer()) {
+    d.id = id->dump();
+  } else {
+    ctx.error(s.path_of("id"), "expected a non-empty string, got " + describe(*id));
+  }
+}
+
+void read_litellm_params(const Section& p, LoadContext& ctx, Deployment& d) {
+  if (auto model = p.required_string("model")) {
+    split_model(*model, p.string("custom_llm_provider"), d, p.path_of("model"), ctx);
+  }
+  d.mock_response = p.string("mock_response");
+  if (auto base = p.string("api_base")) {
+    if (auto url = normalize_http_url(*base)) {
+      d.api_base = std::move(*url);
+    } else {
+      ctx.error(p.path_of("api_base"), "not a URL: '" + *base + "'");
+    }
+  }
+  d.api_key = p.string("api_key").value_or("");
+  d.organization = p.string("organization").value_or("");
+  d.timeout = p.seconds("timeout");
+  d.stream_timeout = p.seconds("stream_timeout");
+
+  bool base_given = p.get("api_base") != nullptr || ctx.is_unset(p.path_of("api_base"));
+  if (!base_given && !d.provider.empty()) {
+    d.api_base = std::string(default_api_base(d.provider));
+    // A mocked deployment never calls out, so it needs no endpoint.
+    if (d.api_base.empty() && !d.mock_response) {
+      ctx.error(p.path_of("api_base"), "required for provider '" + d.provider + "' (it has no default)");
+    }
+  }
+}
+
+// nullopt when the entry is invalid (errors reported) or disabled (warning reported).
+std::optional<Deployment> read_deployment(const Json& entry, std::size_t index, LoadContext& ctx) {
+  const std::string path = "model_list[" + std::to_string(index) + "]";
+  const std::size_t errors_before = ctx.errors().size();
+  if (!entry.is_object()) {
+    ctx.error(path, "expected a map, got " + describe(entry));
+    return std::nullopt;
+  }
+  Section e(entry, path, ctx);
+  e.check_keys(kEntryKeys);
+
+  Deployment d;
+  d.model_name = e.required_string("model_name").value_or("");
+  const Json* params = e.get("litellm_params");
+  if (params == nullptr && !ctx.is_unset(e.path_of("litellm_params"))) ctx.error(e.path_of("litellm_params"), "required");
+  Section p(params ? *params : kNull, e.path_of("litellm_params"), ctx);
+
+  // LiteLLM's usual pattern: a deployment per provider, each keyed from the environment. Whoever
+  // has not set a key has not signed up for that provider: skip it instead of refusing to start.
+  bool disabled = false;
+  if (auto var = ctx.take_unset(p.path_of("api_key"))) {
+    ctx.warn(p.path_of("api_key"),
+             "environment variable " + *var + " is not set; deployment '" + d.model_name + "' disabled");
+    disabled = true;
+  }
+  if (p.ok()) {
+    d.litellm_params = *params;
+    read_litellm_params(p, ctx, d);
+  }
+  read_model_info(e, ctx, d);
+  // A disabled deployment's other variables (api_base beside the key, typically) do not matter.
+  if (disabled) ctx.drop_unset_under(path);
+  if (disabled || ctx.errors().size() != errors_before) return std::nullopt;
+  return d;
+}
+
+}  // namespace
+
+std::string_view default_api_base(std::string_view provider) {
+  for (const auto& entry : kDefaultApiBases) {
+    if (entry.provider == provider) return entry.api_base;
+  }
+  return {};
+}
+
+std::optional<std::string> normalize_http_url(std::string_view url) {
+  auto lower_starts = [&](std::string_view prefix) {
+    if (url.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(url[i])) != prefix[i]) return false;
+    }
+    return true;
+  };
+  std::size_t scheme_len = lower_starts("https://") ? 8 : lower_starts("http://") ? 7 : 0;
+  if (scheme_len == 0) return std::nullopt;
+  if (std::any_of(url.begin(), url.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; })) return std::nullopt;
+
+  std::string_view rest = url.substr(scheme_len);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  std::string_view host = authority;
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return std::nullopt;
+    if (!after.empty()) port = after.substr(1);
+    if (after.size() == 1) return std::nullopt;
+  } else if (auto colon = authority.find(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (port.empty()) return std::nullopt;
+  }
+  if (host.empty()) return std::nullopt;
+  if (!port.empty()) {
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }))
+      return std::nullopt;
+    if (std::stoi(std::string(port)) > 65535) return std::nullopt;
+  }
+  std::string out(url);
+  while (out.size() > scheme_len && out.back() == '/') out.pop_back();
+  return out;
+}
+
+std::uint64_t fnv1a64(std::string_view data, std::uint64_t seed) {
+  std::uint64_t h = seed;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+void read_model_list(const Json& list, LoadContext& ctx, std::vector<Deployment>& out) {
+  if (list.is_null()) return;
+  if (!list.is_array()) {
+    ctx.error("model_list", "expected a list, got " + describe(list));
+    return;
+  }
+  std::map<std::string, std::string> owner_of_id;  // id -> path of the deployment that has it
+  const std::size_t first = out.size();
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto d = read_deployment(list[i], i, ctx);
+    if (!d) continue;
+    const std::string path = "model_list[" + std::to_string(i) + "]";
+    if (!d->id.empty()) {
+      auto [it, inserted] = owner_of_id.emplace(d->id, path);
+      if (!inserted) {
+        ctx.error(path + ".model_info.id", "duplicate id '" + d->id + "' (also used by " + it->second + ")");
+        continue;
+      }
+    }
+    out.push_back(std::move(*d));
+  }
+  // Generated ids go second so they steer around every explicit id. Deployments identical but for
+  // their api_key (two accounts behind one group) hash alike; re-hashing keeps them apart.
+  for (std::size_t i = first; i < out.size(); ++i) {
+    Deployment& d = out[i];
+    if (!d.id.empty()) continue;
+    std::uint64_t h = identity_hash(d);
+    while (owner_of_id.count(hex16(h)) != 0) h = fnv1a64("#", h);
+    d.id = hex16(h);
+    owner_of_id.emplace(d.id, "");
+  }
+}
+
+}  // namespace tollgate::config::detail

@@ -1,0 +1,170 @@
+#include "config/settings.hpp"
+
+#include <array>
+#include <cmath>
+#include <filesystem>
+#include <system_error>
+
+namespace tollgate::config::detail {
+namespace {
+
+// LiteLLM names from LITELLM_COMPAT.md that later work implements. Until then they load quietly,
+// so an operator's existing config.yaml starts without a wall of warnings.
+constexpr std::array<std::string_view, 22> kRouterAccepted{
+    "routing_strategy", "routing_strategy_args", "redis_host", "redis_port", "redis_password",
+    "redis_url", "num_retries", "retry_policy", "retry_after", "allowed_fails",
+    "allowed_fails_policy", "cooldown_time", "disable_cooldowns", "fallbacks", "default_fallbacks",
+    "context_window_fallbacks", "content_policy_fallbacks", "max_fallbacks", "model_group_alias",
+    "enable_pre_call_checks", "enable_tag_filtering", "default_max_parallel_requests"};
+
+constexpr std::array<std::string_view, 16> kLitellmAccepted{
+    "num_retries", "fallbacks", "default_fallbacks", "context_window_fallbacks",
+    "content_policy_fallbacks", "drop_params", "cache", "cache_params", "callbacks",
+    "success_callback", "failure_callback", "max_budget", "budget_duration",
+    "default_key_generate_params", "upperbound_key_generate_params", "set_verbose"};
+
+constexpr std::array<std::string_view, 12> kGeneralAccepted{
+    "database_url", "proxy_batch_write_at", "disable_spend_logs", "store_prompts_in_spend_logs",
+    "maximum_spend_logs_retention_period", "global_max_parallel_requests",
+    "allow_requests_on_db_unavailable", "alerting", "alerting_threshold", "background_health_checks",
+    "health_check_interval", "alerting_args"};
+
+constexpr std::array<std::string_view, 2> kGeneralHandled{"master_key", "max_request_size_mb"};
+constexpr std::array<std::string_view, 2> kRouterHandled{"timeout", "stream_timeout"};
+constexpr std::array<std::string_view, 2> kLitellmHandled{"request_timeout", "ssl_verify"};
+constexpr std::array<std::string_view, 14> kTollgateHandled{
+    "host", "port", "num_workers", "max_header_size_kb", "header_timeout_seconds",
+    "body_timeout_seconds", "idle_timeout_seconds", "shutdown_timeout_seconds",
+    "upstream_connect_timeout_seconds", "upstream_chunk_timeout_seconds", "upstream_max_idle_per_host",
+    "upstream_pool_idle_timeout_seconds", "log_level", "access_log"};
+
+constexpr std::string_view kKeyPrefix = "sk-";
+constexpr double kMaxRequestSizeMb = 4096;
+
+void read_master_key(const Section& s, LoadContext& ctx, Config& cfg) {
+  const std::string path = s.path_of("master_key");
+  std::optional<std::string> unset_var = ctx.take_unset(path);
+  std::optional<std::string> from_file = s.string("master_key");
+  // An empty variable is how compose files spell "not set".
+  if (from_file && from_file->empty() && ctx.is_from_env(path)) from_file.reset();
+  std::optional<std::string> from_env = ctx.env("LITELLM_MASTER_KEY");
+  if (from_env && from_env->empty()) from_env.reset();
+
+  // Messages never echo the key: they end up in logs.
+  if (from_env) {
+    if (!from_env->starts_with(kKeyPrefix)) {
+      ctx.error(path, "environment variable LITELLM_MASTER_KEY must start with 'sk-'");
+      return;
+    }
+    cfg.master_key = *from_env;
+  } else if (from_file) {
+    if (!from_file->starts_with(kKeyPrefix)) {
+      ctx.error(path, "must start with 'sk-'");
+      return;
+    }
+    cfg.master_key = *from_file;
+  } else if (unset_var) {
+    ctx.warn(path, "environment variable " + *unset_var +
+                       " is not set; no master key, requests are not authenticated");
+  }
+}
+
+void read_ssl_verify(const Section& s, LoadContext& ctx, Config& cfg) {
+  const Json* v = s.get("ssl_verify");
+  if (v == nullptr) return;
+  if (v->is_boolean()) {
+    cfg.upstream.ssl_verify = v->get<bool>();
+    return;
+  }
+  if (!v->is_string()) {
+    ctx.error(s.path_of("ssl_verify"), "expected true, false or a CA bundle path, got " + describe(*v));
+    return;
+  }
+  const std::string& text = v->get_ref<const std::string&>();
+  // `ssl_verify: os.environ/SSL_VERIFY` arrives as text: "false" still means false.
+  if (auto b = parse_bool_text(text)) {
+    cfg.upstream.ssl_verify = *b;
+    return;
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(text, ec)) {
+    ctx.error(s.path_of("ssl_verify"), "CA bundle not found: '" + text + "'");
+    return;
+  }
+  cfg.upstream.ca_file = text;
+}
+
+}  // namespace
+
+std::span<const std::string_view> accepted_router_keys() { return kRouterAccepted; }
+std::span<const std::string_view> accepted_litellm_keys() { return kLitellmAccepted; }
+std::span<const std::string_view> accepted_general_keys() { return kGeneralAccepted; }
+
+void read_general_settings(const Json& block, LoadContext& ctx, Config& cfg) {
+  Section s(block, "general_settings", ctx);
+  s.check_keys(kGeneralHandled, kGeneralAccepted);
+  read_master_key(s, ctx, cfg);
+  if (auto mb = s.number("max_request_size_mb")) {
+    if (*mb <= 0 || *mb > kMaxRequestSizeMb) {
+      ctx.error(s.path_of("max_request_size_mb"), "must be above 0 and at most 4096");
+    } else {
+      cfg.server.max_request_body_bytes = static_cast<std::size_t>(std::llround(*mb * 1024 * 1024));
+    }
+  }
+}
+
+void read_litellm_settings(const Json& block, LoadContext& ctx, Config& cfg) {
+  Section s(block, "litellm_settings", ctx);
+  s.check_keys(kLitellmHandled, kLitellmAccepted);
+  if (auto t = s.seconds("request_timeout")) cfg.upstream.default_timeout = *t;
+  read_ssl_verify(s, ctx, cfg);
+}
+
+void read_router_settings(const Json& block, LoadContext& ctx, Config& cfg) {
+  Section s(block, "router_settings", ctx);
+  s.check_keys(kRouterHandled, kRouterAccepted);
+  if (auto t = s.seconds("timeout")) cfg.upstream.default_timeout = *t;
+  if (auto t = s.seconds("stream_timeout")) cfg.upstream.default_stream_timeout = *t;
+}
+
+void read_tollgate_settings(const Json& block, LoadContext& ctx, Config& cfg) {
+  Section s(block, "tollgate_settings", ctx);
+  s.check_keys(kTollgateHandled);
+  ServerSettings& server = cfg.server;
+  UpstreamSettings& upstream = cfg.upstream;
+
+  if (auto host = s.string("host")) {
+    if (host->empty()) {
+      ctx.error(s.path_of("host"), "must not be empty");
+    } else {
+      server.host = *host;
+    }
+  }
+  if (auto port = s.integer("port", 0, 65535)) server.port = static_cast<std::uint16_t>(*port);
+  if (auto n = s.integer("num_workers", 0, 1024)) server.num_workers = static_cast<unsigned>(*n);
+  if (auto kb = s.integer("max_header_size_kb", 1, 16 * 1024)) server.max_header_bytes = static_cast<std::size_t>(*kb) * 1024;
+  if (auto t = s.seconds("header_timeout_seconds")) server.header_timeout = *t;
+  if (auto t = s.seconds("body_timeout_seconds")) server.body_timeout = *t;
+  if (auto t = s.seconds("idle_timeout_seconds")) server.idle_timeout = *t;
+  if (auto t = s.seconds("shutdown_timeout_seconds")) server.shutdown_timeout = *t;
+  if (auto t = s.seconds("upstream_connect_timeout_seconds")) upstream.connect_timeout = *t;
+  if (auto t = s.seconds("upstream_chunk_timeout_seconds")) upstream.chunk_timeout = *t;
+  if (auto t = s.seconds("upstream_pool_idle_timeout_seconds")) upstream.pool_idle_timeout = *t;
+  if (auto n = s.integer("upstream_max_idle_per_host", 0, 100'000)) upstream.max_idle_per_host = static_cast<std::size_t>(*n);
+  if (auto level = s.string("log_level")) {
+    if (*level == "trace" || *level == "debug" || *level == "info" || *level == "warn" || *level == "error") {
+      cfg.log.level = *level;
+    } else {
+      ctx.error(s.path_of("log_level"), "expected trace, debug, info, warn or error, got '" + *level + "'");
+    }
+  }
+  if (auto log = s.string("access_log")) {
+    if (log->empty()) {
+      ctx.error(s.path_of("access_log"), "expected \"stdout\", \"off\" or a file path");
+    } else {
+      cfg.log.access_log = *log;
+    }
+  }
+}
+
+}  // namespace tollgate::config::detail

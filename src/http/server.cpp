@@ -1,0 +1,349 @@
+#include "tollgate/http/server.hpp"
+
+#include <sys/socket.h>
+
+#include <stdexcept>
+#include <thread>
+#include <unordered_set>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/logger.h>
+
+#include "tollgate/api/api_error.hpp"
+
+namespace tollgate::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+// An io_context whose shutdown (destroying pending handlers and coroutine frames) can be called
+// before the objects those frames refer to are destroyed.
+class WorkerIo : public asio::io_context {
+ public:
+  WorkerIo() : asio::io_context(1) {}
+  using asio::execution_context::shutdown;
+};
+
+}  // namespace
+
+struct Server::Worker {
+  Worker(Server& server, unsigned index) : server_(server), index_(index), acceptor_(io_) {}
+  ~Worker() {
+    // Suspended sessions refer to handler_ and sessions_: destroy their frames first.
+    io_.shutdown();
+    handler_.reset();
+  }
+
+  struct Session;
+
+  void open(const tcp::endpoint& endpoint) {
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    acceptor_.set_option(ReusePort(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+  }
+
+  void run() {
+    handler_ = server_.factory_(index_, io_);
+    asio::co_spawn(io_, accept_loop(), [log = server_.log_](std::exception_ptr e) {
+      if (e) log->error("msg=\"accept loop failed\"");
+    });
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  asio::awaitable<void> accept_loop() {
+    asio::steady_timer backoff(io_);
+    while (acceptor_.is_open()) {
+      auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+      if (ec) {
+        // Out of descriptors or similar: log, back off briefly, keep serving existing connections.
+        server_.log_->warn("msg=\"accept failed\" error=\"{}\"", ec.message());
+        backoff.expires_after(std::chrono::milliseconds(20));
+        co_await backoff.async_wait(kTuple);
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      asio::co_spawn(io_, run_session(std::move(socket)), [log = server_.log_](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log->error("msg=\"session failed\" error=\"{}\"", ex.what());
+        }
+      });
+    }
+  }
+
+  asio::awaitable<void> run_session(tcp::socket socket);
+
+  void drain();
+
+  Server& server_;
+  unsigned index_;
+  WorkerIo io_;
+  tcp::acceptor acceptor_;
+  std::unique_ptr<Handler> handler_;
+  std::unordered_set<Session*> sessions_;  // touched only on this worker's thread
+  std::thread thread_;
+};
+
+struct Server::Worker::Session final : Exchange {
+  Session(Worker& worker, tcp::socket socket) : worker_(worker), stream_(std::move(socket)) {
+    worker_.sessions_.insert(this);
+  }
+  ~Session() override { worker_.sessions_.erase(this); }
+
+  const config::ServerSettings& settings() const { return worker_.server_.settings_; }
+
+  void cancel_if_idle() {
+    if (idle_) {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      stream_.socket().cancel(ec);
+    }
+  }
+
+  // ---- Exchange ------------------------------------------------------------------------------
+  const Request& request() const override { return parser_->get(); }
+  SteadyTime received_at() const override { return received_at_; }
+  bool draining() const override { return worker_.server_.draining(); }
+
+  bool keep_alive() const { return parser_->get().keep_alive() && !draining(); }
+
+  void set_common(bhttp::fields& f, std::string_view content_type, const HeaderList& headers) {
+    if (!content_type.empty()) f.set(bhttp::field::content_type, content_type);
+    for (const auto& [name, value] : headers) f.set(name, value);
+  }
+
+  asio::awaitable<bool> send(unsigned status, std::string_view content_type, std::string body,
+                             const HeaderList& headers) override {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+    set_common(res, content_type, headers);
+    res.keep_alive(parser_ ? keep_alive() : false);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    responded_ = true;
+    stream_.expires_after(settings().idle_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream_, res, kTuple);
+    if (ec) failed_ = true;
+    co_return !ec;
+  }
+
+  asio::awaitable<bool> begin_stream(unsigned status, std::string_view content_type,
+                                     const HeaderList& headers) override {
+    bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
+    set_common(res, content_type, headers);
+    res.set(bhttp::field::cache_control, "no-cache");
+    res.keep_alive(keep_alive());
+    res.chunked(true);
+    bhttp::response_serializer<bhttp::empty_body> serializer(res);
+    responded_ = true;
+    streaming_ = true;
+    stream_.expires_after(settings().idle_timeout);
+    auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kTuple);
+    if (ec) failed_ = true;
+    co_return !ec;
+  }
+
+  asio::awaitable<bool> write_chunk(std::string_view data) override {
+    if (failed_) co_return false;
+    if (data.empty()) co_return true;  // an empty chunk would end the body
+    stream_.expires_after(settings().idle_timeout);
+    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data.data(), data.size())), kTuple);
+    if (ec) failed_ = true;
+    co_return !ec;
+  }
+
+  asio::awaitable<bool> end_stream() override {
+    if (failed_) co_return false;
+    stream_.expires_after(settings().idle_timeout);
+    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(), kTuple);
+    if (ec) failed_ = true;
+    streaming_ = false;
+    co_return !ec;
+  }
+
+  void close_after_response() override { close_after_ = true; }
+
+  asio::awaitable<void> reply_error(Errc errc, std::string message) {
+    api::ApiError e = api::make_error(errc, std::move(message));
+    parser_.reset();  // the request is unusable: close after this answer
+    co_await send(e.status, "application/json", api::error_json(e), {});
+  }
+
+  asio::awaitable<void> run();
+
+  Worker& worker_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  SteadyTime received_at_{};
+  bool idle_ = false;
+  bool failed_ = false;
+  bool responded_ = false;
+  bool streaming_ = false;
+  bool close_after_ = false;
+};
+
+void Server::Worker::drain() {
+  asio::post(io_, [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+    for (Session* s : sessions_) s->cancel_if_idle();
+  });
+}
+
+asio::awaitable<void> Server::Worker::run_session(tcp::socket socket) {
+  Session session(*this, std::move(socket));
+  co_await session.run();
+}
+
+asio::awaitable<void> Server::Worker::Session::run() {
+  Server& server = worker_.server_;
+  const auto& cfg = settings();
+  for (;;) {
+    if (buffer_.size() == 0) {
+      // Wait for the first byte of the next request: the keep-alive idle phase.
+      if (server.draining()) break;
+      idle_ = true;
+      stream_.expires_after(cfg.idle_timeout);
+      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(16 * 1024), kTuple);
+      idle_ = false;
+      if (ec) break;
+      buffer_.commit(n);
+    }
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(cfg.max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(cfg.max_request_body_bytes);
+    responded_ = false;
+
+    stream_.expires_after(cfg.header_timeout);
+    auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, *parser_, kTuple);
+    if (hec == bhttp::error::header_limit) {
+      co_await reply_error(Errc::kBodyTooLarge, "Request headers are too large.");
+      break;
+    }
+    if (hec) {
+      if (hec != asio::error::eof && hec != beast::error::timeout && hec != asio::error::operation_aborted &&
+          hec != asio::error::connection_reset) {
+        co_await reply_error(Errc::kInvalidRequest, "Malformed HTTP request.");
+      }
+      break;
+    }
+    received_at_ = std::chrono::steady_clock::now();
+    const auto& head = parser_->get();
+    if (auto length = parser_->content_length(); length && *length > cfg.max_request_body_bytes) {
+      co_await reply_error(Errc::kBodyTooLarge, "Request body of " + std::to_string(*length) +
+                                                    " bytes exceeds the limit of " +
+                                                    std::to_string(cfg.max_request_body_bytes) + " bytes.");
+      break;
+    }
+    if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(cfg.idle_timeout);
+      auto [cec, cn] = co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()), kTuple);
+      if (cec) break;
+    }
+    stream_.expires_after(cfg.body_timeout);
+    auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, *parser_, kTuple);
+    if (bec == bhttp::error::body_limit) {
+      co_await reply_error(Errc::kBodyTooLarge, "Request body exceeds the limit of " +
+                                                    std::to_string(cfg.max_request_body_bytes) + " bytes.");
+      break;
+    }
+    if (bec) {
+      if (bec == beast::error::timeout) co_await reply_error(Errc::kInvalidRequest, "Timed out reading the request body.");
+      break;
+    }
+
+    server.active_.fetch_add(1, std::memory_order_relaxed);
+    bool threw = false;
+    try {
+      co_await worker_.handler_->handle(*this);
+    } catch (const std::exception& ex) {
+      server.log_->error("msg=\"handler threw\" error=\"{}\"", ex.what());
+      threw = true;
+    }
+    if (threw) {
+      if (!responded_) {
+        api::ApiError e = api::make_error(Errc::kInternal, "Internal error.");
+        co_await send(e.status, "application/json", api::error_json(e), {});
+      }
+      failed_ = true;  // close: the handler's state for this connection is unknown
+    }
+    server.active_.fetch_sub(1, std::memory_order_relaxed);
+    if (failed_ || streaming_ || close_after_ || !responded_ || !keep_alive()) break;
+  }
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.close();
+}
+
+Server::Server(config::ServerSettings settings, HandlerFactory factory, std::shared_ptr<spdlog::logger> log)
+    : settings_(std::move(settings)), factory_(std::move(factory)), log_(std::move(log)) {}
+
+Server::~Server() { stop(); }
+
+std::uint16_t Server::start() {
+  unsigned n = settings_.num_workers ? settings_.num_workers : std::max(1u, std::thread::hardware_concurrency());
+  const auto address = asio::ip::make_address(settings_.host);
+  std::uint16_t port = settings_.port;
+  for (unsigned i = 0; i < n; ++i) {
+    auto worker = std::make_unique<Worker>(*this, i);
+    worker->open(tcp::endpoint(address, port));
+    // With port 0 the first acceptor picks the port; the others join it through SO_REUSEPORT.
+    if (i == 0) port = worker->acceptor_.local_endpoint().port();
+    workers_.push_back(std::move(worker));
+  }
+  port_ = port;
+  for (auto& w : workers_) w->run();
+  return port_;
+}
+
+void Server::begin_drain() {
+  draining_.store(true);
+  for (auto& w : workers_) w->drain();
+}
+
+bool Server::wait_idle(std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (active_.load() != 0) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+void Server::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& w : workers_) w->io_.stop();
+  for (auto& w : workers_) {
+    if (w->thread_.joinable()) w->thread_.join();
+  }
+  workers_.clear();
+}
+
+}  // namespace tollgate::http

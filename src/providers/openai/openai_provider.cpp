@@ -1,0 +1,144 @@
+#include "providers/openai/openai_provider.hpp"
+
+#include <charconv>
+
+#include <nlohmann/json.hpp>
+
+#include "tollgate/api/json_scan.hpp"
+#include "tollgate/api/sse.hpp"
+
+namespace tollgate::providers {
+namespace {
+
+using nlohmann::json;
+
+std::int64_t int_at(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+
+class OpenAiStreamTranslator final : public StreamTranslator {
+ public:
+  explicit OpenAiStreamTranslator(bool client_wants_usage) : client_wants_usage_(client_wants_usage) {}
+
+  std::optional<api::ApiError> on_event(const http::SseEvent& event, std::string& out) override {
+    if (event.data == "[DONE]") {
+      finished_ = true;
+      out.append(api::kSseDone);
+      return std::nullopt;
+    }
+    api::ScannedObject chunk;
+    api::ScanError error;
+    bool is_object = false;
+    if (!api::scan_json(event.data, chunk, is_object, error) || !is_object) {
+      return api::make_error(Errc::kUpstreamProtocol, "Upstream sent a malformed stream chunk: " +
+                                                          (error.what.empty() ? std::string("not an object") : error.what) + ".");
+    }
+    bool usage_only = false;
+    if (const api::JsonMember* u = chunk.find("usage"); u && u->value != "null") {
+      parse_openai_usage(u->value, usage_);
+      const api::JsonMember* choices = chunk.find("choices");
+      usage_only = !choices || choices->value.find_first_not_of("[ \t\r\n]") == choices->value.find(']');
+    }
+    // The usage-only chunk we asked for on the client's behalf is not the client's to see.
+    if (usage_only && !client_wants_usage_) return std::nullopt;
+    api::append_sse_data(out, event.data);
+    return std::nullopt;
+  }
+
+  bool finished() const override { return finished_; }
+  const Usage& usage() const override { return usage_; }
+
+ private:
+  bool client_wants_usage_;
+  bool finished_ = false;
+  Usage usage_;
+};
+
+}  // namespace
+
+bool parse_openai_usage(std::string_view raw, Usage& usage) {
+  json u = json::parse(raw.begin(), raw.end(), nullptr, false);
+  if (!u.is_object()) return false;
+  usage.present = true;
+  usage.prompt_tokens = int_at(u, "prompt_tokens");
+  usage.completion_tokens = int_at(u, "completion_tokens");
+  usage.total_tokens = int_at(u, "total_tokens");
+  if (usage.total_tokens == 0) usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+  if (auto d = u.find("prompt_tokens_details"); d != u.end() && d->is_object()) {
+    usage.cached_prompt_tokens = int_at(*d, "cached_tokens");
+  }
+  if (auto d = u.find("completion_tokens_details"); d != u.end() && d->is_object()) {
+    usage.reasoning_tokens = int_at(*d, "reasoning_tokens");
+  }
+  return true;
+}
+
+api::ApiResult<http::UpstreamRequest> OpenAiProvider::build_request(const config::Deployment& deployment,
+                                                                    const http::Url& base, api::Endpoint endpoint,
+                                                                    const api::ParsedRequest& request,
+                                                                    bool want_stream_usage) const {
+  http::UpstreamRequest out;
+  out.url = base;
+  out.target = base.path;
+  out.target.append(api::endpoint_path(endpoint));
+  out.headers.reserve(4);
+  out.headers.emplace_back("content-type", "application/json");
+  if (!deployment.api_key.empty()) out.headers.emplace_back("authorization", "Bearer " + deployment.api_key);
+  if (!deployment.organization.empty()) out.headers.emplace_back("openai-organization", deployment.organization);
+  if (request.fields.stream) out.headers.emplace_back("accept", "text/event-stream");
+  out.body = api::build_upstream_body(
+      request, {.model = deployment.model,
+                .force_include_usage = request.fields.stream && want_stream_usage && !request.fields.client_wants_usage});
+  return out;
+}
+
+api::ApiResult<std::string> OpenAiProvider::translate_response(api::Endpoint, std::string body, Usage& usage) const {
+  api::ScannedObject top;
+  api::ScanError error;
+  bool is_object = false;
+  if (!api::scan_json(body, top, is_object, error) || !is_object) {
+    return api::make_error(Errc::kUpstreamProtocol, "Upstream returned a body that is not a JSON object.");
+  }
+  if (const api::JsonMember* u = top.find("usage"); u && u->value != "null") parse_openai_usage(u->value, usage);
+  return body;
+}
+
+std::unique_ptr<StreamTranslator> OpenAiProvider::make_stream_translator(bool client_wants_usage) const {
+  return std::make_unique<OpenAiStreamTranslator>(client_wants_usage);
+}
+
+api::ApiError OpenAiProvider::map_error(unsigned status, std::string_view body, std::string_view retry_after) const {
+  // Statuses the OpenAI SDKs map to their own exception classes pass through; others fold into
+  // the nearest class so clients never see a status they cannot interpret.
+  unsigned mapped = status;
+  switch (status) {
+    case 400: case 401: case 403: case 404: case 408: case 409: case 413: case 422: case 429:
+    case 500: case 502: case 503: case 504: break;
+    default: mapped = status >= 500 ? 500 : 400;
+  }
+  api::ApiError e = api::make_error(Errc::kUpstreamStatus, "");
+  e.status = mapped;
+  e.code = std::to_string(mapped);
+  e.type = mapped == 429 ? "rate_limit_error" : mapped >= 500 ? "api_error" : "invalid_request_error";
+  json parsed = json::parse(body.begin(), body.end(), nullptr, false);
+  if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
+    const json& err = parsed["error"];
+    if (err.contains("message") && err["message"].is_string()) e.message = err["message"].get<std::string>();
+    if (err.contains("type") && err["type"].is_string()) e.type = err["type"].get<std::string>();
+    if (err.contains("param") && err["param"].is_string()) e.param = err["param"].get<std::string>();
+  }
+  if (e.message.empty()) {
+    constexpr std::size_t kSnippet = 200;
+    e.message = "Upstream returned HTTP " + std::to_string(status) +
+                (body.empty() ? std::string(".") : ": " + std::string(body.substr(0, kSnippet)));
+  }
+  if (!retry_after.empty()) {
+    long seconds = 0;
+    auto [ptr, ec] = std::from_chars(retry_after.data(), retry_after.data() + retry_after.size(), seconds);
+    if (ec == std::errc() && seconds >= 0) e.retry_after = std::chrono::seconds(seconds);
+  }
+  return e;
+}
+
+}  // namespace tollgate::providers
