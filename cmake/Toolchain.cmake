@@ -8,7 +8,9 @@ function(tollgate_apply_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
     # g++ 12 false positive on Asio's coroutine frame allocator (operator new/delete pairs in
     # awaitable_frame_base), reported for every coroutine.
-    -Wno-mismatched-new-delete)
+    -Wno-mismatched-new-delete
+    # Designated initialisers that rely on default member initialisers are idiomatic here.
+    -Wno-missing-field-initializers)
   if(TOLLGATE_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

@@ -47,16 +47,16 @@ void read_master_key(const Section& s, LoadContext& ctx, Config& cfg) {
   std::optional<std::string> from_file = s.string("master_key");
   // An empty variable is how compose files spell "not set".
   if (from_file && from_file->empty() && ctx.is_from_env(path)) from_file.reset();
-  std::optional<std::string> from_env = ctx.env("LITELLM_MASTER_KEY");
-  if (from_env && from_env->empty()) from_env.reset();
+  // An empty LITELLM_MASTER_KEY counts as unset.
+  const std::string from_env = ctx.env("LITELLM_MASTER_KEY").value_or(std::string());
 
   // Messages never echo the key: they end up in logs.
-  if (from_env) {
-    if (!from_env->starts_with(kKeyPrefix)) {
+  if (!from_env.empty()) {
+    if (!from_env.starts_with(kKeyPrefix)) {
       ctx.error(path, "environment variable LITELLM_MASTER_KEY must start with 'sk-'");
       return;
     }
-    cfg.master_key = *from_env;
+    cfg.master_key = from_env;
   } else if (from_file) {
     if (!from_file->starts_with(kKeyPrefix)) {
       ctx.error(path, "must start with 'sk-'");

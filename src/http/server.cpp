@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
@@ -137,7 +138,7 @@ struct Server::Worker::Session final : Exchange {
     for (const auto& [name, value] : headers) f.set(name, value);
   }
 
-  asio::awaitable<bool> send(unsigned status, std::string_view content_type, std::string body,
+  asio::awaitable<bool> send(unsigned status, std::string_view content_type, std::string&& body,
                              const HeaderList& headers) override {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
     set_common(res, content_type, headers);
@@ -171,7 +172,8 @@ struct Server::Worker::Session final : Exchange {
     if (failed_) co_return false;
     if (data.empty()) co_return true;  // an empty chunk would end the body
     stream_.expires_after(settings().idle_timeout);
-    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data.data(), data.size())), kTuple);
+    const auto chunk = bhttp::make_chunk(asio::const_buffer(data.data(), data.size()));
+    auto [ec, n] = co_await asio::async_write(stream_, chunk, kTuple);
     if (ec) failed_ = true;
     co_return !ec;
   }
@@ -179,7 +181,8 @@ struct Server::Worker::Session final : Exchange {
   asio::awaitable<bool> end_stream() override {
     if (failed_) co_return false;
     stream_.expires_after(settings().idle_timeout);
-    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(), kTuple);
+    const auto last = bhttp::make_chunk_last();
+    auto [ec, n] = co_await asio::async_write(stream_, last, kTuple);
     if (ec) failed_ = true;
     streaming_ = false;
     co_return !ec;
@@ -187,10 +190,19 @@ struct Server::Worker::Session final : Exchange {
 
   void close_after_response() override { close_after_ = true; }
 
-  asio::awaitable<void> reply_error(Errc errc, std::string message) {
-    api::ApiError e = api::make_error(errc, std::move(message));
-    parser_.reset();  // the request is unusable: close after this answer
-    co_await send(e.status, "application/json", api::error_json(e), {});
+  api::ApiError body_too_large() const {
+    return api::make_error(Errc::kBodyTooLarge, "Request body exceeds the limit of " +
+                                                    std::to_string(settings().max_request_body_bytes) + " bytes.");
+  }
+
+  // Answers a request that could not be read, then the connection closes (lingering, so a client
+  // still sending its body reads this answer instead of a reset).
+  asio::awaitable<void> reply_error(const api::ApiError& error) {
+    parser_.reset();
+    linger_ = true;
+    std::string body = api::error_json(error);
+    const HeaderList none;
+    co_await send(error.status, "application/json", std::move(body), none);
   }
 
   asio::awaitable<void> run();
@@ -205,6 +217,7 @@ struct Server::Worker::Session final : Exchange {
   bool responded_ = false;
   bool streaming_ = false;
   bool close_after_ = false;
+  bool linger_ = false;
 };
 
 void Server::Worker::drain() {
@@ -229,7 +242,8 @@ asio::awaitable<void> Server::Worker::Session::run() {
       if (server.draining()) break;
       idle_ = true;
       stream_.expires_after(cfg.idle_timeout);
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(16 * 1024), kTuple);
+      const auto space = buffer_.prepare(16 * 1024);
+      auto [ec, n] = co_await stream_.async_read_some(space, kTuple);
       idle_ = false;
       if (ec) break;
       buffer_.commit(n);
@@ -241,40 +255,46 @@ asio::awaitable<void> Server::Worker::Session::run() {
 
     stream_.expires_after(cfg.header_timeout);
     auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, *parser_, kTuple);
+    std::optional<api::ApiError> unreadable;
     if (hec == bhttp::error::header_limit) {
-      co_await reply_error(Errc::kBodyTooLarge, "Request headers are too large.");
-      break;
-    }
-    if (hec) {
-      if (hec != asio::error::eof && hec != beast::error::timeout && hec != asio::error::operation_aborted &&
-          hec != asio::error::connection_reset) {
-        co_await reply_error(Errc::kInvalidRequest, "Malformed HTTP request.");
+      unreadable = api::make_error(Errc::kBodyTooLarge, "Request headers are too large.");
+    } else if (hec == bhttp::error::body_limit) {  // Content-Length already over the limit
+      unreadable = body_too_large();
+    } else if (hec) {
+      if (hec == asio::error::eof || hec == beast::error::timeout || hec == asio::error::operation_aborted ||
+          hec == asio::error::connection_reset) {
+        break;
       }
+      unreadable = api::make_error(Errc::kInvalidRequest, "Malformed HTTP request.");
+    }
+    if (!unreadable) {
+      received_at_ = std::chrono::steady_clock::now();
+      if (auto length = parser_->content_length(); length && *length > cfg.max_request_body_bytes) {
+        unreadable = body_too_large();
+      }
+    }
+    if (unreadable) {
+      co_await reply_error(*unreadable);
       break;
     }
-    received_at_ = std::chrono::steady_clock::now();
-    const auto& head = parser_->get();
-    if (auto length = parser_->content_length(); length && *length > cfg.max_request_body_bytes) {
-      co_await reply_error(Errc::kBodyTooLarge, "Request body of " + std::to_string(*length) +
-                                                    " bytes exceeds the limit of " +
-                                                    std::to_string(cfg.max_request_body_bytes) + " bytes.");
-      break;
-    }
-    if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
+    if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      const asio::const_buffer continue_line(kContinue.data(), kContinue.size());
       stream_.expires_after(cfg.idle_timeout);
-      auto [cec, cn] = co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()), kTuple);
+      auto [cec, cn] = co_await asio::async_write(stream_, continue_line, kTuple);
       if (cec) break;
     }
     stream_.expires_after(cfg.body_timeout);
     auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, *parser_, kTuple);
     if (bec == bhttp::error::body_limit) {
-      co_await reply_error(Errc::kBodyTooLarge, "Request body exceeds the limit of " +
-                                                    std::to_string(cfg.max_request_body_bytes) + " bytes.");
+      unreadable = body_too_large();
+    } else if (bec == beast::error::timeout) {
+      unreadable = api::make_error(Errc::kInvalidRequest, "Timed out reading the request body.");
+    } else if (bec) {
       break;
     }
-    if (bec) {
-      if (bec == beast::error::timeout) co_await reply_error(Errc::kInvalidRequest, "Timed out reading the request body.");
+    if (unreadable) {
+      co_await reply_error(*unreadable);
       break;
     }
 
@@ -288,8 +308,8 @@ asio::awaitable<void> Server::Worker::Session::run() {
     }
     if (threw) {
       if (!responded_) {
-        api::ApiError e = api::make_error(Errc::kInternal, "Internal error.");
-        co_await send(e.status, "application/json", api::error_json(e), {});
+        const api::ApiError internal = api::make_error(Errc::kInternal, "Internal error.");
+        co_await reply_error(internal);
       }
       failed_ = true;  // close: the handler's state for this connection is unknown
     }
@@ -298,6 +318,19 @@ asio::awaitable<void> Server::Worker::Session::run() {
   }
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (linger_ && !ec) {
+    // Discard what the client still sends, briefly and boundedly (nginx's lingering close).
+    constexpr std::size_t kMaxDiscard = 64u << 20;
+    std::array<char, 16 * 1024> scratch;
+    std::size_t discarded = 0;
+    stream_.expires_after(std::chrono::seconds(2));
+    while (discarded < kMaxDiscard) {
+      const asio::mutable_buffer space(scratch.data(), scratch.size());
+      auto [rec, n] = co_await stream_.async_read_some(space, kTuple);
+      if (rec) break;
+      discarded += n;
+    }
+  }
   stream_.close();
 }
 

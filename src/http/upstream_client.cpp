@@ -211,7 +211,8 @@ void UpstreamClient::give_back(std::unique_ptr<Connection> conn) {
 
 asio::awaitable<api::ApiResult<std::unique_ptr<Connection>>> UpstreamClient::connect(const Url& url, SteadyTime deadline) {
   const std::string where = url.host + ":" + std::to_string(url.port);
-  auto [rec, results] = co_await resolver_.async_resolve(url.host, std::to_string(url.port), kTuple);
+  const std::string service = std::to_string(url.port);
+  auto [rec, results] = co_await resolver_.async_resolve(url.host, service, kTuple);
   if (rec) co_return api::make_error(Errc::kUpstreamConnect, "Could not resolve upstream host " + url.host + ": " + rec.message() + ".");
 
   auto conn = std::make_unique<Connection>(Connection{PlainStream(io_), {}, pool_key(url), where, {}});

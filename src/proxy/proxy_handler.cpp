@@ -33,7 +33,8 @@ namespace {
 
 constexpr std::size_t kMaxUpstreamErrorBody = 1u << 20;
 constexpr std::size_t kMaxUpstreamBody = 256u << 20;
-constexpr const char* kJson = "application/json";
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kEventStream = "text/event-stream";
 
 double to_ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -65,6 +66,39 @@ std::chrono::milliseconds seconds_to_ms(double s) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
 }
 
+api::ApiError unknown_model_error(const std::string& model, const router::RouteTable& routes) {
+  std::string known;
+  const auto& names = routes.group_names();
+  for (std::size_t i = 0; i < names.size() && i < 20; ++i) known += (i ? ", " : "") + names[i];
+  return api::make_error(Errc::kUnknownModel,
+                         "Invalid model name passed in model=" + model +
+                             ". Call `/v1/models` to view available models for your key." +
+                             (known.empty() ? "" : " Available: " + known + "."),
+                         "model");
+}
+
+struct Deadlines {
+  std::chrono::milliseconds first_byte;
+  std::chrono::milliseconds between_chunks;
+};
+
+// Timeout precedence: body `timeout` > `x-litellm-timeout` header > deployment > router default.
+// Streams bound the time to first byte by `stream_timeout` (deployment, then router) when set.
+Deadlines deadlines_for(const config::UpstreamSettings& up, const config::Deployment& deployment,
+                        const api::RequestFields& fields, std::string_view timeout_header) {
+  std::chrono::milliseconds timeout = deployment.timeout.value_or(up.default_timeout);
+  if (auto header = parse_seconds(timeout_header)) timeout = seconds_to_ms(*header);
+  if (fields.timeout_seconds) timeout = seconds_to_ms(*fields.timeout_seconds);
+  if (!fields.stream) return {timeout, timeout};
+  std::chrono::milliseconds first_byte = timeout;
+  if (deployment.stream_timeout) {
+    first_byte = *deployment.stream_timeout;
+  } else if (up.default_stream_timeout) {
+    first_byte = *up.default_stream_timeout;
+  }
+  return {first_byte, up.chunk_timeout};
+}
+
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -93,7 +127,14 @@ asio::awaitable<void> ProxyHandler::send_error(http::Exchange& ex, const api::Ap
   out.error_type = error.type;
   http::HeaderList headers = response_headers(out);
   if (error.retry_after) headers.emplace_back("retry-after", std::to_string(error.retry_after->count()));
-  co_await ex.send(error.status, kJson, api::error_json(error), headers);
+  std::string body = api::error_json(error);
+  co_await ex.send(error.status, kJson, std::move(body), headers);
+}
+
+asio::awaitable<void> ProxyHandler::send_json(http::Exchange& ex, std::string&& body, CallOutcome& out) {
+  out.status = 200;
+  const http::HeaderList headers = response_headers(out);
+  co_await ex.send(200, kJson, std::move(body), headers);
 }
 
 asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
@@ -110,44 +151,49 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
   const bool is_get = req.method() == bhttp::verb::get;
   const bool is_post = req.method() == bhttp::verb::post;
 
+  // Every branch either answers or leaves an error here; errors are sent in one place below.
+  std::optional<api::ApiError> error;
   if (path == "/health/liveliness" || path == "/health/liveness") {
-    out.status = 200;
-    co_await ex.send(200, kJson, std::string("\"I'm alive!\""), http::HeaderList{});
+    std::string body = "\"I'm alive!\"";
+    co_await send_json(ex, std::move(body), out);
   } else if (path == "/health/readiness") {
     const bool draining = ex.draining();
-    nlohmann::json body = {{"status", draining ? "draining" : "healthy"},
-                           {"db", "Not connected"},
-                           {"cache", nullptr},
-                           {"tollgate_version", TOLLGATE_VERSION}};
+    nlohmann::json ready = {{"status", draining ? "draining" : "healthy"},
+                            {"db", "Not connected"},
+                            {"cache", nullptr},
+                            {"tollgate_version", TOLLGATE_VERSION}};
+    std::string body = ready.dump();
     out.status = draining ? 503 : 200;
-    co_await ex.send(out.status, kJson, body.dump(), http::HeaderList{});
+    const http::HeaderList none;
+    co_await ex.send(out.status, kJson, std::move(body), none);
   } else if (!snapshot_->master_key.matches(auth::presented_key(req[bhttp::field::authorization],
                                                                 req["x-litellm-api-key"], req["x-api-key"]))) {
     const bool missing = req[bhttp::field::authorization].empty() && req["x-litellm-api-key"].empty();
-    co_await send_error(ex,
-                        api::make_error(Errc::kUnauthorized,
-                                        missing ? "Authentication Error, no API key passed in. Pass it as "
-                                                  "'Authorization: Bearer <key>'."
-                                                : "Authentication Error, invalid API key."),
-                        out);
+    error = api::make_error(Errc::kUnauthorized, missing ? "Authentication Error, no API key passed in. Pass it as "
+                                                           "'Authorization: Bearer <key>'."
+                                                         : "Authentication Error, invalid API key.");
   } else if (path == "/chat/completions" || path == "/completions" || path == "/embeddings") {
     const api::Endpoint endpoint = path == "/chat/completions" ? api::Endpoint::kChatCompletions
                                    : path == "/completions"    ? api::Endpoint::kCompletions
                                                                : api::Endpoint::kEmbeddings;
     if (is_post) {
-      co_await handle_completion(ex, endpoint, out);
+      auto completion_error = co_await handle_completion(ex, endpoint, out);
+      error = std::move(completion_error);
     } else {
-      co_await send_error(ex, api::make_error(Errc::kMethodNotAllowed, "Use POST for " + std::string(path) + "."), out);
+      error = api::make_error(Errc::kMethodNotAllowed, "Use POST for " + std::string(path) + ".");
     }
   } else if (path == "/models" || path.starts_with("/models/")) {
     if (is_get) {
-      co_await list_models(ex, path.size() > 8 ? path.substr(8) : std::string_view(), out);
+      const std::string_view id = path.size() > 8 ? path.substr(8) : std::string_view();
+      auto models_error = co_await list_models(ex, id, out);
+      error = std::move(models_error);
     } else {
-      co_await send_error(ex, api::make_error(Errc::kMethodNotAllowed, "Use GET for /v1/models."), out);
+      error = api::make_error(Errc::kMethodNotAllowed, "Use GET for /v1/models.");
     }
   } else {
-    co_await send_error(ex, api::make_error(Errc::kNotFound, "Route not found: " + std::string(out.path)), out);
+    error = api::make_error(Errc::kNotFound, "Route not found: " + std::string(out.path));
   }
+  if (error) co_await send_error(ex, *error, out);
 
   const double total = to_ms(Clock::now() - out.started);
   const double upstream = to_ms(out.upstream_wait);
@@ -165,126 +211,89 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
                      .error_type = out.error_type});
 }
 
-asio::awaitable<void> ProxyHandler::list_models(http::Exchange& ex, std::string_view id, CallOutcome& out) {
-  auto model_json = [](const std::string& name) {
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::list_models(http::Exchange& ex, std::string_view id,
+                                                                        CallOutcome& out) {
+  auto model_json = [](std::string_view name) {
     return nlohmann::json{{"id", name}, {"object", "model"}, {"created", 1677610602}, {"owned_by", "openai"}};
   };
-  const auto& names = snapshot_->routes.group_names();
+  std::string body;
   if (!id.empty()) {
     if (!snapshot_->routes.group(id)) {
-      co_await send_error(ex, api::make_error(Errc::kNotFound, "The model '" + std::string(id) + "' does not exist.", "model"), out);
-      co_return;
+      co_return api::make_error(Errc::kNotFound, "The model '" + std::string(id) + "' does not exist.", "model");
     }
-    out.status = 200;
-    std::string body = model_json(std::string(id)).dump();
-    co_await ex.send(200, kJson, std::move(body), response_headers(out));
-    co_return;
+    body = model_json(id).dump();
+  } else {
+    nlohmann::json data = nlohmann::json::array();
+    for (const auto& name : snapshot_->routes.group_names()) data.push_back(model_json(name));
+    body = nlohmann::json{{"object", "list"}, {"data", std::move(data)}}.dump();
   }
-  nlohmann::json data = nlohmann::json::array();
-  for (const auto& name : names) data.push_back(model_json(name));
-  out.status = 200;
-  std::string body = nlohmann::json{{"object", "list"}, {"data", std::move(data)}}.dump();
-  co_await ex.send(200, kJson, std::move(body), response_headers(out));
+  co_await send_json(ex, std::move(body), out);
+  co_return std::nullopt;
 }
 
-asio::awaitable<void> ProxyHandler::handle_completion(http::Exchange& ex, api::Endpoint endpoint, CallOutcome& out) {
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(http::Exchange& ex,
+                                                                              api::Endpoint endpoint,
+                                                                              CallOutcome& out) {
   const std::shared_ptr<const Snapshot> snap = snapshot_;  // this request keeps its config version
   const http::Request& req = ex.request();
   auto parsed = api::parse_request(req.body(), endpoint);
-  if (!parsed) {
-    co_await send_error(ex, parsed.error(), out);
-    co_return;
-  }
+  if (!parsed) co_return parsed.error();
   const api::RequestFields& fields = parsed->fields;
   out.model_group = fields.model;
   out.stream = fields.stream;
 
   const std::vector<router::Route>* group = snap->routes.group(fields.model);
-  if (!group || group->empty()) {
-    std::string known;
-    const auto& names = snap->routes.group_names();
-    for (std::size_t i = 0; i < names.size() && i < 20; ++i) known += (i ? ", " : "") + names[i];
-    co_await send_error(ex, api::make_error(Errc::kUnknownModel,
-                                            "Invalid model name passed in model=" + fields.model +
-                                                ". Call `/v1/models` to view available models for your key." +
-                                                (known.empty() ? "" : " Available: " + known + "."),
-                                            "model"),
-                        out);
-    co_return;
-  }
+  if (!group || group->empty()) co_return unknown_model_error(fields.model, snap->routes);
   const router::Route& route = router::RouteTable::pick(*group, rng_);
   const config::Deployment& deployment = *route.deployment;
   out.deployment_id = deployment.id;
 
-  if (const auto& mock = fields.mock_response ? fields.mock_response : deployment.mock_response) {
-    co_await answer_mock(ex, endpoint, *parsed, *mock, out);
-    co_return;
+  if (fields.mock_response || deployment.mock_response) {
+    const std::string& answer = fields.mock_response ? *fields.mock_response : *deployment.mock_response;
+    auto mock_error = co_await answer_mock(ex, endpoint, *parsed, answer, out);
+    co_return mock_error;
   }
   out.api_base = deployment.api_base;
 
-  // Timeout: request body `timeout` > `x-litellm-timeout` header > deployment > router default.
-  const auto& up = snap->config->upstream;
-  std::chrono::milliseconds timeout = deployment.timeout.value_or(up.default_timeout);
-  if (auto header = parse_seconds(req["x-litellm-timeout"])) timeout = seconds_to_ms(*header);
-  if (fields.timeout_seconds) timeout = seconds_to_ms(*fields.timeout_seconds);
-  std::chrono::milliseconds first_byte = timeout;
-  if (fields.stream) {
-    if (deployment.stream_timeout) {
-      first_byte = *deployment.stream_timeout;
-    } else if (up.default_stream_timeout) {
-      first_byte = *up.default_stream_timeout;
-    }
-  }
-
   const providers::Provider& provider = *route.provider;
   auto upstream_request = provider.build_request(deployment, route.base, endpoint, *parsed, /*want_stream_usage=*/true);
-  if (!upstream_request) {
-    co_await send_error(ex, upstream_request.error(), out);
-    co_return;
-  }
-  upstream_request->first_byte_timeout = first_byte;
-  upstream_request->chunk_timeout = fields.stream ? up.chunk_timeout : timeout;
+  if (!upstream_request) co_return upstream_request.error();
+  const Deadlines deadlines = deadlines_for(snap->config->upstream, deployment, fields, req["x-litellm-timeout"]);
+  upstream_request->first_byte_timeout = deadlines.first_byte;
+  upstream_request->chunk_timeout = deadlines.between_chunks;
 
   auto t0 = Clock::now();
   auto response = co_await upstream_.send(std::move(*upstream_request));
   out.upstream_wait += Clock::now() - t0;
-  if (!response) {
-    co_await send_error(ex, response.error(), out);
-    co_return;
-  }
+  if (!response) co_return response.error();
   http::UpstreamResponse& resp = **response;
   if (resp.status() >= 400) {
     t0 = Clock::now();
     auto body = co_await resp.read_all(kMaxUpstreamErrorBody);
     out.upstream_wait += Clock::now() - t0;
-    co_await send_error(ex, provider.map_error(resp.status(), body ? *body : std::string(), resp.header("retry-after")), out);
-    co_return;
+    const std::string error_body = body ? std::move(*body) : std::string();
+    co_return provider.map_error(resp.status(), error_body, resp.header("retry-after"));
   }
   if (fields.stream && resp.is_event_stream()) {
     co_await relay_stream(ex, resp, provider, *parsed, out);
-    co_return;
+    co_return std::nullopt;
   }
   t0 = Clock::now();
   auto body = co_await resp.read_all(kMaxUpstreamBody);
   out.upstream_wait += Clock::now() - t0;
-  if (!body) {
-    co_await send_error(ex, body.error(), out);
-    co_return;
-  }
+  if (!body) co_return body.error();
   auto translated = provider.translate_response(endpoint, std::move(*body), out.usage);
-  if (!translated) {
-    co_await send_error(ex, translated.error(), out);
-    co_return;
-  }
-  out.status = 200;
-  co_await ex.send(200, kJson, std::move(*translated), response_headers(out));
+  if (!translated) co_return translated.error();
+  co_await send_json(ex, std::move(*translated), out);
+  co_return std::nullopt;
 }
 
 asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::UpstreamResponse& response,
                                                  const providers::Provider& provider, const api::ParsedRequest& req,
                                                  CallOutcome& out) {
   out.status = 200;
-  if (!co_await ex.begin_stream(200, "text/event-stream", response_headers(out))) {
+  const http::HeaderList headers = response_headers(out);
+  if (!co_await ex.begin_stream(200, kEventStream, headers)) {
     response.abandon();
     out.error_type = "client_disconnected";
     co_return;
@@ -317,7 +326,8 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
     events.clear();
     // Backpressure: this chunk reaches the client before the next upstream read.
     if (!pending.empty()) {
-      if (!co_await ex.write_chunk(pending)) {
+      const bool delivered = co_await ex.write_chunk(pending);
+      if (!delivered) {
         response.abandon();  // the client left: cancel the upstream call, never reuse its connection
         out.usage = translator->usage();
         out.error_type = "client_disconnected";
@@ -335,32 +345,36 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
     out.error_type = failure->type;
     log_->warn("request_id={} msg=\"stream failed\" error=\"{}\"", out.request_id, failure->message);
     api::append_sse_data(pending, api::error_json(*failure));
-    if (co_await ex.write_chunk(pending)) co_await ex.end_stream();
+    const bool delivered = co_await ex.write_chunk(pending);
+    if (delivered) co_await ex.end_stream();
     ex.close_after_response();
     co_return;
   }
   co_await ex.end_stream();
 }
 
-asio::awaitable<void> ProxyHandler::answer_mock(http::Exchange& ex, api::Endpoint endpoint, const api::ParsedRequest& req,
-                                                const std::string& answer, CallOutcome& out) {
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::answer_mock(http::Exchange& ex, api::Endpoint endpoint,
+                                                                        const api::ParsedRequest& req,
+                                                                        const std::string& answer, CallOutcome& out) {
   if (endpoint == api::Endpoint::kEmbeddings) {
-    co_await send_error(ex, api::make_error(Errc::kInvalidRequest, "mock_response is not supported for embeddings.", "model"), out);
-    co_return;
+    co_return api::make_error(Errc::kInvalidRequest, "mock_response is not supported for embeddings.", "model");
   }
   out.usage = estimate_mock_usage(req.fields.prompt_bytes, answer);
   const std::string id = "chatcmpl-" + out.request_id;
-  out.status = 200;
-  if (req.fields.stream) {
-    std::string body = mock_stream_body(endpoint, req.fields.model, answer, out.usage, req.fields.client_wants_usage,
-                                        id, unix_now());
-    if (co_await ex.begin_stream(200, "text/event-stream", response_headers(out)) && co_await ex.write_chunk(body)) {
-      co_await ex.end_stream();
-    }
-    co_return;
+  if (!req.fields.stream) {
+    std::string body = mock_completion_body(endpoint, req.fields.model, answer, out.usage, id, unix_now());
+    co_await send_json(ex, std::move(body), out);
+    co_return std::nullopt;
   }
-  co_await ex.send(200, kJson, mock_completion_body(endpoint, req.fields.model, answer, out.usage, id, unix_now()),
-                   response_headers(out));
+  out.status = 200;
+  const std::string body =
+      mock_stream_body(endpoint, req.fields.model, answer, out.usage, req.fields.client_wants_usage, id, unix_now());
+  const http::HeaderList headers = response_headers(out);
+  if (co_await ex.begin_stream(200, kEventStream, headers)) {
+    const bool delivered = co_await ex.write_chunk(body);
+    if (delivered) co_await ex.end_stream();
+  }
+  co_return std::nullopt;
 }
 
 }  // namespace tollgate::proxy

@@ -35,6 +35,10 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 /// One request and the means to answer it. Implemented by the server's session.
 /// Lifetime: valid for the duration of Handler::handle().
+///
+/// Coroutine rule (GCC 12): arguments of a co_await'ed call must be named lvalues or trivial
+/// values: no temporaries with destructors and no `?:`. GCC 12 miscompiles both (double
+/// destruction; both branches evaluated). Parameters here are references for that reason.
 class Exchange {
  public:
   virtual ~Exchange() = default;
@@ -43,7 +47,7 @@ class Exchange {
   virtual bool draining() const = 0;             // the server is shutting down
 
   /// A complete response. Returns false when the client is gone.
-  virtual asio::awaitable<bool> send(unsigned status, std::string_view content_type, std::string body,
+  virtual asio::awaitable<bool> send(unsigned status, std::string_view content_type, std::string&& body,
                                      const HeaderList& headers) = 0;
   /// A chunked streaming response: the head now, then chunks, then end_stream().
   virtual asio::awaitable<bool> begin_stream(unsigned status, std::string_view content_type,

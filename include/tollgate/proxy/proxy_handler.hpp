@@ -44,14 +44,18 @@ class ProxyHandler final : public http::Handler {
   const http::UpstreamClient& upstream() const { return upstream_; }
 
  private:
-  asio::awaitable<void> handle_completion(http::Exchange& ex, api::Endpoint endpoint, CallOutcome& out);
-  asio::awaitable<void> answer_mock(http::Exchange& ex, api::Endpoint endpoint, const api::ParsedRequest& req,
-                                    const std::string& answer, CallOutcome& out);
+  // Steps return the error to answer with; nullopt means they answered themselves.
+  asio::awaitable<std::optional<api::ApiError>> handle_completion(http::Exchange& ex, api::Endpoint endpoint,
+                                                                  CallOutcome& out);
+  asio::awaitable<std::optional<api::ApiError>> answer_mock(http::Exchange& ex, api::Endpoint endpoint,
+                                                            const api::ParsedRequest& req, const std::string& answer,
+                                                            CallOutcome& out);
   asio::awaitable<void> relay_stream(http::Exchange& ex, http::UpstreamResponse& response,
                                      const providers::Provider& provider, const api::ParsedRequest& req,
                                      CallOutcome& out);
   asio::awaitable<void> send_error(http::Exchange& ex, const api::ApiError& error, CallOutcome& out);
-  asio::awaitable<void> list_models(http::Exchange& ex, std::string_view id, CallOutcome& out);
+  asio::awaitable<void> send_json(http::Exchange& ex, std::string&& body, CallOutcome& out);
+  asio::awaitable<std::optional<api::ApiError>> list_models(http::Exchange& ex, std::string_view id, CallOutcome& out);
   std::string new_request_id();
 
   std::shared_ptr<const Snapshot> snapshot_;

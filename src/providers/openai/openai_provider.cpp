@@ -17,6 +17,12 @@ std::int64_t int_at(const json& j, const char* key) {
   return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
 }
 
+// True for `[]` with any whitespace inside (the raw text is already validated JSON).
+bool is_empty_array(std::string_view raw) {
+  const auto inner = raw.find_first_not_of(" \t\r\n", 1);
+  return raw.front() == '[' && inner != std::string_view::npos && raw[inner] == ']';
+}
+
 class OpenAiStreamTranslator final : public StreamTranslator {
  public:
   explicit OpenAiStreamTranslator(bool client_wants_usage) : client_wants_usage_(client_wants_usage) {}
@@ -38,7 +44,7 @@ class OpenAiStreamTranslator final : public StreamTranslator {
     if (const api::JsonMember* u = chunk.find("usage"); u && u->value != "null") {
       parse_openai_usage(u->value, usage_);
       const api::JsonMember* choices = chunk.find("choices");
-      usage_only = !choices || choices->value.find_first_not_of("[ \t\r\n]") == choices->value.find(']');
+      usage_only = !choices || is_empty_array(choices->value);
     }
     // The usage-only chunk we asked for on the client's behalf is not the client's to see.
     if (usage_only && !client_wants_usage_) return std::nullopt;

@@ -1,0 +1,114 @@
+#include "providers/openai/openai_provider.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tollgate/http/sse_decoder.hpp"
+
+namespace tollgate::providers {
+namespace {
+
+using nlohmann::json;
+
+std::string relay(StreamTranslator& t, std::string_view upstream) {
+  http::SseDecoder d;
+  std::vector<http::SseEvent> events;
+  d.feed(upstream, events);
+  std::string out;
+  for (const auto& e : events) {
+    auto err = t.on_event(e, out);
+    EXPECT_FALSE(err) << err->message;
+  }
+  return out;
+}
+
+constexpr std::string_view kStreamWithUsage =
+    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n"
+    "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7,"
+    "\"prompt_tokens_details\":{\"cached_tokens\":3},\"completion_tokens_details\":{\"reasoning_tokens\":1}}}\n\n"
+    "data: [DONE]\n\n";
+
+TEST(OpenAiStreamTranslatorTest, HidesUsageChunkFromAClientThatDidNotAskButRecordsUsage) {
+  OpenAiProvider p;
+  auto t = p.make_stream_translator(false);
+  const std::string out = relay(*t, kStreamWithUsage);
+  EXPECT_EQ(out, "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n"
+                 "data: [DONE]\n\n");
+  EXPECT_TRUE(t->finished());
+  EXPECT_TRUE(t->usage().present);
+  EXPECT_EQ(t->usage().prompt_tokens, 5);
+  EXPECT_EQ(t->usage().completion_tokens, 2);
+  EXPECT_EQ(t->usage().total_tokens, 7);
+  EXPECT_EQ(t->usage().cached_prompt_tokens, 3);
+  EXPECT_EQ(t->usage().reasoning_tokens, 1);
+}
+
+TEST(OpenAiStreamTranslatorTest, RelaysEveryEventByteForByteWhenTheClientAskedForUsage) {
+  OpenAiProvider p;
+  auto t = p.make_stream_translator(true);
+  EXPECT_EQ(relay(*t, kStreamWithUsage), kStreamWithUsage);
+}
+
+TEST(OpenAiStreamTranslatorTest, MalformedChunkIsAProtocolError) {
+  OpenAiProvider p;
+  auto t = p.make_stream_translator(false);
+  std::string out;
+  auto err = t->on_event(http::SseEvent{"", "{this is not json", ""}, out);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->errc, Errc::kUpstreamProtocol);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(OpenAiProviderTest, BuildsRequestWithAuthAndForcedStreamUsage) {
+  OpenAiProvider p;
+  config::Deployment d;
+  d.model = "gpt-4o-mini";
+  d.api_key = "sk-up";
+  d.organization = "org-1";
+  auto base = http::Url::parse("https://api.openai.com/v1");
+  auto parsed = api::parse_request(R"({"model":"group","messages":[],"stream":true,"unknown_x":1})",
+                                   api::Endpoint::kChatCompletions);
+  ASSERT_TRUE(parsed);
+  auto req = p.build_request(d, *base, api::Endpoint::kChatCompletions, *parsed, true);
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->target, "/v1/chat/completions");
+  EXPECT_EQ(req->url.host, "api.openai.com");
+  bool has_auth = false, has_org = false;
+  for (const auto& [k, v] : req->headers) {
+    has_auth |= k == "authorization" && v == "Bearer sk-up";
+    has_org |= k == "openai-organization" && v == "org-1";
+  }
+  EXPECT_TRUE(has_auth);
+  EXPECT_TRUE(has_org);
+  json body = json::parse(req->body);
+  EXPECT_EQ(body["model"], "gpt-4o-mini");
+  EXPECT_EQ(body["stream_options"]["include_usage"], true);
+  EXPECT_EQ(body["unknown_x"], 1);
+}
+
+TEST(OpenAiProviderTest, NonStreamUsageIsRead) {
+  OpenAiProvider p;
+  Usage u;
+  auto body = p.translate_response(api::Endpoint::kChatCompletions,
+                                    R"({"id":"x","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}})", u);
+  ASSERT_TRUE(body);
+  EXPECT_EQ(u.total_tokens, 7) << "total is derived when the upstream omits it";
+  EXPECT_FALSE(p.translate_response(api::Endpoint::kChatCompletions, "<html>", u));
+}
+
+TEST(OpenAiProviderTest, MapsUpstreamErrorsKeepingMessageTypeAndRetryAfter) {
+  OpenAiProvider p;
+  api::ApiError e = p.map_error(429, R"({"error":{"message":"slow down","type":"requests","param":null,"code":"rate_limit_exceeded"}})", "7");
+  EXPECT_EQ(e.status, 429u);
+  EXPECT_EQ(e.message, "slow down");
+  EXPECT_EQ(e.type, "requests");
+  EXPECT_EQ(e.code, "429");
+  ASSERT_TRUE(e.retry_after);
+  EXPECT_EQ(e.retry_after->count(), 7);
+  EXPECT_EQ(p.map_error(529, "overloaded", "").status, 500u) << "unknown 5xx folds to 500";
+  EXPECT_EQ(p.map_error(418, "", "").status, 400u);
+  EXPECT_NE(p.map_error(503, "<html>busy</html>", "").message.find("HTTP 503"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tollgate::providers
