@@ -15,11 +15,11 @@ struct App::Impl {
       : log(std::move(logger)),
         config(std::make_shared<const config::Config>(std::move(cfg))),
         tls(http::make_client_tls_context(config->upstream)),
-        access_log(config->log),
+        access_log(config->log, http::worker_count(config->server)),
         snapshot(std::make_shared<const proxy::Snapshot>(config)),
         server(config->server,
-               [this](unsigned, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
-                 return std::make_unique<proxy::ProxyHandler>(snapshot, io, *tls, access_log, log);
+               [this](unsigned worker, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
+                 return std::make_unique<proxy::ProxyHandler>(worker, snapshot, io, *tls, access_log, log);
                },
                log) {}
 

@@ -334,13 +334,17 @@ asio::awaitable<void> Server::Worker::Session::run() {
   stream_.close();
 }
 
+unsigned worker_count(const config::ServerSettings& settings) {
+  return settings.num_workers ? settings.num_workers : std::max(1u, std::thread::hardware_concurrency());
+}
+
 Server::Server(config::ServerSettings settings, HandlerFactory factory, std::shared_ptr<spdlog::logger> log)
     : settings_(std::move(settings)), factory_(std::move(factory)), log_(std::move(log)) {}
 
 Server::~Server() { stop(); }
 
 std::uint16_t Server::start() {
-  unsigned n = settings_.num_workers ? settings_.num_workers : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned n = worker_count(settings_);
   const auto address = asio::ip::make_address(settings_.host);
   std::uint16_t port = settings_.port;
   for (unsigned i = 0; i < n; ++i) {

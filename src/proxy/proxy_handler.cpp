@@ -105,9 +105,10 @@ std::int64_t unix_now() {
 
 }  // namespace
 
-ProxyHandler::ProxyHandler(std::shared_ptr<const Snapshot> snapshot, asio::io_context& io, asio::ssl::context& tls,
-                           AccessLog& access_log, std::shared_ptr<spdlog::logger> log)
-    : snapshot_(std::move(snapshot)),
+ProxyHandler::ProxyHandler(unsigned worker_index, std::shared_ptr<const Snapshot> snapshot, asio::io_context& io,
+                           asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log)
+    : worker_index_(worker_index),
+      snapshot_(std::move(snapshot)),
       upstream_(io, tls, snapshot_->config->upstream),
       access_log_(access_log),
       log_(std::move(log)),
@@ -197,7 +198,7 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
 
   const double total = to_ms(Clock::now() - out.started);
   const double upstream = to_ms(out.upstream_wait);
-  access_log_.write({.request_id = out.request_id,
+  access_log_.write(worker_index_, {.request_id = out.request_id,
                      .method = out.method,
                      .path = out.path,
                      .model_group = out.model_group,

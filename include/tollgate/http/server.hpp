@@ -65,6 +65,9 @@ class Handler {
   virtual asio::awaitable<void> handle(Exchange& exchange) = 0;
 };
 
+/// Worker threads the settings ask for: num_workers, or one per core.
+unsigned worker_count(const config::ServerSettings& settings);
+
 using HandlerFactory = std::function<std::unique_ptr<Handler>(unsigned worker_index, asio::io_context& io)>;
 
 class Server {

@@ -1,23 +1,24 @@
 #pragma once
-// One JSON line per request, written off the request path: records are formatted on the worker
-// and handed to spdlog's async logger, whose queue overwrites the oldest entry instead of
-// blocking when the writer falls behind (dropped lines are counted by spdlog's thread pool).
+// One JSON line per request, written off the request path. Each worker appends to its own buffer
+// (a mutex only the writer ever contends for); a writer thread swaps the buffers out every 100 ms
+// and writes them with one write(2) each. Nothing on the request path makes a system call or wakes
+// a thread. If the writer falls behind (a blocked stdout), a shard's buffer stops growing at
+// 8 MiB and further lines are dropped and counted, never blocking a request.
 // Never contains keys, Authorization headers or bodies.
 //
-// Thread safety: write() may be called from any worker concurrently.
+// Thread safety: write(shard, ...) from the worker that owns `shard`; flush() from any thread.
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "tollgate/config/config.hpp"
 #include "tollgate/providers/provider.hpp"
-
-namespace spdlog {
-class logger;
-namespace details {
-class thread_pool;
-}
-}  // namespace spdlog
 
 namespace tollgate::proxy {
 
@@ -36,18 +37,39 @@ struct AccessRecord {
   std::string_view error_type;  // empty on success
 };
 
+/// Appends `s` to `out` as a JSON string (quotes included). Bytes >= 0x80 pass through.
+void append_json_string(std::string& out, std::string_view s);
+
 class AccessLog {
  public:
-  explicit AccessLog(const config::LogSettings& settings);
+  /// `shards`: one per worker thread. Throws std::system_error when the file cannot be opened.
+  AccessLog(const config::LogSettings& settings, unsigned shards);
   ~AccessLog();
-  bool enabled() const { return logger_ != nullptr; }
-  void write(const AccessRecord& record);
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+
+  bool enabled() const { return fd_ >= 0; }
+  void write(unsigned shard, const AccessRecord& record);
+  /// Writes everything buffered so far, synchronously.
   void flush();
-  std::size_t dropped() const;
+  std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
-  std::shared_ptr<spdlog::details::thread_pool> pool_;
-  std::shared_ptr<spdlog::logger> logger_;
+  struct Shard {
+    std::mutex mutex;
+    std::string buffer;
+  };
+  void run_writer();
+
+  int fd_ = -1;
+  bool owns_fd_ = false;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::mutex flush_mutex_;  // one writer of the file at a time
+  std::atomic<std::uint64_t> dropped_{0};
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;
+  std::thread writer_;
 };
 
 }  // namespace tollgate::proxy

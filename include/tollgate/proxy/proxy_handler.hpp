@@ -36,8 +36,8 @@ struct CallOutcome;  // defined in proxy_handler.cpp
 class ProxyHandler final : public http::Handler {
  public:
   /// `tls` and `access_log` must outlive the handler.
-  ProxyHandler(std::shared_ptr<const Snapshot> snapshot, asio::io_context& io, asio::ssl::context& tls,
-               AccessLog& access_log, std::shared_ptr<spdlog::logger> log);
+  ProxyHandler(unsigned worker_index, std::shared_ptr<const Snapshot> snapshot, asio::io_context& io,
+               asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log);
 
   asio::awaitable<void> handle(http::Exchange& exchange) override;
 
@@ -58,6 +58,7 @@ class ProxyHandler final : public http::Handler {
   asio::awaitable<std::optional<api::ApiError>> list_models(http::Exchange& ex, std::string_view id, CallOutcome& out);
   std::string new_request_id();
 
+  unsigned worker_index_;
   std::shared_ptr<const Snapshot> snapshot_;
   http::UpstreamClient upstream_;
   AccessLog& access_log_;
