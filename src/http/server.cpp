@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <charconv>
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
@@ -17,15 +18,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/chunk_encode.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <spdlog/logger.h>
 
 #include "tollgate/api/api_error.hpp"
+#include "tollgate/http/deadline.hpp"
 
 namespace tollgate::http {
 namespace {
@@ -36,6 +34,60 @@ using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+constexpr std::string_view kCrLf = "\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+// Header values can carry client input (the model group name): drop CR, LF and other controls so
+// nothing can split the response.
+void append_header_value(std::string& out, std::string_view value) {
+  for (const char c : value) {
+    if (static_cast<unsigned char>(c) >= 0x20 || c == '\t') out.push_back(c);
+  }
+}
+
+/// An HTTP/1.1 response head. `content_length` nullopt means a chunked body.
+void append_response_head(std::string& out, unsigned status, std::string_view content_type, const HeaderList& headers,
+                          bool keep_alive, std::optional<std::size_t> content_length) {
+  out.append("HTTP/1.1 ");
+  out.append(std::to_string(status));
+  out.push_back(' ');
+  const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  out.append(reason.data(), reason.size());
+  out.append(kCrLf);
+  if (!content_type.empty()) {
+    out.append("Content-Type: ");
+    append_header_value(out, content_type);
+    out.append(kCrLf);
+  }
+  for (const auto& [name, value] : headers) {
+    out.append(name);
+    out.append(": ");
+    append_header_value(out, value);
+    out.append(kCrLf);
+  }
+  if (content_length) {
+    out.append("Content-Length: ");
+    out.append(std::to_string(*content_length));
+    out.append(kCrLf);
+  } else {
+    out.append("Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n");
+  }
+  if (!keep_alive) out.append("Connection: close\r\n");
+  out.append(kCrLf);
+}
+
+// An HTTP/1.0 client keeps the connection only when told so explicitly.
+void insert_keep_alive_for_http10(std::string& head) {
+  head.insert(head.size() - kCrLf.size(), "Connection: keep-alive\r\n");
+}
+
+void append_chunk_size(std::string& out, std::size_t size) {
+  char hex[20];
+  auto [end, ec] = std::to_chars(hex, hex + sizeof hex, size, 16);
+  out.append(hex, end);
+  out.append(kCrLf);
+}
 
 // An io_context whose shutdown (destroying pending handlers and coroutine frames) can be called
 // before the objects those frames refer to are destroyed.
@@ -48,7 +100,7 @@ class WorkerIo : public asio::io_context {
 }  // namespace
 
 struct Server::Worker {
-  Worker(Server& server, unsigned index) : server_(server), index_(index), acceptor_(io_) {}
+  Worker(Server& server, unsigned index) : server_(server), index_(index), acceptor_(io_), sweeper_(io_) {}
   ~Worker() {
     // Suspended sessions refer to handler_ and sessions_: destroy their frames first.
     io_.shutdown();
@@ -105,13 +157,15 @@ struct Server::Worker {
   unsigned index_;
   WorkerIo io_;
   tcp::acceptor acceptor_;
+  DeadlineSweeper sweeper_;
   std::unique_ptr<Handler> handler_;
   std::unordered_set<Session*> sessions_;  // touched only on this worker's thread
   std::thread thread_;
 };
 
 struct Server::Worker::Session final : Exchange {
-  Session(Worker& worker, tcp::socket socket) : worker_(worker), stream_(std::move(socket)) {
+  Session(Worker& worker, tcp::socket socket)
+      : worker_(worker), socket_(std::move(socket)), deadline_(worker.sweeper_, socket_) {
     worker_.sessions_.insert(this);
   }
   ~Session() override { worker_.sessions_.erase(this); }
@@ -121,8 +175,8 @@ struct Server::Worker::Session final : Exchange {
   void cancel_if_idle() {
     if (idle_) {
       beast::error_code ec;
-      stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-      stream_.socket().cancel(ec);
+      socket_.shutdown(tcp::socket::shutdown_both, ec);
+      socket_.cancel(ec);
     }
   }
 
@@ -133,59 +187,55 @@ struct Server::Worker::Session final : Exchange {
 
   bool keep_alive() const { return parser_->get().keep_alive() && !draining(); }
 
-  void set_common(bhttp::fields& f, std::string_view content_type, const HeaderList& headers) {
-    if (!content_type.empty()) f.set(bhttp::field::content_type, content_type);
-    for (const auto& [name, value] : headers) f.set(name, value);
+  asio::awaitable<bool> write_buffers(const std::array<asio::const_buffer, 3>& buffers) {
+    deadline_.expires_after(settings().idle_timeout);
+    auto [ec, n] = co_await asio::async_write(socket_, buffers, kTuple);
+    if (ec) failed_ = true;
+    co_return !ec;
   }
 
   asio::awaitable<bool> send(unsigned status, std::string_view content_type, std::string&& body,
                              const HeaderList& headers) override {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
-    set_common(res, content_type, headers);
-    res.keep_alive(parser_ ? keep_alive() : false);
-    res.body() = std::move(body);
-    res.prepare_payload();
+    const bool keep = parser_ && keep_alive();
+    head_.clear();
+    append_response_head(head_, status, content_type, headers, keep, body.size());
+    if (keep && parser_->get().version() == 10) insert_keep_alive_for_http10(head_);
     responded_ = true;
-    stream_.expires_after(settings().idle_timeout);
-    auto [ec, n] = co_await bhttp::async_write(stream_, res, kTuple);
-    if (ec) failed_ = true;
-    co_return !ec;
+    const std::array<asio::const_buffer, 3> buffers{asio::buffer(head_), asio::buffer(body), asio::const_buffer()};
+    const bool ok = co_await write_buffers(buffers);
+    if (!keep) close_after_ = true;
+    co_return ok;
   }
 
   asio::awaitable<bool> begin_stream(unsigned status, std::string_view content_type,
                                      const HeaderList& headers) override {
-    bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
-    set_common(res, content_type, headers);
-    res.set(bhttp::field::cache_control, "no-cache");
-    res.keep_alive(keep_alive());
-    res.chunked(true);
-    bhttp::response_serializer<bhttp::empty_body> serializer(res);
+    const bool keep = keep_alive();
+    head_.clear();
+    append_response_head(head_, status, content_type, headers, keep, std::nullopt);
     responded_ = true;
     streaming_ = true;
-    stream_.expires_after(settings().idle_timeout);
-    auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kTuple);
-    if (ec) failed_ = true;
-    co_return !ec;
+    if (!keep) close_after_ = true;
+    const std::array<asio::const_buffer, 3> buffers{asio::buffer(head_), asio::const_buffer(), asio::const_buffer()};
+    co_return co_await write_buffers(buffers);
   }
 
   asio::awaitable<bool> write_chunk(std::string_view data) override {
     if (failed_) co_return false;
     if (data.empty()) co_return true;  // an empty chunk would end the body
-    stream_.expires_after(settings().idle_timeout);
-    const auto chunk = bhttp::make_chunk(asio::const_buffer(data.data(), data.size()));
-    auto [ec, n] = co_await asio::async_write(stream_, chunk, kTuple);
-    if (ec) failed_ = true;
-    co_return !ec;
+    chunk_size_line_.clear();
+    append_chunk_size(chunk_size_line_, data.size());
+    const std::array<asio::const_buffer, 3> buffers{asio::buffer(chunk_size_line_), asio::buffer(data.data(), data.size()),
+                                                    asio::buffer(kCrLf.data(), kCrLf.size())};
+    co_return co_await write_buffers(buffers);
   }
 
   asio::awaitable<bool> end_stream() override {
     if (failed_) co_return false;
-    stream_.expires_after(settings().idle_timeout);
-    const auto last = bhttp::make_chunk_last();
-    auto [ec, n] = co_await asio::async_write(stream_, last, kTuple);
-    if (ec) failed_ = true;
+    const std::array<asio::const_buffer, 3> buffers{asio::buffer(kLastChunk.data(), kLastChunk.size()),
+                                                    asio::const_buffer(), asio::const_buffer()};
+    const bool ok = co_await write_buffers(buffers);
     streaming_ = false;
-    co_return !ec;
+    co_return ok;
   }
 
   void close_after_response() override { close_after_ = true; }
@@ -208,7 +258,8 @@ struct Server::Worker::Session final : Exchange {
   asio::awaitable<void> run();
 
   Worker& worker_;
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  Deadline deadline_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   SteadyTime received_at_{};
@@ -218,6 +269,8 @@ struct Server::Worker::Session final : Exchange {
   bool streaming_ = false;
   bool close_after_ = false;
   bool linger_ = false;
+  std::string head_;              // serialized response head, reused across requests
+  std::string chunk_size_line_;   // "<hex>\r\n" of the chunk being written
 };
 
 void Server::Worker::drain() {
@@ -241,9 +294,9 @@ asio::awaitable<void> Server::Worker::Session::run() {
       // Wait for the first byte of the next request: the keep-alive idle phase.
       if (server.draining()) break;
       idle_ = true;
-      stream_.expires_after(cfg.idle_timeout);
+      deadline_.expires_after(cfg.idle_timeout);
       const auto space = buffer_.prepare(16 * 1024);
-      auto [ec, n] = co_await stream_.async_read_some(space, kTuple);
+      auto [ec, n] = co_await socket_.async_read_some(space, kTuple);
       idle_ = false;
       if (ec) break;
       buffer_.commit(n);
@@ -253,16 +306,15 @@ asio::awaitable<void> Server::Worker::Session::run() {
     parser_->body_limit(cfg.max_request_body_bytes);
     responded_ = false;
 
-    stream_.expires_after(cfg.header_timeout);
-    auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, *parser_, kTuple);
+    deadline_.expires_after(cfg.header_timeout);
+    auto [hec, hn] = co_await bhttp::async_read_header(socket_, buffer_, *parser_, kTuple);
     std::optional<api::ApiError> unreadable;
     if (hec == bhttp::error::header_limit) {
       unreadable = api::make_error(Errc::kBodyTooLarge, "Request headers are too large.");
     } else if (hec == bhttp::error::body_limit) {  // Content-Length already over the limit
       unreadable = body_too_large();
     } else if (hec) {
-      if (hec == asio::error::eof || hec == beast::error::timeout || hec == asio::error::operation_aborted ||
-          hec == asio::error::connection_reset) {
+      if (hec == asio::error::eof || hec == asio::error::operation_aborted || hec == asio::error::connection_reset) {
         break;
       }
       unreadable = api::make_error(Errc::kInvalidRequest, "Malformed HTTP request.");
@@ -280,15 +332,15 @@ asio::awaitable<void> Server::Worker::Session::run() {
     if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       const asio::const_buffer continue_line(kContinue.data(), kContinue.size());
-      stream_.expires_after(cfg.idle_timeout);
-      auto [cec, cn] = co_await asio::async_write(stream_, continue_line, kTuple);
+      deadline_.expires_after(cfg.idle_timeout);
+      auto [cec, cn] = co_await asio::async_write(socket_, continue_line, kTuple);
       if (cec) break;
     }
-    stream_.expires_after(cfg.body_timeout);
-    auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, *parser_, kTuple);
+    deadline_.expires_after(cfg.body_timeout);
+    auto [bec, bn] = co_await bhttp::async_read(socket_, buffer_, *parser_, kTuple);
     if (bec == bhttp::error::body_limit) {
       unreadable = body_too_large();
-    } else if (bec == beast::error::timeout) {
+    } else if (bec && deadline_.expired()) {
       unreadable = api::make_error(Errc::kInvalidRequest, "Timed out reading the request body.");
     } else if (bec) {
       break;
@@ -298,6 +350,7 @@ asio::awaitable<void> Server::Worker::Session::run() {
       break;
     }
 
+    deadline_.clear();  // the handler sets its own deadlines for what it writes
     server.active_.fetch_add(1, std::memory_order_relaxed);
     bool threw = false;
     try {
@@ -317,21 +370,22 @@ asio::awaitable<void> Server::Worker::Session::run() {
     if (failed_ || streaming_ || close_after_ || !responded_ || !keep_alive()) break;
   }
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
   if (linger_ && !ec) {
     // Discard what the client still sends, briefly and boundedly (nginx's lingering close).
     constexpr std::size_t kMaxDiscard = 64u << 20;
     std::array<char, 16 * 1024> scratch;
     std::size_t discarded = 0;
-    stream_.expires_after(std::chrono::seconds(2));
+    deadline_.expires_after(std::chrono::seconds(2));
     while (discarded < kMaxDiscard) {
       const asio::mutable_buffer space(scratch.data(), scratch.size());
-      auto [rec, n] = co_await stream_.async_read_some(space, kTuple);
+      auto [rec, n] = co_await socket_.async_read_some(space, kTuple);
       if (rec) break;
       discarded += n;
     }
   }
-  stream_.close();
+  deadline_.clear();
+  socket_.close(ec);
 }
 
 unsigned worker_count(const config::ServerSettings& settings) {

@@ -12,11 +12,11 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 namespace tollgate::http {
@@ -29,8 +29,8 @@ using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadBuffer = 16 * 1024;
 
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using PlainStream = tcp::socket;
+using TlsStream = beast::ssl_stream<tcp::socket>;
 
 std::string pool_key(const Url& url) {
   return std::string(url.tls ? "https://" : "http://") + url.host + ":" + std::to_string(url.port);
@@ -41,8 +41,9 @@ bool is_stale_connection_error(const beast::error_code& ec) {
          ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
 }
 
-api::ApiError upstream_io_error(const beast::error_code& ec, std::string_view phase, const std::string& where) {
-  if (ec == beast::error::timeout) {
+api::ApiError upstream_io_error(const beast::error_code& ec, bool timed_out, std::string_view phase,
+                                const std::string& where) {
+  if (timed_out) {
     return api::make_error(Errc::kUpstreamTimeout, "Upstream " + where + " timed out " + std::string(phase) + ".");
   }
   return api::make_error(Errc::kUpstreamConnect,
@@ -52,15 +53,18 @@ api::ApiError upstream_io_error(const beast::error_code& ec, std::string_view ph
 }  // namespace
 
 struct Connection {
+  Connection(asio::io_context& io, DeadlineSweeper& sweeper, std::string pool_key, std::string host_port)
+      : stream(std::in_place_type<PlainStream>, io),
+        deadline(sweeper, std::get<PlainStream>(stream)),
+        key(std::move(pool_key)),
+        where(std::move(host_port)) {}
+
   std::variant<PlainStream, TlsStream> stream;
+  Deadline deadline;   // watches the TCP socket, wherever it lives in `stream`
   beast::flat_buffer buffer;
   std::string key;
   std::string where;   // host:port, for messages
   SteadyTime idle_since{};
-
-  beast::tcp_stream& lowest() {
-    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); }, stream);
-  }
 };
 
 struct UpstreamResponse::Parser {
@@ -140,7 +144,7 @@ asio::awaitable<api::ApiResult<std::string_view>> UpstreamResponse::read_some() 
     auto& body = parser_->parser.get().body();
     body.data = parser_->storage.data();
     body.size = parser_->storage.size();
-    conn_->lowest().expires_after(chunk_timeout_);
+    conn_->deadline.expires_after(chunk_timeout_);
     beast::error_code ec;
     std::size_t n = 0;
     if (auto* plain = std::get_if<PlainStream>(&conn_->stream)) {
@@ -153,7 +157,7 @@ asio::awaitable<api::ApiResult<std::string_view>> UpstreamResponse::read_some() 
     if (ec) {
       reusable_ = false;
       done_ = true;
-      if (ec == beast::error::timeout) {
+      if (conn_->deadline.expired()) {
         co_return api::make_error(Errc::kUpstreamTimeout, "Upstream " + conn_->where + " sent nothing for " +
                                                               std::to_string(chunk_timeout_.count()) + " ms.");
       }
@@ -185,7 +189,7 @@ asio::awaitable<api::ApiResult<std::string>> UpstreamResponse::read_all(std::siz
 // ---- UpstreamClient ----------------------------------------------------------------------------
 
 UpstreamClient::UpstreamClient(asio::io_context& io, asio::ssl::context& tls, config::UpstreamSettings settings)
-    : io_(io), tls_(tls), settings_(std::move(settings)), resolver_(io) {}
+    : io_(io), tls_(tls), settings_(std::move(settings)), resolver_(io), sweeper_(io) {}
 
 UpstreamClient::~UpstreamClient() = default;
 
@@ -206,6 +210,7 @@ void UpstreamClient::give_back(std::unique_ptr<Connection> conn) {
   auto& list = idle_[conn->key];
   if (list.size() >= settings_.max_idle_per_host) return;
   conn->idle_since = std::chrono::steady_clock::now();
+  conn->deadline.clear();
   list.push_back(std::move(conn));
 }
 
@@ -215,20 +220,21 @@ asio::awaitable<api::ApiResult<std::unique_ptr<Connection>>> UpstreamClient::con
   auto [rec, results] = co_await resolver_.async_resolve(url.host, service, kTuple);
   if (rec) co_return api::make_error(Errc::kUpstreamConnect, "Could not resolve upstream host " + url.host + ": " + rec.message() + ".");
 
-  auto conn = std::make_unique<Connection>(Connection{PlainStream(io_), {}, pool_key(url), where, {}});
+  auto conn = std::make_unique<Connection>(io_, sweeper_, pool_key(url), where);
   const auto connect_deadline = std::min(deadline, std::chrono::steady_clock::now() + settings_.connect_timeout);
   {
-    auto& tcp_stream = std::get<PlainStream>(conn->stream);
-    tcp_stream.expires_at(connect_deadline);
-    auto [cec, endpoint] = co_await tcp_stream.async_connect(results, kTuple);
-    if (cec) co_return upstream_io_error(cec, "while connecting", where);
+    auto& socket = std::get<PlainStream>(conn->stream);
+    conn->deadline.expires_at(connect_deadline);
+    auto [cec, endpoint] = co_await asio::async_connect(socket, results, kTuple);
+    if (cec) co_return upstream_io_error(cec, conn->deadline.expired(), "while connecting", where);
     beast::error_code ignored;
-    tcp_stream.socket().set_option(tcp::no_delay(true), ignored);
+    socket.set_option(tcp::no_delay(true), ignored);
   }
   if (url.tls) {
     PlainStream plain = std::move(std::get<PlainStream>(conn->stream));
     conn->stream.emplace<TlsStream>(std::move(plain), tls_);
     auto& tls_stream = std::get<TlsStream>(conn->stream);
+    conn->deadline.rebind(beast::get_lowest_layer(tls_stream));
     // SNI, and the name the certificate must carry (DNS name or IP address).
     if (!SSL_set_tlsext_host_name(tls_stream.native_handle(), url.host.c_str())) {
       co_return api::make_error(Errc::kUpstreamConnect, "Could not set TLS server name for " + where + ".");
@@ -236,9 +242,10 @@ asio::awaitable<api::ApiResult<std::unique_ptr<Connection>>> UpstreamClient::con
     if (tls_.native_handle() && SSL_CTX_get_verify_mode(tls_.native_handle()) != SSL_VERIFY_NONE) {
       tls_stream.set_verify_callback(ssl::host_name_verification(url.host));
     }
-    beast::get_lowest_layer(tls_stream).expires_at(connect_deadline);
+    conn->deadline.expires_at(connect_deadline);
     auto [hec] = co_await tls_stream.async_handshake(ssl::stream_base::client, kTuple);
     if (hec) {
+      if (conn->deadline.expired()) co_return upstream_io_error(hec, true, "during the TLS handshake", where);
       std::string detail = hec.message();
       const long verify = SSL_get_verify_result(tls_stream.native_handle());
       if (verify != X509_V_OK) detail += " (" + std::string(X509_verify_cert_error_string(verify)) + ")";
@@ -253,13 +260,17 @@ asio::awaitable<api::ApiResult<std::unique_ptr<UpstreamResponse>>> UpstreamClien
   const auto deadline = std::chrono::steady_clock::now() + request.first_byte_timeout;
   const std::string key = pool_key(request.url);
 
-  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(request.method), request.target, 11};
-  const bool default_port = request.url.port == (request.url.tls ? 443 : 80);
-  req.set(bhttp::field::host, default_port ? request.url.host : request.url.host + ":" + std::to_string(request.url.port));
-  for (auto& [name, value] : request.headers) req.set(name, value);
-  req.keep_alive(true);
-  req.body() = std::move(request.body);
-  req.prepare_payload();
+  // The request head is written by hand (Beast's serializer costs more than the rest of the
+  // request path); the body follows it in the same write.
+  std::string head;
+  head.reserve(256);
+  head.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\nHost: ");
+  head.append(request.url.host);
+  if (request.url.port != (request.url.tls ? 443 : 80)) head.append(":").append(std::to_string(request.url.port));
+  head.append("\r\n");
+  for (const auto& [name, value] : request.headers) head.append(name).append(": ").append(value).append("\r\n");
+  head.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n\r\n");
+  const std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(request.body)};
 
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::unique_ptr<Connection> conn = attempt == 0 ? take_idle(key) : nullptr;
@@ -271,25 +282,25 @@ asio::awaitable<api::ApiResult<std::unique_ptr<UpstreamResponse>>> UpstreamClien
     } else {
       ++stats_.connections_reused;
     }
-    conn->lowest().expires_at(deadline);
+    conn->deadline.expires_at(deadline);
 
     auto parser = std::make_unique<UpstreamResponse::Parser>();
     parser->parser.body_limit(boost::none);
     beast::error_code ec;
     std::size_t n = 0;
     if (auto* plain = std::get_if<PlainStream>(&conn->stream)) {
-      std::tie(ec, n) = co_await bhttp::async_write(*plain, req, kTuple);
+      std::tie(ec, n) = co_await asio::async_write(*plain, message, kTuple);
       if (!ec) std::tie(ec, n) = co_await bhttp::async_read_header(*plain, conn->buffer, parser->parser, kTuple);
     } else {
       auto& tls_stream = std::get<TlsStream>(conn->stream);
-      std::tie(ec, n) = co_await bhttp::async_write(tls_stream, req, kTuple);
+      std::tie(ec, n) = co_await asio::async_write(tls_stream, message, kTuple);
       if (!ec) std::tie(ec, n) = co_await bhttp::async_read_header(tls_stream, conn->buffer, parser->parser, kTuple);
     }
     if (ec && reused && conn->buffer.size() == 0 && is_stale_connection_error(ec)) {
       ++stats_.stale_retries;  // the upstream closed the idle connection: once more on a new one
       continue;
     }
-    if (ec == beast::error::timeout) {
+    if (ec && conn->deadline.expired()) {
       co_return api::make_error(Errc::kUpstreamTimeout, "Upstream " + conn->where + " did not answer within " +
                                                             std::to_string(request.first_byte_timeout.count()) + " ms.");
     }

@@ -25,6 +25,7 @@
 
 #include "tollgate/api/api_error.hpp"
 #include "tollgate/config/config.hpp"
+#include "tollgate/http/deadline.hpp"
 #include "tollgate/http/server.hpp"
 
 namespace tollgate::http {
@@ -113,6 +114,7 @@ class UpstreamClient {
   asio::ssl::context& tls_;
   config::UpstreamSettings settings_;
   asio::ip::tcp::resolver resolver_;
+  DeadlineSweeper sweeper_;  // before idle_: pooled connections unregister from it when destroyed
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
   UpstreamStats stats_;
 };

@@ -81,6 +81,29 @@ TEST(JsonScanTest, RejectsNestingDeeperThanTheLimit) {
   EXPECT_TRUE(is_valid_json(fine));
 }
 
+TEST(JsonScanTest, FastPathSeesSpecialBytesAtEveryAlignment) {
+  for (std::size_t pos = 0; pos < 24; ++pos) {
+    std::string text(32, 'a');
+    std::string bad = text;
+    bad[pos] = '\x01';  // a control character must be rejected wherever it sits
+    EXPECT_FALSE(is_valid_json("\"" + bad + "\"")) << pos;
+    bad[pos] = '\xFF';
+    EXPECT_FALSE(is_valid_json("\"" + bad + "\"")) << pos;
+    std::string quoted = text;
+    quoted.insert(pos, "\\\"");  // an escaped quote does not end the string
+    ScannedObject top;
+    ScanError error;
+    bool is_object = false;
+    const std::string doc = "{\"k\":\"" + quoted + "\",\"n\":1}";  // the scan's views point into it
+    ASSERT_TRUE(scan_json(doc, top, is_object, error)) << pos << error.what;
+    EXPECT_EQ(top.find("k")->value, "\"" + quoted + "\"");
+    EXPECT_EQ(top.find("n")->value, "1");
+    std::string multibyte = text;
+    multibyte.replace(pos, 2, "\xC3\xA9");
+    EXPECT_TRUE(is_valid_json("\"" + multibyte + "\"")) << pos;
+  }
+}
+
 TEST(JsonScanTest, HandlesLargeStringValues) {
   std::string body = R"({"model":"m","messages":[{"role":"user","content":")";
   body += std::string(300000, 'x');
