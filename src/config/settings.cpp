@@ -158,7 +158,10 @@ void read_tollgate_settings(const Json& block, LoadContext& ctx, Config& cfg) {
       ctx.error(s.path_of("log_level"), "expected trace, debug, info, warn or error, got '" + *level + "'");
     }
   }
-  if (auto log = s.string("access_log")) {
+  // `access_log: off` unquoted is a YAML boolean; take false as "off" rather than an error.
+  if (const Json* raw = s.get("access_log"); raw && raw->is_boolean() && !raw->get<bool>()) {
+    cfg.log.access_log = "off";
+  } else if (auto log = s.string("access_log")) {
     if (log->empty()) {
       ctx.error(s.path_of("access_log"), "expected \"stdout\", \"off\" or a file path");
     } else {

@@ -183,6 +183,22 @@ TEST_F(ProxyTest, KeepAliveReusesClientAndUpstreamConnections) {
   EXPECT_EQ(fake_.request_count(), 20u);
 }
 
+TEST(StaleConnectionTest, PooledConnectionClosedByTheUpstreamIsRetriedTransparently) {
+  auto fake = std::make_unique<FakeProvider>();
+  fake->start();
+  const std::uint16_t port = fake->port();
+  Gateway gw(fake_config(fake->base_url()));
+  HttpConnection conn(gw.port());  // one client connection: one worker, one upstream pool
+  ASSERT_EQ(conn.request("POST", "/v1/chat/completions", kChat, auth_headers()).status, 200u);
+  // The upstream restarts: the pooled keep-alive connection is now dead.
+  fake.reset();
+  FakeProvider restarted({.port = port});
+  restarted.start();
+  HttpResponse r = conn.request("POST", "/v1/chat/completions", kChat, auth_headers());
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(restarted.request_count(), 1u) << "sent once, on a fresh connection";
+}
+
 TEST_F(ProxyTest, LargePromptIsForwardedIntact) {
   std::string content(300 * 1024, 'x');
   for (std::size_t i = 0; i < content.size(); i += 97) content[i] = ' ';

@@ -771,6 +771,12 @@ TEST(ConfigLoaderTest, SslCertFileEnvUsedWhenNoCaFileConfigured) {
 
 // ---- tollgate_settings --------------------------------------------------------------------------
 
+TEST(ConfigLoaderTest, UnquotedAccessLogOffIsAccepted) {
+  auto r = load(with_mock("tollgate_settings:\n  access_log: off\n"));
+  expect_clean(r);
+  EXPECT_EQ(r.config->log.access_log, "off");
+}
+
 TEST(ConfigLoaderTest, TollgateSettingsRead) {
   auto r = load(with_mock(R"(
 tollgate_settings:
