@@ -36,6 +36,16 @@ constexpr std::size_t kMaxUpstreamBody = 256u << 20;
 constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kEventStream = "text/event-stream";
 
+// Client-chosen names are echoed in headers and logs: cap them so response headers stay small.
+constexpr std::size_t kMaxEchoedName = 256;
+
+std::string capped_name(std::string_view name) {
+  if (name.size() <= kMaxEchoedName) return std::string(name);
+  std::size_t cut = kMaxEchoedName;
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  return std::string(name.substr(0, cut));
+}
+
 double to_ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 std::string format_ms(double ms) { return fmt::format("{:.3f}", ms); }
@@ -66,12 +76,12 @@ std::chrono::milliseconds seconds_to_ms(double s) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
 }
 
-api::ApiError unknown_model_error(const std::string& model, const router::RouteTable& routes) {
+api::ApiError unknown_model_error(std::string_view model, const router::RouteTable& routes) {
   std::string known;
   const auto& names = routes.group_names();
   for (std::size_t i = 0; i < names.size() && i < 20; ++i) known += (i ? ", " : "") + names[i];
   return api::make_error(Errc::kUnknownModel,
-                         "Invalid model name passed in model=" + model +
+                         "Invalid model name passed in model=" + capped_name(model) +
                              ". Call `/v1/models` to view available models for your key." +
                              (known.empty() ? "" : " Available: " + known + "."),
                          "model");
@@ -240,7 +250,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
   auto parsed = api::parse_request(req.body(), endpoint);
   if (!parsed) co_return parsed.error();
   const api::RequestFields& fields = parsed->fields;
-  out.model_group = fields.model;
+  out.model_group = capped_name(fields.model);
   out.stream = fields.stream;
 
   const std::vector<router::Route>* group = snap->routes.group(fields.model);

@@ -166,6 +166,12 @@ TEST_F(ProxyTest, BadInputGetsClearErrors) {
   EXPECT_EQ(utf8.status, 400u);
   EXPECT_NE(utf8.json()["error"]["message"].get<std::string>().find("UTF-8"), std::string::npos);
 
+  const std::string huge_model(100000, 'm');
+  HttpResponse huge = gw_->post("/v1/chat/completions", R"({"model":")" + huge_model + R"(","messages":[]})");
+  EXPECT_EQ(huge.status, 400u);
+  EXPECT_LE(huge.header("x-litellm-model-group").size(), 256u) << "echoed names are capped";
+  EXPECT_LT(huge.body.size(), 2000u);
+
   EXPECT_EQ(gw_->get("/v1/chat/completions").status, 405u);
   EXPECT_EQ(gw_->get("/v1/nothing-here").status, 404u);
   EXPECT_EQ(fake_.request_count(), 0u) << "nothing invalid reached the provider";
