@@ -48,7 +48,11 @@ std::string capped_name(std::string_view name) {
 
 double to_ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-std::string format_ms(double ms) { return fmt::format("{:.3f}", ms); }
+std::string format_ms(double ms) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, ms, std::chars_format::fixed, 3);
+  return std::string(buf, end);
+}
 
 /// The headers LiteLLM clients read, computed at the moment the response head is sent.
 http::HeaderList response_headers(const CallOutcome& out) {

@@ -323,7 +323,9 @@ asio::awaitable<After> FakeProvider::Impl::write_stream(Stream& stream, const Fa
   }
   const std::chrono::milliseconds gap(ex.controls.delay_chunk_ms);
   for (std::size_t i = 0; i < r.events.size(); ++i) {
-    const bool stayed = (i == 0 || gap.count() <= 0) ? !watch.gone() : co_await pause(wake, watch, gap);
+    // Not `?:` around co_await: GCC 12 miscompiles that (see docs/request-lifecycle.md).
+    bool stayed = !watch.gone();
+    if (i > 0 && gap.count() > 0) stayed = co_await pause(wake, watch, gap);
     if (!stayed) {
       ++cancelled_;
       co_return After::kAbort;

@@ -12,11 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-std::int64_t int_at(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
-}
-
 // True for `[]` with any whitespace inside (the raw text is already validated JSON).
 bool is_empty_array(std::string_view raw) {
   const auto inner = raw.find_first_not_of(" \t\r\n", 1);
@@ -64,19 +59,31 @@ class OpenAiStreamTranslator final : public StreamTranslator {
 }  // namespace
 
 bool parse_openai_usage(std::string_view raw, Usage& usage) {
-  json u = json::parse(raw.begin(), raw.end(), nullptr, false);
-  if (!u.is_object()) return false;
+  // Read with the scanner (no DOM: this runs once per response on the hot path).
+  api::ScannedObject u;
+  api::ScanError error;
+  bool is_object = false;
+  if (!api::scan_json(raw, u, is_object, error) || !is_object) return false;
+  auto integer = [](const api::ScannedObject& obj, std::string_view key) -> std::int64_t {
+    const api::JsonMember* m = obj.find(key);
+    std::int64_t value = 0;
+    if (m) std::from_chars(m->value.data(), m->value.data() + m->value.size(), value);
+    return value;
+  };
+  auto nested = [&](std::string_view key, std::string_view inner) -> std::int64_t {
+    const api::JsonMember* m = u.find(key);
+    api::ScannedObject details;
+    bool details_is_object = false;
+    if (!m || !api::scan_json(m->value, details, details_is_object, error) || !details_is_object) return 0;
+    return integer(details, inner);
+  };
   usage.present = true;
-  usage.prompt_tokens = int_at(u, "prompt_tokens");
-  usage.completion_tokens = int_at(u, "completion_tokens");
-  usage.total_tokens = int_at(u, "total_tokens");
+  usage.prompt_tokens = integer(u, "prompt_tokens");
+  usage.completion_tokens = integer(u, "completion_tokens");
+  usage.total_tokens = integer(u, "total_tokens");
   if (usage.total_tokens == 0) usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-  if (auto d = u.find("prompt_tokens_details"); d != u.end() && d->is_object()) {
-    usage.cached_prompt_tokens = int_at(*d, "cached_tokens");
-  }
-  if (auto d = u.find("completion_tokens_details"); d != u.end() && d->is_object()) {
-    usage.reasoning_tokens = int_at(*d, "reasoning_tokens");
-  }
+  usage.cached_prompt_tokens = nested("prompt_tokens_details", "cached_tokens");
+  usage.reasoning_tokens = nested("completion_tokens_details", "reasoning_tokens");
   return true;
 }
 
