@@ -69,7 +69,7 @@ struct Connection {
 
 struct UpstreamResponse::Parser {
   bhttp::response_parser<bhttp::buffer_body> parser;
-  std::array<char, kReadBuffer> storage{};
+  std::array<char, kReadBuffer> storage;  // deliberately not zero-filled: written before it is read
 };
 
 // ---- Url ---------------------------------------------------------------------------------------

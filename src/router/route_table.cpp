@@ -21,7 +21,7 @@ RouteTable::RouteTable(const config::Config& config) {
 }
 
 const std::vector<Route>* RouteTable::group(std::string_view model_name) const {
-  auto it = groups_.find(std::string(model_name));
+  auto it = groups_.find(model_name);
   return it == groups_.end() ? nullptr : &it->second;
 }
 

@@ -40,7 +40,12 @@ class RouteTable {
   static const Route& pick(const std::vector<Route>& group, std::minstd_rand& rng);
 
  private:
-  std::unordered_map<std::string, std::vector<Route>> groups_;
+  // Transparent hashing: looking up a request's model name allocates nothing.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::vector<Route>, NameHash, std::equal_to<>> groups_;
   std::vector<std::string> names_;
 };
 
