@@ -19,11 +19,11 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <spdlog/logger.h>
 
 #include "tollgate/api/api_error.hpp"
 #include "tollgate/http/deadline.hpp"
+#include "http/buffered_parse.hpp"
 
 namespace tollgate::http {
 namespace {
@@ -240,6 +240,24 @@ struct Server::Worker::Session final : Exchange {
 
   void close_after_response() override { close_after_ = true; }
 
+  // Reads whatever arrives next into buffer_.
+  asio::awaitable<beast::error_code> read_more(std::chrono::milliseconds timeout) {
+    constexpr std::size_t kReadSize = 64 * 1024;
+    deadline_.expires_after(timeout);
+    const auto space = buffer_.prepare(kReadSize);
+    auto [ec, n] = co_await socket_.async_read_some(space, kTuple);
+    buffer_.commit(n);
+    co_return ec;
+  }
+
+  // What a parse error means for the client (nullopt for no error).
+  std::optional<api::ApiError> unreadable_error(const beast::error_code& ec) const {
+    if (!ec) return std::nullopt;
+    if (ec == bhttp::error::header_limit) return api::make_error(Errc::kBodyTooLarge, "Request headers are too large.");
+    if (ec == bhttp::error::body_limit) return body_too_large();
+    return api::make_error(Errc::kInvalidRequest, "Malformed HTTP request: " + ec.message() + ".");
+  }
+
   api::ApiError body_too_large() const {
     return api::make_error(Errc::kBodyTooLarge, "Request body exceeds the limit of " +
                                                     std::to_string(settings().max_request_body_bytes) + " bytes.");
@@ -290,65 +308,64 @@ asio::awaitable<void> Server::Worker::Session::run() {
   Server& server = worker_.server_;
   const auto& cfg = settings();
   for (;;) {
-    if (buffer_.size() == 0) {
-      // Wait for the first byte of the next request: the keep-alive idle phase.
-      if (server.draining()) break;
-      idle_ = true;
-      deadline_.expires_after(cfg.idle_timeout);
-      const auto space = buffer_.prepare(16 * 1024);
-      auto [ec, n] = co_await socket_.async_read_some(space, kTuple);
-      idle_ = false;
-      if (ec) break;
-      buffer_.commit(n);
-    }
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(cfg.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(cfg.max_request_body_bytes);
     responded_ = false;
 
-    deadline_.expires_after(cfg.header_timeout);
-    auto [hec, hn] = co_await bhttp::async_read_header(socket_, buffer_, *parser_, kTuple);
-    std::optional<api::ApiError> unreadable;
-    if (hec == bhttp::error::header_limit) {
-      unreadable = api::make_error(Errc::kBodyTooLarge, "Request headers are too large.");
-    } else if (hec == bhttp::error::body_limit) {  // Content-Length already over the limit
-      unreadable = body_too_large();
-    } else if (hec) {
-      if (hec == asio::error::eof || hec == asio::error::operation_aborted || hec == asio::error::connection_reset) {
+    // The header: parse what is buffered, read only when more is needed. With nothing received
+    // yet this is the keep-alive idle phase (idle_timeout; a drain cancels it).
+    bool close = false;
+    beast::error_code pec;
+    bool header_done = parse_buffered(*parser_, buffer_, ParseGoal::kHeader, pec);
+    while (!header_done && !pec) {
+      const bool idle = buffer_.size() == 0 && !parser_->got_some();
+      if (idle && server.draining()) {
+        close = true;
         break;
       }
-      unreadable = api::make_error(Errc::kInvalidRequest, "Malformed HTTP request.");
-    }
-    if (!unreadable) {
-      received_at_ = std::chrono::steady_clock::now();
-      if (auto length = parser_->content_length(); length && *length > cfg.max_request_body_bytes) {
-        unreadable = body_too_large();
+      idle_ = idle;
+      const beast::error_code rec = co_await read_more(idle ? cfg.idle_timeout : cfg.header_timeout);
+      idle_ = false;
+      if (rec) {
+        close = true;  // gone, idle too long, or too slow with its headers: nothing to answer
+        break;
       }
+      header_done = parse_buffered(*parser_, buffer_, ParseGoal::kHeader, pec);
     }
+    if (close) break;
+    std::optional<api::ApiError> unreadable = unreadable_error(pec);
     if (unreadable) {
       co_await reply_error(*unreadable);
       break;
     }
-    if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
+    received_at_ = std::chrono::steady_clock::now();
+
+    // The body.
+    parser_->eager(true);
+    bool done = parse_buffered(*parser_, buffer_, ParseGoal::kMessage, pec);
+    if (!done && !pec && beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       const asio::const_buffer continue_line(kContinue.data(), kContinue.size());
       deadline_.expires_after(cfg.idle_timeout);
       auto [cec, cn] = co_await asio::async_write(socket_, continue_line, kTuple);
       if (cec) break;
     }
-    deadline_.expires_after(cfg.body_timeout);
-    auto [bec, bn] = co_await bhttp::async_read(socket_, buffer_, *parser_, kTuple);
-    if (bec == bhttp::error::body_limit) {
-      unreadable = body_too_large();
-    } else if (bec && deadline_.expired()) {
-      unreadable = api::make_error(Errc::kInvalidRequest, "Timed out reading the request body.");
-    } else if (bec) {
-      break;
+    while (!done && !pec) {
+      const beast::error_code rec = co_await read_more(cfg.body_timeout);
+      if (rec) {
+        if (deadline_.expired()) unreadable = api::make_error(Errc::kInvalidRequest, "Timed out reading the request body.");
+        close = true;
+        break;
+      }
+      done = parse_buffered(*parser_, buffer_, ParseGoal::kMessage, pec);
     }
+    if (!unreadable) unreadable = unreadable_error(pec);
     if (unreadable) {
       co_await reply_error(*unreadable);
       break;
     }
+    if (close) break;
 
     deadline_.clear();  // the handler sets its own deadlines for what it writes
     server.active_.fetch_add(1, std::memory_order_relaxed);
@@ -368,6 +385,9 @@ asio::awaitable<void> Server::Worker::Session::run() {
     }
     server.active_.fetch_sub(1, std::memory_order_relaxed);
     if (failed_ || streaming_ || close_after_ || !responded_ || !keep_alive()) break;
+    // An idle keep-alive connection keeps neither the last request nor a large read buffer.
+    parser_.reset();
+    if (buffer_.size() == 0 && buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
   }
   beast::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);

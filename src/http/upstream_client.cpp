@@ -1,5 +1,7 @@
 #include "tollgate/http/upstream_client.hpp"
 
+#include "http/buffered_parse.hpp"
+
 #include <openssl/ssl.h>
 
 #include <array>
@@ -66,6 +68,24 @@ struct Connection {
   std::string where;   // host:port, for messages
   SteadyTime idle_since{};
 };
+
+namespace {
+
+// Reads whatever arrives next into conn.buffer.
+asio::awaitable<std::pair<beast::error_code, std::size_t>> read_raw(Connection& conn) {
+  const auto space = conn.buffer.prepare(kReadBuffer);
+  beast::error_code ec;
+  std::size_t n = 0;
+  if (auto* plain = std::get_if<PlainStream>(&conn.stream)) {
+    std::tie(ec, n) = co_await plain->async_read_some(space, kTuple);
+  } else {
+    std::tie(ec, n) = co_await std::get<TlsStream>(conn.stream).async_read_some(space, kTuple);
+  }
+  conn.buffer.commit(n);
+  co_return std::make_pair(ec, n);
+}
+
+}  // namespace
 
 struct UpstreamResponse::Parser {
   bhttp::response_parser<bhttp::buffer_body> parser;
@@ -140,20 +160,34 @@ bool UpstreamResponse::is_event_stream() const {
 }
 
 asio::awaitable<api::ApiResult<std::string_view>> UpstreamResponse::read_some() {
+  auto& parser = parser_->parser;
   while (!done_) {
-    auto& body = parser_->parser.get().body();
+    auto& body = parser.get().body();
     body.data = parser_->storage.data();
     body.size = parser_->storage.size();
-    conn_->deadline.expires_after(chunk_timeout_);
     beast::error_code ec;
     std::size_t n = 0;
-    if (auto* plain = std::get_if<PlainStream>(&conn_->stream)) {
-      std::tie(ec, n) = co_await bhttp::async_read_some(*plain, conn_->buffer, parser_->parser, kTuple);
-    } else {
-      std::tie(ec, n) = co_await bhttp::async_read_some(std::get<TlsStream>(conn_->stream), conn_->buffer,
-                                                         parser_->parser, kTuple);
+    bool read_socket = conn_->buffer.size() == 0;
+    if (!read_socket) {
+      // Bytes already received: parse them here, no asynchronous round trip.
+      n = parser.put(conn_->buffer.data(), ec);
+      conn_->buffer.consume(n);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        read_socket = n == 0;  // only a fragment is buffered: it takes more bytes to progress
+      }
     }
-    if (ec == bhttp::error::need_buffer) ec = {};
+    if (read_socket) {
+      conn_->deadline.expires_after(chunk_timeout_);
+      if (auto* plain = std::get_if<PlainStream>(&conn_->stream)) {
+        std::tie(ec, n) = co_await bhttp::async_read_some(*plain, conn_->buffer, parser, kTuple);
+      } else {
+        std::tie(ec, n) = co_await bhttp::async_read_some(std::get<TlsStream>(conn_->stream), conn_->buffer,
+                                                           parser, kTuple);
+      }
+      if (ec == bhttp::error::need_buffer) ec = {};
+    }
     if (ec) {
       reusable_ = false;
       done_ = true;
@@ -164,7 +198,7 @@ asio::awaitable<api::ApiResult<std::string_view>> UpstreamResponse::read_some() 
       co_return api::make_error(Errc::kUpstreamProtocol,
                                 "Upstream " + conn_->where + " connection broke mid-response: " + ec.message() + ".");
     }
-    done_ = parser_->parser.is_done();
+    done_ = parser.is_done();
     const std::size_t got = parser_->storage.size() - body.size;
     if (got > 0) co_return std::string_view(parser_->storage.data(), got);
   }
@@ -290,13 +324,26 @@ asio::awaitable<api::ApiResult<std::unique_ptr<UpstreamResponse>>> UpstreamClien
     std::size_t n = 0;
     if (auto* plain = std::get_if<PlainStream>(&conn->stream)) {
       std::tie(ec, n) = co_await asio::async_write(*plain, message, kTuple);
-      if (!ec) std::tie(ec, n) = co_await bhttp::async_read_header(*plain, conn->buffer, parser->parser, kTuple);
     } else {
-      auto& tls_stream = std::get<TlsStream>(conn->stream);
-      std::tie(ec, n) = co_await asio::async_write(tls_stream, message, kTuple);
-      if (!ec) std::tie(ec, n) = co_await bhttp::async_read_header(tls_stream, conn->buffer, parser->parser, kTuple);
+      std::tie(ec, n) = co_await asio::async_write(std::get<TlsStream>(conn->stream), message, kTuple);
     }
-    if (ec && reused && conn->buffer.size() == 0 && is_stale_connection_error(ec)) {
+    // The response header: parse what arrives, read again only when more is needed.
+    bool received_any = false;
+    if (!ec) {
+      bool header_done = parse_buffered(parser->parser, conn->buffer, ParseGoal::kHeader, ec);
+      while (!header_done && !ec) {
+        auto [rec, got] = co_await read_raw(*conn);
+        received_any |= got > 0;
+        if (rec) {
+          ec = rec;
+          break;
+        }
+        header_done = parse_buffered(parser->parser, conn->buffer, ParseGoal::kHeader, ec);
+      }
+    }
+    // Not eager: Beast's async_read_some would otherwise read past the bytes it parsed and, at an
+    // upstream disconnect, report the error instead of the body it already has.
+    if (ec && reused && !received_any && is_stale_connection_error(ec)) {
       ++stats_.stale_retries;  // the upstream closed the idle connection: once more on a new one
       continue;
     }

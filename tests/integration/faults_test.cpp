@@ -111,7 +111,7 @@ TEST_F(FaultsTest, UpstreamDisconnectMidStreamEndsTheClientStreamWithAnErrorEven
   EXPECT_FALSE(st.done);
   ASSERT_TRUE(st.error.is_object()) << body;
   EXPECT_FALSE(st.error["message"].get<std::string>().empty());
-  EXPECT_FALSE(st.text.empty()) << "the chunks before the break were relayed";
+  EXPECT_FALSE(st.text.empty()) << "the chunks before the break were relayed: " << body;
   EXPECT_EQ(gw_->post("/v1/chat/completions", chat_with(json::object())).status, 200u);
 }
 
