@@ -41,8 +41,6 @@ class ProxyHandler final : public http::Handler {
 
   asio::awaitable<void> handle(http::Exchange& exchange) override;
 
-  const http::UpstreamClient& upstream() const { return upstream_; }
-
  private:
   // Steps return the error to answer with; nullopt means they answered themselves.
   asio::awaitable<std::optional<api::ApiError>> handle_completion(http::Exchange& ex, api::Endpoint endpoint,
