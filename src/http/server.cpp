@@ -36,6 +36,8 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 constexpr std::string_view kCrLf = "\r\n";
+constexpr std::size_t kHeaderReadSize = 8 * 1024;
+constexpr std::size_t kBodyReadSize = 64 * 1024;
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
 // Header values can carry client input (the model group name): drop CR, LF and other controls so
@@ -240,11 +242,11 @@ struct Server::Worker::Session final : Exchange {
 
   void close_after_response() override { close_after_ = true; }
 
-  // Reads whatever arrives next into buffer_.
-  asio::awaitable<beast::error_code> read_more(std::chrono::milliseconds timeout) {
-    constexpr std::size_t kReadSize = 64 * 1024;
+  // Reads whatever arrives next into buffer_: small reads for headers (every open connection
+  // keeps this buffer), large ones only while a body streams in.
+  asio::awaitable<beast::error_code> read_more(std::chrono::milliseconds timeout, std::size_t read_size) {
     deadline_.expires_after(timeout);
-    const auto space = buffer_.prepare(kReadSize);
+    const auto space = buffer_.prepare(read_size);
     auto [ec, n] = co_await socket_.async_read_some(space, kTuple);
     buffer_.commit(n);
     co_return ec;
@@ -325,7 +327,8 @@ asio::awaitable<void> Server::Worker::Session::run() {
         break;
       }
       idle_ = idle;
-      const beast::error_code rec = co_await read_more(idle ? cfg.idle_timeout : cfg.header_timeout);
+      const std::chrono::milliseconds timeout = idle ? cfg.idle_timeout : cfg.header_timeout;
+      const beast::error_code rec = co_await read_more(timeout, kHeaderReadSize);
       idle_ = false;
       if (rec) {
         close = true;  // gone, idle too long, or too slow with its headers: nothing to answer
@@ -352,7 +355,7 @@ asio::awaitable<void> Server::Worker::Session::run() {
       if (cec) break;
     }
     while (!done && !pec) {
-      const beast::error_code rec = co_await read_more(cfg.body_timeout);
+      const beast::error_code rec = co_await read_more(cfg.body_timeout, kBodyReadSize);
       if (rec) {
         if (deadline_.expired()) unreadable = api::make_error(Errc::kInvalidRequest, "Timed out reading the request body.");
         close = true;
@@ -387,7 +390,7 @@ asio::awaitable<void> Server::Worker::Session::run() {
     if (failed_ || streaming_ || close_after_ || !responded_ || !keep_alive()) break;
     // An idle keep-alive connection keeps neither the last request nor a large read buffer.
     parser_.reset();
-    if (buffer_.size() == 0 && buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
+    if (buffer_.size() == 0 && buffer_.capacity() > kBodyReadSize) buffer_.shrink_to_fit();
   }
   beast::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);

@@ -29,7 +29,7 @@ namespace bhttp = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kReadBuffer = 16 * 1024;
+constexpr std::size_t kReadBuffer = 8 * 1024;  // per open upstream response and connection: LLM answers are small
 
 using PlainStream = tcp::socket;
 using TlsStream = beast::ssl_stream<tcp::socket>;
