@@ -26,7 +26,6 @@ Shape shape_of(Errc errc) {
     case Errc::kUpstreamProtocol: return {502, "api_error"};
     case Errc::kUpstreamStatus: return {502, "api_error"};
     case Errc::kShuttingDown: return {503, "service_unavailable"};
-    case Errc::kClientGone: return {499, "client_closed_request"};
     case Errc::kOk:
     case Errc::kInternal: break;
   }

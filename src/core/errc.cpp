@@ -22,7 +22,6 @@ class Category final : public boost::system::error_category {
       case Errc::kUpstreamConnect: return "upstream connection failed";
       case Errc::kUpstreamProtocol: return "upstream protocol error";
       case Errc::kUpstreamStatus: return "upstream error status";
-      case Errc::kClientGone: return "client disconnected";
       case Errc::kShuttingDown: return "shutting down";
       case Errc::kInternal: return "internal error";
     }

@@ -286,7 +286,6 @@ asio::awaitable<api::ApiResult<std::unique_ptr<Connection>>> UpstreamClient::con
       co_return api::make_error(Errc::kUpstreamConnect, "TLS handshake with upstream " + where + " failed: " + detail + ".");
     }
   }
-  ++stats_.connections_opened;
   co_return conn;
 }
 
@@ -313,8 +312,6 @@ asio::awaitable<api::ApiResult<std::unique_ptr<UpstreamResponse>>> UpstreamClien
       auto connected = co_await connect(request.url, deadline);
       if (!connected) co_return connected.error();
       conn = std::move(*connected);
-    } else {
-      ++stats_.connections_reused;
     }
     conn->deadline.expires_at(deadline);
 
@@ -344,7 +341,7 @@ asio::awaitable<api::ApiResult<std::unique_ptr<UpstreamResponse>>> UpstreamClien
     // Not eager: Beast's async_read_some would otherwise read past the bytes it parsed and, at an
     // upstream disconnect, report the error instead of the body it already has.
     if (ec && reused && !received_any && is_stale_connection_error(ec)) {
-      ++stats_.stale_retries;  // the upstream closed the idle connection: once more on a new one
+      // The upstream closed the idle connection: once more, on a new one.
       continue;
     }
     if (ec && conn->deadline.expired()) {

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "integration/gateway_fixture.hpp"
+#include "support/eventually.hpp"
 
 namespace tollgate::testing {
 namespace {
@@ -16,16 +17,6 @@ std::string chat_with(const json& fake, bool stream = false) {
   json body = {{"model", "gpt-fake"}, {"messages", json::array({{{"role", "user"}, {"content", "hi"}}})}, {"fake", fake}};
   if (stream) body["stream"] = true;
   return body.dump();
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 3s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
 }
 
 class FaultsTest : public ::testing::Test {

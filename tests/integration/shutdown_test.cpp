@@ -21,11 +21,15 @@ TEST(ShutdownTest, InFlightStreamCompletesDuringDrain) {
   ASSERT_EQ(s.status(), 200u);
   auto first = s.read_some(2s);
   ASSERT_TRUE(first.has_value());
+  HttpConnection idle(gw.port());  // a keep-alive connection with nothing in flight
+  ASSERT_EQ(idle.request("GET", "/health/liveliness").status, 200u);
 
   auto drained = std::async(std::launch::async, [&] { return gw.app().shutdown(); });
-  std::this_thread::sleep_for(50ms);
-  // New connections are refused while draining.
+  std::this_thread::sleep_for(100ms);
+  // The stream is still in flight (about 500 ms to go), so the server is not stopped yet: new
+  // connections are refused and the idle keep-alive connection has been closed by the drain.
   EXPECT_THROW(http_request(gw.port(), "GET", "/health/liveliness", {}, {}, 500ms), std::exception);
+  EXPECT_THROW(idle.request("GET", "/health/liveliness"), std::exception);
 
   const std::string rest = *first + s.read_all(5s);
   EXPECT_TRUE(s.complete());
@@ -33,17 +37,6 @@ TEST(ShutdownTest, InFlightStreamCompletesDuringDrain) {
   EXPECT_EQ(st.text, "Hello from the fake provider.");
   EXPECT_TRUE(st.done);
   EXPECT_TRUE(drained.get()) << "shutdown reported requests left behind";
-}
-
-TEST(ShutdownTest, IdleKeepAliveConnectionsAreClosedSoDrainIsQuick) {
-  FakeProvider fake;
-  fake.start();
-  Gateway gw(fake_config(fake.base_url()));
-  HttpConnection idle(gw.port());
-  ASSERT_EQ(idle.request("GET", "/health/liveliness").status, 200u);
-  const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_TRUE(gw.app().shutdown());
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
 }
 
 }  // namespace

@@ -8,9 +8,6 @@ namespace tollgate::api {
 /// Appends `data: <payload>\n\n` to `out`; a payload with newlines becomes several data lines.
 void append_sse_data(std::string& out, std::string_view payload);
 
-/// Appends an `event: <name>` line and the data lines (Anthropic-style named events).
-void append_sse_event(std::string& out, std::string_view event, std::string_view payload);
-
 inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
 
 }  // namespace tollgate::api

@@ -21,7 +21,6 @@ enum class Errc {
   kUpstreamConnect,    // could not resolve, connect or complete TLS
   kUpstreamProtocol,   // upstream sent something that is not valid HTTP / SSE / JSON
   kUpstreamStatus,     // upstream answered with an error status
-  kClientGone,         // the downstream client disconnected
   kShuttingDown,       // the gateway is draining
   kInternal,           // a bug: should never reach a user
 };

@@ -52,13 +52,6 @@ struct UpstreamRequest {
 
 struct Connection;  // defined in upstream_client.cpp
 
-/// Statistics of one client, for tests and metrics.
-struct UpstreamStats {
-  std::size_t connections_opened = 0;
-  std::size_t connections_reused = 0;
-  std::size_t stale_retries = 0;
-};
-
 class UpstreamClient;
 
 /// The response of one upstream request, holding its connection until the body is read.
@@ -102,8 +95,6 @@ class UpstreamClient {
 
   asio::awaitable<api::ApiResult<std::unique_ptr<UpstreamResponse>>> send(UpstreamRequest request);
 
-  const UpstreamStats& stats() const { return stats_; }
-
  private:
   friend class UpstreamResponse;
   asio::awaitable<api::ApiResult<std::unique_ptr<Connection>>> connect(const Url& url, SteadyTime deadline);
@@ -116,7 +107,6 @@ class UpstreamClient {
   asio::ip::tcp::resolver resolver_;
   DeadlineSweeper sweeper_;  // before idle_: pooled connections unregister from it when destroyed
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
-  UpstreamStats stats_;
 };
 
 /// Builds the TLS client context from the settings (verification on unless ssl_verify is false;

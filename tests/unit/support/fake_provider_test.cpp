@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/fake_openai.hpp"
+#include "support/eventually.hpp"
 #include "support/fake_provider.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_dir.hpp"
@@ -61,16 +62,6 @@ std::vector<std::string> sse_payloads(const std::string& body) {
     pos = end + 2;
   }
   return out;
-}
-
-// Another thread updates the counters; poll them briefly instead of sleeping a fixed time.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return condition();
 }
 
 class FakeProviderTest : public ::testing::Test {

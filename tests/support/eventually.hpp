@@ -1,0 +1,19 @@
+#pragma once
+// Polls a condition another thread will make true, briefly, instead of sleeping a fixed time.
+#include <chrono>
+#include <functional>
+#include <thread>
+
+namespace tollgate::testing {
+
+inline bool eventually(const std::function<bool()>& condition,
+                       std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return condition();
+}
+
+}  // namespace tollgate::testing
