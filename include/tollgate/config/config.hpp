@@ -5,6 +5,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <array>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +30,19 @@ struct Deployment {
   std::optional<std::string> mock_response;  // answer with this text, never call the provider
   std::optional<milliseconds> timeout;         // whole-request deadline (litellm_params.timeout)
   std::optional<milliseconds> stream_timeout;  // time to first byte for streams
+  // Router inputs (litellm_params, except where noted). Unset = not configured.
+  std::optional<double> weight;               // simple-shuffle weight (> 0)
+  std::optional<std::int64_t> rpm;            // requests per sliding minute this deployment may take
+  std::optional<std::int64_t> tpm;            // tokens per sliding minute
+  std::optional<int> order;                   // lower is tried first (>= 1)
+  std::vector<std::string> tags;              // tag filtering; "default" serves untagged requests
+  std::optional<int> max_parallel_requests;   // in-flight cap for this deployment (>= 1)
+  std::optional<milliseconds> cooldown_time;  // overrides upstream retry-after and the router default
+  std::optional<int> num_retries;             // num_retries, or max_retries as LiteLLM also spells it
+  std::optional<double> input_cost_per_token;   // USD; litellm_params or model_info (litellm_params wins)
+  std::optional<double> output_cost_per_token;  // USD; litellm_params or model_info
+  std::optional<std::int64_t> max_input_tokens; // model_info.max_input_tokens (pre-call checks)
+  std::vector<std::string> access_groups;       // model_info.access_groups
   nlohmann::json litellm_params = nlohmann::json::object();  // raw, env-resolved, for later modules
   nlohmann::json model_info = nlohmann::json::object();      // raw, env-resolved
 };
@@ -56,6 +72,68 @@ struct UpstreamSettings {
   milliseconds pool_idle_timeout{60'000};     // pooled connection unused this long is closed
 };
 
+/// Error classes the router distinguishes (retry_policy / allowed_fails_policy keys in LiteLLM's
+/// names: BadRequestErrorRetries, AuthenticationErrorRetries, TimeoutErrorRetries,
+/// RateLimitErrorRetries, ContentPolicyViolationErrorRetries, InternalServerErrorRetries; the same
+/// with "AllowedFails" for allowed_fails_policy).
+enum class ErrorClass : std::uint8_t {
+  kBadRequest,       // 400/422 that is none of the below: the caller's fault
+  kAuthentication,   // 401/403 from the provider: the deployment's credentials
+  kTimeout,          // no (complete) answer in time, 408
+  kRateLimit,        // 429
+  kContentPolicy,    // the provider refused the content
+  kServerError,      // 5xx
+  kContextWindow,    // the prompt is longer than the model accepts
+  kNotFound,         // 404: model or route unknown to the provider
+  kConnection,       // could not connect / connection dropped before an answer
+};
+inline constexpr std::size_t kErrorClassCount = 9;
+
+/// Per-class overrides; unset classes use the router's defaults (docs/routing.md).
+using PerClass = std::array<std::optional<int>, kErrorClassCount>;
+
+enum class RoutingStrategy : std::uint8_t { kSimpleShuffle, kLeastBusy, kLatency, kCost, kUsage };
+
+/// One fallback list: requests for `model_group` that fail go to `targets`, in order.
+using FallbackMap = std::map<std::string, std::vector<std::string>, std::less<>>;
+
+/// Where shared router (and later limit) state lives. Unset host = in-process only.
+struct RedisSettings {
+  std::string host;                           // redis_host / redis_url / env REDIS_HOST
+  std::uint16_t port = 6379;                  // redis_port / env REDIS_PORT
+  std::string username;                       // from redis_url or env REDIS_USERNAME
+  std::string password;                       // redis_password / env REDIS_PASSWORD
+  int db = 0;                                 // from redis_url path
+  bool enabled() const { return !host.empty(); }
+};
+
+/// router_settings (and the litellm_settings names it shares; router_settings wins).
+struct RouterSettings {
+  RoutingStrategy strategy = RoutingStrategy::kSimpleShuffle;
+  double lowest_latency_buffer = 0;           // routing_strategy_args.lowest_latency_buffer (>= 0)
+  int num_retries = 2;                        // retries per model group after the first attempt
+  PerClass retry_policy;                      // retry_policy: retries by error class
+  milliseconds retry_after{0};                // router_settings.retry_after: minimum backoff
+  int allowed_fails = 3;                      // failures per sliding minute before a cooldown
+  PerClass allowed_fails_policy;              // allowed_fails_policy: by error class
+  milliseconds cooldown_time{5'000};          // default cooldown length
+  bool disable_cooldowns = false;
+  FallbackMap fallbacks;                      // fallbacks
+  std::vector<std::string> default_fallbacks; // default_fallbacks: for any group without its own
+  FallbackMap context_window_fallbacks;
+  FallbackMap content_policy_fallbacks;
+  int max_fallbacks = 5;
+  struct Alias {
+    std::string model;                        // the group the alias stands for
+    bool hidden = false;                      // not listed in /v1/models
+  };
+  std::map<std::string, Alias, std::less<>> model_group_alias;
+  bool enable_pre_call_checks = false;
+  bool enable_tag_filtering = false;
+  std::optional<int> default_max_parallel_requests;
+  RedisSettings redis;
+};
+
 /// Logging.
 struct LogSettings {
   std::string level = "info";                 // trace|debug|info|warn|error
@@ -67,6 +145,7 @@ struct Config {
   std::string master_key;                     // general_settings.master_key or env LITELLM_MASTER_KEY; empty = no auth
   ServerSettings server;
   UpstreamSettings upstream;
+  RouterSettings router;
   LogSettings log;
   std::string source_path;                    // file it was loaded from ("" when built in code)
 };
