@@ -26,6 +26,8 @@ Shape shape_of(Errc errc) {
     case Errc::kUpstreamProtocol: return {502, "api_error"};
     case Errc::kUpstreamStatus: return {502, "api_error"};
     case Errc::kShuttingDown: return {503, "service_unavailable"};
+    case Errc::kNoDeployments: return {429, "rate_limit_error"};
+    case Errc::kRedisUnavailable: return {503, "service_unavailable"};
     case Errc::kOk:
     case Errc::kInternal: break;
   }

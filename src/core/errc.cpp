@@ -23,6 +23,8 @@ class Category final : public boost::system::error_category {
       case Errc::kUpstreamProtocol: return "upstream protocol error";
       case Errc::kUpstreamStatus: return "upstream error status";
       case Errc::kShuttingDown: return "shutting down";
+      case Errc::kNoDeployments: return "no deployments available";
+      case Errc::kRedisUnavailable: return "redis unavailable";
       case Errc::kInternal: return "internal error";
     }
     return "unknown tollgate error";

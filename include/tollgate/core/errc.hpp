@@ -22,6 +22,8 @@ enum class Errc {
   kUpstreamProtocol,   // upstream sent something that is not valid HTTP / SSE / JSON
   kUpstreamStatus,     // upstream answered with an error status
   kShuttingDown,       // the gateway is draining
+  kNoDeployments,      // every deployment of the group is cooling down or over its limits
+  kRedisUnavailable,   // Redis is not connected or did not answer in time
   kInternal,           // a bug: should never reach a user
 };
 
