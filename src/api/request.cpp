@@ -130,13 +130,39 @@ ApiResult<ParsedRequest> parse_request(std::string_view body, Endpoint endpoint)
   }
   if (const JsonMember* r = out.top.find("num_retries")) {
     json v = parse_value(r->value);
-    if (v.is_number_integer() && v.get<int>() >= 0) {
+    if (v.is_number_integer() && v.get<std::int64_t>() >= 0 && v.get<std::int64_t>() <= kMaxRequestRetries) {
       f.num_retries = v.get<int>();
     } else if (!v.is_null()) {
-      return bad("'num_retries' must be a non-negative integer.", "num_retries");
+      return bad("'num_retries' must be an integer from 0 to " + std::to_string(kMaxRequestRetries) + ".",
+                 "num_retries");
     }
   }
-  if (const JsonMember* fb = out.top.find("fallbacks")) f.fallbacks = parse_value(fb->value);
+  if (const JsonMember* fb = out.top.find("fallbacks")) {
+    // A list of model groups; LiteLLM also accepts [{"model": "..."}] entries.
+    json v = parse_value(fb->value);
+    if (!v.is_null()) {
+      if (!v.is_array()) return bad("'fallbacks' must be a list of model names.", "fallbacks");
+      std::vector<std::string> groups;
+      for (const auto& item : v) {
+        if (item.is_string()) {
+          groups.push_back(item.get<std::string>());
+        } else if (item.is_object() && item.contains("model") && item["model"].is_string()) {
+          groups.push_back(item["model"].get<std::string>());
+        } else {
+          return bad("'fallbacks' must be a list of model names.", "fallbacks");
+        }
+      }
+      f.fallbacks = std::move(groups);
+    }
+  }
+  for (const char* name : {"mock_testing_fallbacks", "mock_testing_rate_limit_error"}) {
+    const JsonMember* m = out.top.find(name);
+    if (!m) continue;
+    json v = parse_value(m->value);
+    if (!v.is_boolean() && !v.is_null()) return bad(std::string("'") + name + "' must be a boolean.", name);
+    const bool on = v.is_boolean() && v.get<bool>();
+    (std::string_view(name) == "mock_testing_fallbacks" ? f.mock_testing_fallbacks : f.mock_testing_rate_limit_error) = on;
+  }
   auto add_tags = [&](const json& v) {
     if (!v.is_array()) return;
     for (const auto& t : v) {

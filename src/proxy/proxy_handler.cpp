@@ -1,7 +1,12 @@
 #include "tollgate/proxy/proxy_handler.hpp"
 
 #include <charconv>
+#include <algorithm>
 #include <chrono>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -27,6 +32,28 @@ struct CallOutcome {
   Clock::duration upstream_wait{0};
   std::string error_type;
   SteadyTime started{};
+  // Router outcome, reported in response headers.
+  int attempted_retries = 0;
+  int attempted_fallbacks = 0;
+  int max_retries = 0;
+  std::string fallback_group;        // the fallback group that answered or failed last
+  double timeout_s = 0;              // timeout of the last attempt, seconds
+  SteadyTime attempt_started{};      // of the streaming attempt, for time to first token
+  double ttft_s = 0;
+};
+
+/// How one attempt on one deployment ended.
+struct AttemptResult {
+  bool answered = false;                    // the client got its response (success or a stream)
+  std::optional<api::ApiError> error;       // the attempt failed with this; nothing was sent yet
+  router::ErrorClass cls = router::ErrorClass::kServerError;
+  std::optional<std::chrono::milliseconds> retry_after;
+};
+
+struct AttemptTimeout {
+  std::chrono::milliseconds total;          // the whole attempt (reported in x-litellm-timeout)
+  std::chrono::milliseconds first_byte;
+  std::chrono::milliseconds between_chunks;
 };
 
 namespace {
@@ -59,11 +86,17 @@ http::HeaderList response_headers(const CallOutcome& out) {
   const double total = to_ms(Clock::now() - out.started);
   const double overhead = std::max(0.0, total - to_ms(out.upstream_wait));
   http::HeaderList h;
-  h.reserve(6);
+  h.reserve(11);
   h.emplace_back("x-litellm-call-id", out.request_id);
   if (!out.deployment_id.empty()) h.emplace_back("x-litellm-model-id", out.deployment_id);
   if (!out.model_group.empty()) h.emplace_back("x-litellm-model-group", out.model_group);
   if (!out.api_base.empty()) h.emplace_back("x-litellm-model-api-base", out.api_base);
+  if (!out.model_group.empty()) {
+    h.emplace_back("x-litellm-attempted-retries", std::to_string(out.attempted_retries));
+    h.emplace_back("x-litellm-max-retries", std::to_string(out.max_retries));
+    h.emplace_back("x-litellm-attempted-fallbacks", std::to_string(out.attempted_fallbacks));
+  }
+  if (out.timeout_s > 0) h.emplace_back("x-litellm-timeout", format_ms(out.timeout_s));
   h.emplace_back("x-litellm-response-duration-ms", format_ms(total));
   h.emplace_back("x-litellm-overhead-duration-ms", format_ms(overhead));
   return h;
@@ -80,9 +113,9 @@ std::chrono::milliseconds seconds_to_ms(double s) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
 }
 
-api::ApiError unknown_model_error(std::string_view model, const router::RouteTable& routes) {
+api::ApiError unknown_model_error(std::string_view model, const router::Router& router) {
   std::string known;
-  const auto& names = routes.group_names();
+  const auto names = router.listed_models();
   for (std::size_t i = 0; i < names.size() && i < 20; ++i) known += (i ? ", " : "") + names[i];
   return api::make_error(Errc::kUnknownModel,
                          "Invalid model name passed in model=" + capped_name(model) +
@@ -91,31 +124,135 @@ api::ApiError unknown_model_error(std::string_view model, const router::RouteTab
                          "model");
 }
 
-struct Deadlines {
-  std::chrono::milliseconds first_byte;
-  std::chrono::milliseconds between_chunks;
+// Timeout precedence: body `timeout` > `x-litellm-timeout` header > deployment > router default.
+// The request's own value (body or header) also bounds the whole request, retries included;
+// without one the router default does.
+struct RequestTimeout {
+  std::chrono::milliseconds overall;
+  std::optional<std::chrono::milliseconds> requested;  // from the body or the header
+  bool from_request = false;
 };
 
-// Timeout precedence: body `timeout` > `x-litellm-timeout` header > deployment > router default.
-// Streams bound the time to first byte by `stream_timeout` (deployment, then router) when set.
-Deadlines deadlines_for(const config::UpstreamSettings& up, const config::Deployment& deployment,
-                        const api::RequestFields& fields, std::string_view timeout_header) {
-  std::chrono::milliseconds timeout = deployment.timeout.value_or(up.default_timeout);
-  if (auto header = parse_seconds(timeout_header)) timeout = seconds_to_ms(*header);
-  if (fields.timeout_seconds) timeout = seconds_to_ms(*fields.timeout_seconds);
-  if (!fields.stream) return {timeout, timeout};
-  std::chrono::milliseconds first_byte = timeout;
-  if (deployment.stream_timeout) {
-    first_byte = *deployment.stream_timeout;
-  } else if (up.default_stream_timeout) {
-    first_byte = *up.default_stream_timeout;
+RequestTimeout request_timeout(const config::UpstreamSettings& up, const api::RequestFields& fields,
+                               std::string_view timeout_header) {
+  RequestTimeout t{up.default_timeout, std::nullopt, false};
+  if (auto header = parse_seconds(timeout_header)) t.requested = seconds_to_ms(*header);
+  if (fields.timeout_seconds) t.requested = seconds_to_ms(*fields.timeout_seconds);
+  if (t.requested) {
+    t.overall = *t.requested;
+    t.from_request = true;
   }
-  return {first_byte, up.chunk_timeout};
+  return t;
+}
+
+// Streams bound the time to first byte by `stream_timeout` (deployment, then router) when set.
+// No attempt runs past the request's deadline.
+AttemptTimeout attempt_timeout_for(const config::UpstreamSettings& up, const config::Deployment& deployment,
+                                   const api::RequestFields& fields, const RequestTimeout& request,
+                                   SteadyTime deadline) {
+  std::chrono::milliseconds total = request.requested.value_or(deployment.timeout.value_or(up.default_timeout));
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  total = std::max(std::chrono::milliseconds(1), std::min(total, left));
+  if (!fields.stream) return {total, total, total};
+  std::chrono::milliseconds first_byte = total;
+  if (deployment.stream_timeout) {
+    first_byte = std::min(first_byte, *deployment.stream_timeout);
+  } else if (up.default_stream_timeout) {
+    first_byte = std::min(first_byte, *up.default_stream_timeout);
+  }
+  return {total, first_byte, up.chunk_timeout};
+}
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// `x-litellm-tags: a, b` adds to the body's tags.
+void add_header_tags(std::string_view header, std::vector<std::string>& tags) {
+  constexpr std::size_t kMaxTags = 32;
+  while (!header.empty() && tags.size() < kMaxTags) {
+    const auto comma = header.find(',');
+    std::string_view tag = header.substr(0, comma);
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (!tag.empty()) tags.emplace_back(capped_name(tag));
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+}
+
+// Prompt size before the call: about four bytes of JSON text per token. Used for tpm claims and
+// pre-call context checks; the real count replaces it when the answer reports usage.
+std::int64_t estimate_prompt_tokens(const api::RequestFields& fields) {
+  return static_cast<std::int64_t>(fields.prompt_bytes / 4) + 1;
+}
+
+api::ApiError no_deployment_error(std::string_view group, const router::NoDeployment& none) {
+  if (none.context_window) {
+    return api::make_error(Errc::kInvalidRequest,
+                           "ContextWindowExceededError: " + none.reason + " (model=" + capped_name(group) + ").",
+                           "messages");
+  }
+  api::ApiError e = api::make_error(Errc::kNoDeployments, "No deployments available for selected model=" +
+                                                              capped_name(group) + ": " + none.reason + ".");
+  e.retry_after = std::chrono::ceil<std::chrono::seconds>(none.retry_after);
+  return e;
+}
+
+// The model name sent upstream: a wildcard group passes what its '*' matched through.
+std::string upstream_model(const config::Deployment& deployment, const router::Target& target) {
+  if (target.wildcard_match.empty()) return deployment.model;
+  std::string model = deployment.model;
+  if (const auto star = model.find('*'); star != std::string::npos) {
+    model.replace(star, 1, target.wildcard_match);
+    return model;
+  }
+  return deployment.model.empty() ? target.wildcard_match : deployment.model;
 }
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+// mock_testing_fallbacks / mock_testing_rate_limit_error: the requested group's attempts fail
+// as a provider outage / rate limit would, without calling it and without cooling it down.
+AttemptResult mock_testing_failure(bool rate_limit, std::string_view group) {
+  AttemptResult r;
+  if (rate_limit) {
+    r.cls = router::ErrorClass::kRateLimit;
+    r.error = api::make_error(Errc::kUpstreamStatus, "RateLimitError: mock_testing_rate_limit_error set for model=" +
+                                                         capped_name(group) + ".");
+    r.error->status = 429;
+    r.error->code = "429";
+    r.error->type = "rate_limit_error";
+  } else {
+    r.cls = router::ErrorClass::kServerError;
+    r.error = api::make_error(Errc::kUpstreamStatus, "InternalServerError: mock_testing_fallbacks set for model=" +
+                                                         capped_name(group) + ".");
+    r.error->status = 500;
+    r.error->code = "500";
+    r.error->type = "api_error";
+  }
+  return r;
+}
+
+// Holds a deployment's in-flight slot for one attempt and gives it back on every exit path,
+// including a client that disconnects mid-stream.
+struct ClaimGuard {
+  ClaimGuard(const router::Router& r, const router::Route& claimed, std::int64_t estimated)
+      : router(r), route(claimed), estimate(estimated), actual_tokens(estimated) {}
+  ~ClaimGuard() { router.release(route, estimate, actual_tokens, unix_ms()); }
+  ClaimGuard(const ClaimGuard&) = delete;
+  ClaimGuard& operator=(const ClaimGuard&) = delete;
+  const router::Router& router;
+  const router::Route& route;
+  std::int64_t estimate;
+  std::int64_t actual_tokens;
+};
+
+// How often one request waits for a cooling group to recover before giving up.
+constexpr int kMaxWaits = 3;
 
 }  // namespace
 
@@ -123,6 +260,7 @@ ProxyHandler::ProxyHandler(unsigned worker_index, std::shared_ptr<const Snapshot
                            asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log)
     : worker_index_(worker_index),
       snapshot_(std::move(snapshot)),
+      io_(io),
       upstream_(io, tls, snapshot_->config->upstream),
       access_log_(access_log),
       log_(std::move(log)),
@@ -233,13 +371,13 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::list_models(http::Ex
   };
   std::string body;
   if (!id.empty()) {
-    if (!snapshot_->routes.group(id)) {
+    if (!snapshot_->router.knows(id)) {
       co_return api::make_error(Errc::kNotFound, "The model '" + std::string(id) + "' does not exist.", "model");
     }
     body = model_json(id).dump();
   } else {
     nlohmann::json data = nlohmann::json::array();
-    for (const auto& name : snapshot_->routes.group_names()) data.push_back(model_json(name));
+    for (const auto& name : snapshot_->router.listed_models()) data.push_back(model_json(name));
     body = nlohmann::json{{"object", "list"}, {"data", std::move(data)}}.dump();
   }
   co_await send_json(ex, std::move(body), out);
@@ -250,6 +388,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
                                                                               api::Endpoint endpoint,
                                                                               CallOutcome& out) {
   const std::shared_ptr<const Snapshot> snap = snapshot_;  // this request keeps its config version
+  const router::Router& router = snap->router;
   const http::Request& req = ex.request();
   auto parsed = api::parse_request(req.body(), endpoint);
   if (!parsed) co_return parsed.error();
@@ -257,50 +396,213 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
   out.model_group = capped_name(fields.model);
   out.stream = fields.stream;
 
-  const std::vector<router::Route>* group = snap->routes.group(fields.model);
-  if (!group || group->empty()) co_return unknown_model_error(fields.model, snap->routes);
-  const router::Route& route = router::RouteTable::pick(*group, rng_);
-  const config::Deployment& deployment = *route.deployment;
-  out.deployment_id = deployment.id;
+  std::optional<router::Target> target = router.resolve(fields.model);
+  if (!target) co_return unknown_model_error(fields.model, router);
+  out.model_group = capped_name(target->name);
+  out.max_retries = router.max_retries(fields.num_retries);
 
+  std::vector<std::string> tags = fields.tags;
+  if (auto header = req["x-litellm-tags"]; !header.empty()) add_header_tags(header, tags);
+  const std::int64_t estimate = estimate_prompt_tokens(fields);
+  const RequestTimeout timeout = request_timeout(snap->config->upstream, fields, req["x-litellm-timeout"]);
+  const SteadyTime deadline = out.started + timeout.overall;
+
+  const std::string requested_group = target->name;
+  std::vector<std::string> fallback_queue;
+  bool fallbacks_chosen = false;
+  std::optional<api::ApiError> last_error;
+  router::ErrorClass last_class = router::ErrorClass::kServerError;
+  std::vector<std::size_t> tried;
+  bool attempted = false;  // some deployment was called (or mock-failed) for this request
+  for (;;) {  // one model group: the requested one, then each fallback
+    const bool on_requested = out.attempted_fallbacks == 0;
+    int retries_in_group = 0;
+    int waits = 0;
+    tried.clear();
+    for (;;) {  // attempts within the group
+      const router::PickInput input{.tags = tags,
+                                    .estimated_prompt_tokens = estimate,
+                                    .stream = fields.stream,
+                                    .tried = tried};
+      const std::int64_t now = unix_ms();
+      router::PickResult picked = router.pick(*target, input, now, rng_);
+      if (picked.route && !router.claim(*picked.route, estimate, now)) {
+        // Another request took the last slot between pick and claim: count it as unavailable.
+        picked.route = nullptr;
+        picked.none.reason = "all deployments are cooling down or at their limits";
+      }
+      if (!picked.route) {
+        const auto wait = picked.none.retry_after;
+        // Wait for the soonest recovery only when the client gave the request its own deadline
+        // and the recovery comes before it; otherwise say so at once.
+        if (!picked.none.context_window && timeout.from_request && waits < kMaxWaits &&
+            Clock::now() + wait < deadline) {
+          ++waits;
+          co_await sleep_for(wait);
+          continue;
+        }
+        // After a real failure, that failure is the better answer than "nothing available".
+        if (!last_error || !attempted) {
+          last_error = no_deployment_error(target->name, picked.none);
+          last_class = picked.none.context_window ? router::ErrorClass::kContextWindow : router::ErrorClass::kRateLimit;
+        }
+        break;
+      }
+      const router::Route& route = *picked.route;
+      out.deployment_id = route.deployment->id;
+      out.api_base = route.deployment->mock_response ? std::string() : route.deployment->api_base;
+
+      const AttemptTimeout attempt_timeout = attempt_timeout_for(snap->config->upstream, *route.deployment, fields,
+                                                                 timeout, deadline);
+      out.timeout_s = std::chrono::duration<double>(attempt_timeout.total).count();
+      AttemptResult result;
+      attempted = true;
+      if (on_requested && (fields.mock_testing_fallbacks || fields.mock_testing_rate_limit_error)) {
+        result = mock_testing_failure(fields.mock_testing_rate_limit_error, target->name);
+        router.release(route, estimate, estimate, unix_ms());
+      } else {
+        const auto t0 = Clock::now();
+        ClaimGuard guard(router, route, estimate);
+        result = co_await attempt(ex, endpoint, *parsed, route, *target, attempt_timeout, out);
+        guard.actual_tokens = out.usage.present ? out.usage.total_tokens : estimate;
+        const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        if (!result.error) {
+          router.record_success(route, fields.stream, seconds, out.ttft_s, out.usage.completion_tokens, unix_ms());
+        } else {
+          const auto cooled = router.record_failure(route, result.cls, result.retry_after, attempt_timeout.total, unix_ms());
+          if (cooled) {
+            log_->warn("request_id={} msg=\"deployment cooling down\" deployment={} class={} seconds={:.1f}",
+                       out.request_id, route.deployment->id, router::exception_class_name(result.cls),
+                       std::chrono::duration<double>(*cooled).count());
+          }
+        }
+      }
+      if (result.answered) co_return std::nullopt;
+      if (!result.error) co_return std::nullopt;  // answered without error (unreachable by construction)
+      last_error = std::move(result.error);
+      last_class = result.cls;
+      tried.push_back(route.index);
+      if (ex.draining() || retries_in_group >= router.retries_for(last_class, route, fields.num_retries)) break;
+      // Another deployment that has not failed this request goes at once; the same one again
+      // after a backoff (which must fit in the deadline).
+      const router::PickInput peek_input{.tags = tags,
+                                         .estimated_prompt_tokens = estimate,
+                                         .stream = fields.stream,
+                                         .tried = tried};
+      const router::PickResult peek = router.pick(*target, peek_input, unix_ms(), rng_);
+      const bool fresh = peek.route && std::find(tried.begin(), tried.end(), peek.route->index) == tried.end();
+      if (!fresh) {
+        const auto wait = router.backoff(retries_in_group + 1, result.retry_after, rng_);
+        if (Clock::now() + wait >= deadline) break;
+        co_await sleep_for(wait);
+      }
+      ++retries_in_group;
+      ++out.attempted_retries;
+    }
+
+    // The group failed. The fallback list comes from the requested group and the first failure's
+    // class; a fallback that fails through the caller's fault ends the walk.
+    if (!on_requested && router::is_client_fault(last_class) && last_class != router::ErrorClass::kContextWindow) break;
+    if (!fallbacks_chosen) {
+      fallbacks_chosen = true;
+      const std::vector<std::string>* body_fallbacks = fields.fallbacks ? &*fields.fallbacks : nullptr;
+      fallback_queue = router.fallbacks_for(requested_group, last_class, body_fallbacks);
+      std::reverse(fallback_queue.begin(), fallback_queue.end());  // popped from the back
+    }
+    std::optional<router::Target> next;
+    while (!next && !fallback_queue.empty()) {
+      next = router.resolve(fallback_queue.back());
+      if (!next) log_->warn("request_id={} msg=\"fallback group unknown\" group={}", out.request_id, capped_name(fallback_queue.back()));
+      fallback_queue.pop_back();
+    }
+    if (!next || Clock::now() >= deadline || ex.draining()) break;
+    target = std::move(next);
+    out.fallback_group = target->name;
+    ++out.attempted_fallbacks;
+  }
+  co_return last_error;
+}
+
+asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::Endpoint endpoint,
+                                                     const api::ParsedRequest& parsed, const router::Route& route,
+                                                     const router::Target& target, const AttemptTimeout& timeout,
+                                                     CallOutcome& out) {
+  AttemptResult result;
+  const config::Deployment& deployment = *route.deployment;
+  const api::RequestFields& fields = parsed.fields;
   if (fields.mock_response || deployment.mock_response) {
     const std::string& answer = fields.mock_response ? *fields.mock_response : *deployment.mock_response;
-    auto mock_error = co_await answer_mock(ex, endpoint, *parsed, answer, out);
-    co_return mock_error;
+    auto mock_error = co_await answer_mock(ex, endpoint, parsed, answer, out);
+    result.answered = !mock_error;
+    result.error = std::move(mock_error);
+    result.cls = router::ErrorClass::kBadRequest;
+    co_return result;
   }
-  out.api_base = deployment.api_base;
-
+  const std::string model = upstream_model(deployment, target);
   const providers::Provider& provider = *route.provider;
-  auto upstream_request = provider.build_request(deployment, route.base, endpoint, *parsed, /*want_stream_usage=*/true);
-  if (!upstream_request) co_return upstream_request.error();
-  const Deadlines deadlines = deadlines_for(snap->config->upstream, deployment, fields, req["x-litellm-timeout"]);
-  upstream_request->first_byte_timeout = deadlines.first_byte;
-  upstream_request->chunk_timeout = deadlines.between_chunks;
+  auto upstream_request = provider.build_request(deployment, route.base, endpoint, parsed, model,
+                                                 /*want_stream_usage=*/true);
+  if (!upstream_request) {
+    result.error = upstream_request.error();
+    result.cls = router::ErrorClass::kBadRequest;
+    co_return result;
+  }
+  upstream_request->first_byte_timeout = timeout.first_byte;
+  upstream_request->chunk_timeout = timeout.between_chunks;
 
   auto t0 = Clock::now();
   auto response = co_await upstream_.send(std::move(*upstream_request));
   out.upstream_wait += Clock::now() - t0;
-  if (!response) co_return response.error();
+  if (!response) {
+    result.cls = router::classify_errc(response.error().errc);
+    result.error = response.error();
+    co_return result;
+  }
   http::UpstreamResponse& resp = **response;
   if (resp.status() >= 400) {
     t0 = Clock::now();
     auto body = co_await resp.read_all(kMaxUpstreamErrorBody);
     out.upstream_wait += Clock::now() - t0;
     const std::string error_body = body ? std::move(*body) : std::string();
-    co_return provider.map_error(resp.status(), error_body, resp.header("retry-after"));
+    const std::string retry_after = resp.header("retry-after");
+    std::string reset = resp.header("x-ratelimit-reset-requests");
+    if (reset.empty()) reset = resp.header("x-ratelimit-reset-tokens");
+    const router::Classified classified =
+        router::classify_response(resp.status(), error_body, retry_after, reset, unix_ms() / 1000);
+    result.cls = classified.cls;
+    result.retry_after = classified.retry_after;
+    result.error = provider.map_error(resp.status(), error_body, retry_after);
+    co_return result;
   }
   if (fields.stream && resp.is_event_stream()) {
-    co_await relay_stream(ex, resp, provider, *parsed, out);
-    co_return std::nullopt;
+    out.attempt_started = t0;
+    co_await relay_stream(ex, resp, provider, parsed, out);
+    result.answered = true;
+    co_return result;
   }
   t0 = Clock::now();
   auto body = co_await resp.read_all(kMaxUpstreamBody);
   out.upstream_wait += Clock::now() - t0;
-  if (!body) co_return body.error();
+  if (!body) {
+    result.cls = router::classify_errc(body.error().errc);
+    result.error = body.error();
+    co_return result;
+  }
   auto translated = provider.translate_response(endpoint, std::move(*body), out.usage);
-  if (!translated) co_return translated.error();
+  if (!translated) {
+    result.cls = router::ErrorClass::kServerError;
+    result.error = translated.error();
+    co_return result;
+  }
   co_await send_json(ex, std::move(*translated), out);
-  co_return std::nullopt;
+  result.answered = true;
+  co_return result;
+}
+
+asio::awaitable<void> ProxyHandler::sleep_for(std::chrono::milliseconds wait) {
+  asio::steady_timer timer(io_, wait);
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
 asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::UpstreamResponse& response,
@@ -321,7 +623,9 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
   for (;;) {
     const auto t0 = Clock::now();
     auto piece = co_await response.read_some();
-    out.upstream_wait += Clock::now() - t0;
+    const auto t1 = Clock::now();
+    out.upstream_wait += t1 - t0;
+    if (out.ttft_s == 0) out.ttft_s = std::chrono::duration<double>(t1 - out.attempt_started).count();
     if (!piece) {
       failure = piece.error();
       break;

@@ -24,6 +24,9 @@ enum class Endpoint { kChatCompletions, kCompletions, kEmbeddings };
 
 std::string_view endpoint_path(Endpoint endpoint);  // "/chat/completions", ...
 
+/// Highest `num_retries` a request body may ask for.
+inline constexpr int kMaxRequestRetries = 20;
+
 struct RequestFields {
   std::string model;
   bool stream = false;
@@ -35,7 +38,9 @@ struct RequestFields {
   std::optional<std::string> mock_response;
   std::optional<double> timeout_seconds;
   std::optional<int> num_retries;
-  nlohmann::json fallbacks;                  // null when absent
+  std::optional<std::vector<std::string>> fallbacks;  // body `fallbacks`: model groups to try next
+  bool mock_testing_fallbacks = false;       // fail the requested group's attempts to exercise fallbacks
+  bool mock_testing_rate_limit_error = false;  // fail them with a rate-limit error
   nlohmann::json metadata;                   // null when absent
   std::vector<std::string> tags;             // body `tags` and `metadata.tags`
 };

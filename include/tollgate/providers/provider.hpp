@@ -46,11 +46,13 @@ class Provider {
  public:
   virtual ~Provider() = default;
 
-  /// The upstream request for `request` on `deployment`. `want_stream_usage` asks the vendor to
-  /// report usage on a stream even when the client did not ask for it.
+  /// The upstream request for `request` on `deployment`, naming `upstream_model` (the
+  /// deployment's model, or what a wildcard group's '*' matched). `want_stream_usage` asks the
+  /// vendor to report usage on a stream even when the client did not ask for it.
   virtual api::ApiResult<http::UpstreamRequest> build_request(const config::Deployment& deployment,
                                                               const http::Url& base, api::Endpoint endpoint,
                                                               const api::ParsedRequest& request,
+                                                              std::string_view upstream_model,
                                                               bool want_stream_usage) const = 0;
 
   /// A complete (non-stream) success body, translated to OpenAI's shape; fills `usage`.

@@ -16,7 +16,7 @@
 #include "tollgate/http/server.hpp"
 #include "tollgate/http/upstream_client.hpp"
 #include "tollgate/proxy/access_log.hpp"
-#include "tollgate/router/route_table.hpp"
+#include "tollgate/router/router.hpp"
 
 namespace tollgate::proxy {
 
@@ -25,13 +25,16 @@ namespace asio = boost::asio;
 /// Everything a request needs from the configuration, built once per config version.
 struct Snapshot {
   explicit Snapshot(std::shared_ptr<const config::Config> cfg)
-      : config(std::move(cfg)), routes(*config), master_key(config->master_key) {}
+      : config(std::move(cfg)), router(*config), master_key(config->master_key) {}
   std::shared_ptr<const config::Config> config;
-  router::RouteTable routes;
+  router::Router router;
   auth::MasterKey master_key;
 };
 
-struct CallOutcome;  // defined in proxy_handler.cpp
+// Defined in proxy_handler.cpp.
+struct CallOutcome;
+struct AttemptResult;
+struct AttemptTimeout;
 
 class ProxyHandler final : public http::Handler {
  public:
@@ -45,6 +48,11 @@ class ProxyHandler final : public http::Handler {
   // Steps return the error to answer with; nullopt means they answered themselves.
   asio::awaitable<std::optional<api::ApiError>> handle_completion(http::Exchange& ex, api::Endpoint endpoint,
                                                                   CallOutcome& out);
+  // One call to one deployment; the answer reaches the client unless the attempt failed.
+  asio::awaitable<AttemptResult> attempt(http::Exchange& ex, api::Endpoint endpoint, const api::ParsedRequest& parsed,
+                                         const router::Route& route, const router::Target& target,
+                                         const AttemptTimeout& timeout, CallOutcome& out);
+  asio::awaitable<void> sleep_for(std::chrono::milliseconds wait);
   asio::awaitable<std::optional<api::ApiError>> answer_mock(http::Exchange& ex, api::Endpoint endpoint,
                                                             const api::ParsedRequest& req, const std::string& answer,
                                                             CallOutcome& out);
@@ -58,6 +66,7 @@ class ProxyHandler final : public http::Handler {
 
   unsigned worker_index_;
   std::shared_ptr<const Snapshot> snapshot_;
+  asio::io_context& io_;
   http::UpstreamClient upstream_;
   AccessLog& access_log_;
   std::shared_ptr<spdlog::logger> log_;

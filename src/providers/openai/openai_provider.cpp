@@ -90,6 +90,7 @@ bool parse_openai_usage(std::string_view raw, Usage& usage) {
 api::ApiResult<http::UpstreamRequest> OpenAiProvider::build_request(const config::Deployment& deployment,
                                                                     const http::Url& base, api::Endpoint endpoint,
                                                                     const api::ParsedRequest& request,
+                                                                    std::string_view upstream_model,
                                                                     bool want_stream_usage) const {
   http::UpstreamRequest out;
   out.url = base;
@@ -101,7 +102,7 @@ api::ApiResult<http::UpstreamRequest> OpenAiProvider::build_request(const config
   if (!deployment.organization.empty()) out.headers.emplace_back("openai-organization", deployment.organization);
   if (request.fields.stream) out.headers.emplace_back("accept", "text/event-stream");
   out.body = api::build_upstream_body(
-      request, {.model = deployment.model,
+      request, {.model = upstream_model,
                 .force_include_usage = request.fields.stream && want_stream_usage && !request.fields.client_wants_usage});
   return out;
 }

@@ -10,6 +10,7 @@ class OpenAiProvider final : public Provider {
  public:
   api::ApiResult<http::UpstreamRequest> build_request(const config::Deployment& deployment, const http::Url& base,
                                                       api::Endpoint endpoint, const api::ParsedRequest& request,
+                                                      std::string_view upstream_model,
                                                       bool want_stream_usage) const override;
   api::ApiResult<std::string> translate_response(api::Endpoint endpoint, std::string body, Usage& usage) const override;
   std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage) const override;

@@ -34,7 +34,7 @@ TEST(RequestFieldsTest, ExtractsGatewayFields) {
   EXPECT_EQ(p.fields.user, "u-1");
   EXPECT_DOUBLE_EQ(*p.fields.timeout_seconds, 2.5);
   EXPECT_EQ(p.fields.num_retries, 3);
-  EXPECT_EQ(p.fields.fallbacks, json::array({"b"}));
+  EXPECT_EQ(p.fields.fallbacks, std::optional<std::vector<std::string>>(std::vector<std::string>{"b"}));
   EXPECT_EQ(p.fields.tags, (std::vector<std::string>{"t1", "t2"}));
   EXPECT_EQ(p.fields.mock_response, "ok");
   EXPECT_GT(p.fields.prompt_bytes, 10u);

@@ -69,7 +69,7 @@ TEST(OpenAiProviderTest, BuildsRequestWithAuthAndForcedStreamUsage) {
   auto parsed = api::parse_request(R"({"model":"group","messages":[],"stream":true,"unknown_x":1})",
                                    api::Endpoint::kChatCompletions);
   ASSERT_TRUE(parsed);
-  auto req = p.build_request(d, *base, api::Endpoint::kChatCompletions, *parsed, true);
+  auto req = p.build_request(d, *base, api::Endpoint::kChatCompletions, *parsed, d.model, true);
   ASSERT_TRUE(req);
   EXPECT_EQ(req->target, "/v1/chat/completions");
   EXPECT_EQ(req->url.host, "api.openai.com");
