@@ -5,12 +5,14 @@ find_package(Threads REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(spdlog REQUIRED)
+# Core only (Registry, metric types, TextSerializer): /metrics is served by our own HTTP server.
+find_package(prometheus-cpp CONFIG REQUIRED)
 
 add_library(tollgate_deps INTERFACE)
 add_library(tollgate::deps ALIAS tollgate_deps)
 target_link_libraries(tollgate_deps INTERFACE
   Boost::headers OpenSSL::SSL OpenSSL::Crypto Threads::Threads
-  nlohmann_json::nlohmann_json yaml-cpp spdlog::spdlog)
+  nlohmann_json::nlohmann_json yaml-cpp spdlog::spdlog prometheus-cpp::core)
 # Asio and Beast are compiled once, in src/http/asio_impl.cpp, instead of in every translation unit.
 target_compile_definitions(tollgate_deps INTERFACE
   BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION

@@ -1,0 +1,150 @@
+#pragma once
+// Prometheus metrics for the whole process, exposed on `/metrics` by the HTTP layer via render().
+//
+// Exported: LiteLLM's router and proxy metrics under LiteLLM's wire names, so dashboards built
+// for LiteLLM work (litellm_deployment_*, litellm_llm_api_*, litellm_proxy_*, litellm_request_*,
+// litellm_overhead_*), plus Tollgate's own tollgate_router_* and tollgate_redis_*. Counters carry
+// `_total` in their family names, as LiteLLM's Python client writes them on the wire. The full
+// table of names and labels is in docs/metrics.md.
+//
+// Thread safety: one Metrics per process, shared by every io thread. All member functions of
+// Metrics, DeploymentMetrics and RequestedModelMetrics may be called concurrently.
+//
+// Caching rule: resolving a labelled series takes a lock (ours, then prometheus-cpp's per
+// family). deployment() and requested_model() do that once per label set and return a handle that
+// stays valid for the lifetime of the Metrics object; keep the handle (e.g. beside the route
+// table entry) and the hot path is atomic increments only. Handle methods documented as "locks"
+// resolve a label on each call and are meant for rare events (cooldowns, fallbacks).
+//
+// Cardinality: label values come from the config (deployments, model groups) or from fixed sets
+// (error classes, HTTP status codes). A requested model the config does not know is reported as
+// "other", so clients cannot mint series. No request ids, keys or user text in labels.
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tollgate/config/config.hpp"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace tollgate::metrics {
+
+using Seconds = std::chrono::duration<double>;
+
+/// LiteLLM's exception class name for an upstream error class ("RateLimitError", "Timeout", ...).
+std::string_view exception_class_name(config::ErrorClass c);
+
+/// Value of litellm_deployment_state.
+enum class DeploymentState : std::uint8_t { kHealthy = 0, kPartialOutage = 1, kCompleteOutage = 2 };
+
+/// Label value used for requested models the config does not know.
+inline constexpr std::string_view kOtherModel = "other";
+
+struct Families;  // the prometheus families; defined in src/metrics/families.hpp
+
+/// Series of one deployment (labels litellm_model_name, model_id, api_base, api_provider and,
+/// where LiteLLM has it, requested_model = the deployment's model group). Obtained from
+/// Metrics::deployment(); not copyable; lives as long as the Metrics that made it.
+class DeploymentMetrics {
+ public:
+  DeploymentMetrics(Families& f, const config::Deployment& d);
+  DeploymentMetrics(const DeploymentMetrics&) = delete;
+  DeploymentMetrics& operator=(const DeploymentMetrics&) = delete;
+
+  /// A call that answered: success and total requests, API latency and, when the provider
+  /// reported output tokens, latency per output token.
+  void success(Seconds api_latency, std::uint64_t output_tokens);
+  /// A call that failed with `c`: failure (exception_class) and total requests.
+  void failure(config::ErrorClass c);
+  /// Time from sending the request to the first streamed chunk.
+  void time_to_first_token(Seconds ttft);
+  /// The router put this deployment in cooldown because of an HTTP `status`. Locks.
+  void cooled_down(int status);
+  void set_state(DeploymentState s);
+
+ private:
+  prometheus::Counter* success_;
+  prometheus::Counter* total_;
+  std::array<prometheus::Counter*, config::kErrorClassCount> failure_;
+  prometheus::Histogram* api_latency_;
+  prometheus::Histogram* per_output_token_;
+  prometheus::Histogram* ttft_;
+  prometheus::Gauge* state_;
+  prometheus::Family<prometheus::Counter>* cooled_down_;
+  std::string model_, id_, api_base_, provider_;  // cooled_down's labels
+};
+
+/// Series of one requested model (model group) as seen by the proxy and the router: label
+/// requested_model (model_group on tollgate_router_*). Obtained from Metrics::requested_model().
+class RequestedModelMetrics {
+ public:
+  RequestedModelMetrics(Families& f, std::string name);
+  RequestedModelMetrics(const RequestedModelMetrics&) = delete;
+  RequestedModelMetrics& operator=(const RequestedModelMetrics&) = delete;
+
+  /// The label value: the model's name, or "other".
+  const std::string& name() const { return name_; }
+
+  /// Every finished client request, with the status sent (litellm_proxy_total_requests_metric).
+  /// The first request with a given status locks once to create that series.
+  void request(int status_code);
+  /// A client request that did not succeed (litellm_proxy_failed_requests_metric).
+  void failed(config::ErrorClass c);
+  /// Whole-request latency and the part of it spent in the gateway rather than upstream.
+  void latency(Seconds total, Seconds overhead);
+  void retry();
+  /// No deployment could take the request (all cooling down, at capacity, or filtered out).
+  void no_deployment();
+  /// A fallback to `fallback_model` answered / also failed. Locks.
+  void fallback(std::string_view fallback_model, bool succeeded);
+
+ private:
+  static constexpr std::size_t kStatusSlots = 501;  // 100..599, then one for anything else
+  Families& families_;
+  std::string name_;
+  std::array<std::atomic<prometheus::Counter*>, kStatusSlots> by_status_{};
+  std::array<prometheus::Counter*, config::kErrorClassCount> failed_;
+  prometheus::Histogram* total_latency_;
+  prometheus::Histogram* overhead_;
+  prometheus::Counter* retries_;
+  prometheus::Counter* no_deployment_;
+};
+
+/// The process's registry and every metric in it. Built once in app/, passed by reference.
+class Metrics {
+ public:
+  /// `known_model` says whether a requested model name may be used as a label value as-is
+  /// (typically: a model group or alias in the running config). It may be called from any
+  /// thread and must outlive this object's use.
+  explicit Metrics(std::function<bool(std::string_view)> known_model);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  /// The handle for a deployment, created on first use. Same labels -> same object.
+  DeploymentMetrics& deployment(const config::Deployment& d);
+  /// The handle for a requested model; unknown names share the "other" handle.
+  RequestedModelMetrics& requested_model(std::string_view name);
+
+  void redis_error();
+  void set_redis_connected(bool connected);
+
+  /// Every metric in Prometheus text exposition format 0.0.4.
+  std::string render() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tollgate::metrics

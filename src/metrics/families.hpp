@@ -1,0 +1,57 @@
+#pragma once
+// Module-private: the prometheus families behind Metrics and its handles. The only header of the
+// project that includes prometheus-cpp, so only src/metrics/*.cpp pay for it.
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace tollgate::metrics {
+
+using CounterFamily = prometheus::Family<prometheus::Counter>;
+using GaugeFamily = prometheus::Family<prometheus::Gauge>;
+using HistogramFamily = prometheus::Family<prometheus::Histogram>;
+
+struct Families {
+  explicit Families(std::function<bool(std::string_view)> known);
+
+  /// `name` if the config knows it, else "other".
+  std::string bounded_model(std::string_view name) const;
+
+  std::function<bool(std::string_view)> known_model;
+  prometheus::Registry registry;
+
+  // Deployments (router).
+  CounterFamily& deployment_success;
+  CounterFamily& deployment_failure;
+  CounterFamily& deployment_total;
+  HistogramFamily& latency_per_output_token;
+  HistogramFamily& llm_api_latency;
+  HistogramFamily& time_to_first_token;
+  CounterFamily& deployment_cooled_down;
+  GaugeFamily& deployment_state;
+  CounterFamily& successful_fallbacks;
+  CounterFamily& failed_fallbacks;
+  CounterFamily& router_retries;
+  CounterFamily& router_no_deployment;
+  // Proxy.
+  CounterFamily& proxy_total_requests;
+  CounterFamily& proxy_failed_requests;
+  HistogramFamily& request_total_latency;
+  HistogramFamily& overhead_latency;
+  // Stores.
+  prometheus::Counter& redis_errors;
+  prometheus::Gauge& redis_connected;
+};
+
+// Bucket boundaries, in seconds.
+const prometheus::Histogram::BucketBoundaries& latency_buckets();
+const prometheus::Histogram::BucketBoundaries& overhead_buckets();
+const prometheus::Histogram::BucketBoundaries& per_token_buckets();
+
+}  // namespace tollgate::metrics
