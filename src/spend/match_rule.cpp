@@ -63,6 +63,14 @@ MatchRule MatchRule::parse(const nlohmann::json& clause, const std::string& path
   return rule;
 }
 
+bool MatchRule::regex_matches(std::string_view name) const {
+  try {
+    return std::regex_search(name.begin(), name.end(), *regex_);
+  } catch (const std::regex_error&) {
+    return false;  // error_complexity / error_stack on pathological input: no match, no crash
+  }
+}
+
 bool MatchRule::matches(std::string_view name) const {
   switch (kind_) {
     case Kind::kEquals: return name == text_;
@@ -70,7 +78,7 @@ bool MatchRule::matches(std::string_view name) const {
     case Kind::kEndsWith: return name.ends_with(text_);
     case Kind::kContains: return name.find(text_) != std::string_view::npos;
     // Python's re.search: the pattern may match anywhere unless it anchors itself.
-    case Kind::kRegex: return std::regex_search(name.begin(), name.end(), *regex_);
+    case Kind::kRegex: return regex_matches(name);
     case Kind::kOr:
       return std::any_of(children_.begin(), children_.end(), [&](const MatchRule& c) { return c.matches(name); });
     case Kind::kAnd:

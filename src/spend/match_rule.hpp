@@ -34,6 +34,8 @@ class MatchRule {
   Kind kind() const { return kind_; }
 
  private:
+  bool regex_matches(std::string_view name) const;
+
   Kind kind_ = Kind::kNever;
   std::string text_;                     // the literal, lower-cased (leaf kinds)
   std::shared_ptr<const std::regex> regex_;  // kRegex only
