@@ -79,7 +79,7 @@ class PriceTable {
 
   /// The table compiled into the binary, parsed on first use (thread-safe) and shared after.
   /// Throws std::runtime_error only if the embedded data is broken, a build defect the unit
-  /// tests catch. Parsing takes about 25 ms (RelWithDebInfo, one core of the build machine).
+  /// tests catch. Parsing takes 6-10 ms (RelWithDebInfo, 1285 models, busy 2-core build machine).
   static std::shared_ptr<const PriceTable> embedded();
 
   /// Price of `model` (the deployment's name after the LiteLLM prefix) served by
@@ -87,7 +87,8 @@ class PriceTable {
   /// self-hosted provider ("hosted_vllm", "ollama", ...) searches every provider: first those
   /// whose `model_match` accepts the name, then all, each in data order. A known provider never
   /// borrows another's price except through its data-declared fallbacks. nullopt when nothing
-  /// matches.
+  /// matches. A linear scan: ~0.2 us for a hit early in a provider, ~15 us for a miss across all
+  /// providers, so callers resolve deployments once per config snapshot, not per request.
   std::optional<ModelPrice> find(std::string_view litellm_provider, std::string_view model,
                                  WallTime now = std::chrono::system_clock::now()) const;
 
