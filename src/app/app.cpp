@@ -5,10 +5,26 @@
 
 #include "tollgate/http/server.hpp"
 #include "tollgate/http/upstream_client.hpp"
+#include "tollgate/metrics/metrics.hpp"
 #include "tollgate/proxy/access_log.hpp"
 #include "tollgate/proxy/proxy_handler.hpp"
 
 namespace tollgate::app {
+
+namespace {
+
+// Model names that may label metrics as they are: the config's groups and aliases. Called only
+// when a label set is first created, so a scan is fine.
+std::function<bool(std::string_view)> known_model_of(std::shared_ptr<const config::Config> config) {
+  return [config = std::move(config)](std::string_view name) {
+    for (const auto& d : config->model_list) {
+      if (d.model_name == name) return true;
+    }
+    return config->router.model_group_alias.find(name) != config->router.model_group_alias.end();
+  };
+}
+
+}  // namespace
 
 struct App::Impl {
   Impl(config::Config cfg, std::shared_ptr<spdlog::logger> logger)
@@ -16,7 +32,8 @@ struct App::Impl {
         config(std::make_shared<const config::Config>(std::move(cfg))),
         tls(http::make_client_tls_context(config->upstream)),
         access_log(config->log, http::worker_count(config->server)),
-        snapshot(std::make_shared<const proxy::Snapshot>(config)),
+        metrics(known_model_of(config)),
+        snapshot(std::make_shared<const proxy::Snapshot>(config, metrics)),
         server(config->server,
                [this](unsigned worker, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
                  return std::make_unique<proxy::ProxyHandler>(worker, snapshot, io, *tls, access_log, log);
@@ -27,6 +44,7 @@ struct App::Impl {
   std::shared_ptr<const config::Config> config;
   std::unique_ptr<boost::asio::ssl::context> tls;
   proxy::AccessLog access_log;
+  metrics::Metrics metrics;
   std::shared_ptr<const proxy::Snapshot> snapshot;
   http::Server server;  // last: its workers refer to everything above
 };

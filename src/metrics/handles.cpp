@@ -3,6 +3,7 @@
 
 #include "metrics/families.hpp"
 #include "tollgate/metrics/metrics.hpp"
+#include "tollgate/router/error_class.hpp"
 
 namespace tollgate::metrics {
 namespace {
@@ -10,7 +11,7 @@ namespace {
 using config::ErrorClass;
 
 static_assert(static_cast<std::size_t>(ErrorClass::kConnection) + 1 == config::kErrorClassCount,
-              "exception_class_name() and the per-class arrays cover every ErrorClass");
+              "router::exception_class_name() and the per-class arrays cover every ErrorClass");
 
 // A URL's userinfo and query may hold credentials (user:pass@host, ?api-key=...): labels get
 // scheme, host, port and path only.
@@ -44,20 +45,6 @@ std::size_t index(ErrorClass c) { return static_cast<std::size_t>(c); }
 
 }  // namespace
 
-std::string_view exception_class_name(ErrorClass c) {
-  switch (c) {
-    case ErrorClass::kBadRequest: return "BadRequestError";
-    case ErrorClass::kAuthentication: return "AuthenticationError";
-    case ErrorClass::kTimeout: return "Timeout";
-    case ErrorClass::kRateLimit: return "RateLimitError";
-    case ErrorClass::kContentPolicy: return "ContentPolicyViolationError";
-    case ErrorClass::kServerError: return "InternalServerError";
-    case ErrorClass::kContextWindow: return "ContextWindowExceededError";
-    case ErrorClass::kNotFound: return "NotFoundError";
-    case ErrorClass::kConnection: return "APIConnectionError";
-  }
-  return "APIError";
-}
 
 // ---- DeploymentMetrics ---------------------------------------------------------------------
 
@@ -79,7 +66,7 @@ DeploymentMetrics::DeploymentMetrics(Families& f, const config::Deployment& d)
   total_ = &f.deployment_total.Add(call);
   for (std::size_t i = 0; i < failure_.size(); ++i) {
     prometheus::Labels labels = call;
-    labels.emplace("exception_class", exception_class_name(static_cast<ErrorClass>(i)));
+    labels.emplace("exception_class", router::exception_class_name(static_cast<ErrorClass>(i)));
     failure_[i] = &f.deployment_failure.Add(labels);
   }
   api_latency_ = &f.llm_api_latency.Add(api, latency_buckets());
@@ -122,7 +109,7 @@ RequestedModelMetrics::RequestedModelMetrics(Families& f, std::string name)
   const prometheus::Labels group = {{"model_group", name_}};
   for (std::size_t i = 0; i < failed_.size(); ++i) {
     failed_[i] = &f.proxy_failed_requests.Add(
-        {{"requested_model", name_}, {"exception_class", std::string(exception_class_name(static_cast<ErrorClass>(i)))}});
+        {{"requested_model", name_}, {"exception_class", std::string(router::exception_class_name(static_cast<ErrorClass>(i)))}});
   }
   total_latency_ = &f.request_total_latency.Add(model, latency_buckets());
   overhead_ = &f.overhead_latency.Add(model, overhead_buckets());

@@ -40,6 +40,7 @@ struct CallOutcome {
   double timeout_s = 0;              // timeout of the last attempt, seconds
   SteadyTime attempt_started{};      // of the streaming attempt, for time to first token
   double ttft_s = 0;
+  std::optional<router::ErrorClass> error_class;  // of the error answered, when the router knew it
 };
 
 /// How one attempt on one deployment ended.
@@ -251,10 +252,34 @@ struct ClaimGuard {
   std::int64_t actual_tokens;
 };
 
+// The class of an error the gateway answered itself (no upstream attempt behind it).
+router::ErrorClass class_for_status(unsigned status) {
+  switch (status) {
+    case 401: case 403: return router::ErrorClass::kAuthentication;
+    case 404: return router::ErrorClass::kNotFound;
+    case 408: return router::ErrorClass::kTimeout;
+    case 429: return router::ErrorClass::kRateLimit;
+    default: return status >= 500 ? router::ErrorClass::kServerError : router::ErrorClass::kBadRequest;
+  }
+}
+
 // How often one request waits for a cooling group to recover before giving up.
 constexpr int kMaxWaits = 3;
 
 }  // namespace
+
+Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m)
+    : config(std::move(cfg)), router(*config), master_key(config->master_key), metrics(m) {
+  deployment_metrics.reserve(config->model_list.size());
+  for (const auto& d : config->model_list) deployment_metrics.push_back(&metrics.deployment(d));
+  for (const auto& name : router.listed_models()) model_metrics_.try_emplace(name, &metrics.requested_model(name));
+  other_metrics_ = &metrics.requested_model(metrics::kOtherModel);
+}
+
+metrics::RequestedModelMetrics& Snapshot::model_metrics(std::string_view name) const {
+  auto it = model_metrics_.find(name);
+  return it == model_metrics_.end() ? *other_metrics_ : *it->second;
+}
 
 ProxyHandler::ProxyHandler(unsigned worker_index, std::shared_ptr<const Snapshot> snapshot, asio::io_context& io,
                            asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log)
@@ -319,6 +344,11 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     out.status = draining ? 503 : 200;
     const http::HeaderList none;
     co_await ex.send(out.status, kJson, std::move(body), none);
+  } else if (path == "/metrics" && is_get) {
+    std::string body = snapshot_->metrics.render();
+    out.status = 200;
+    const http::HeaderList none;
+    co_await ex.send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(body), none);
   } else if (!snapshot_->master_key.matches(auth::presented_key(req[bhttp::field::authorization],
                                                                 req["x-litellm-api-key"], req["x-api-key"]))) {
     const bool missing = req[bhttp::field::authorization].empty() && req["x-litellm-api-key"].empty();
@@ -350,6 +380,12 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
 
   const double total = to_ms(Clock::now() - out.started);
   const double upstream = to_ms(out.upstream_wait);
+  if (!out.model_group.empty()) {
+    metrics::RequestedModelMetrics& mm = snapshot_->model_metrics(out.model_group);
+    mm.request(static_cast<int>(out.status));
+    mm.latency(metrics::Seconds(total / 1000.0), metrics::Seconds(std::max(0.0, total - upstream) / 1000.0));
+    if (out.status >= 400) mm.failed(out.error_class.value_or(class_for_status(out.status)));
+  }
   access_log_.write(worker_index_, {.request_id = out.request_id,
                      .method = out.method,
                      .path = out.path,
@@ -442,6 +478,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
           continue;
         }
         // After a real failure, that failure is the better answer than "nothing available".
+        snap->model_metrics(requested_group).no_deployment();
         if (!last_error || !attempted) {
           last_error = no_deployment_error(target->name, picked.none);
           last_class = picked.none.context_window ? router::ErrorClass::kContextWindow : router::ErrorClass::kRateLimit;
@@ -466,17 +503,24 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
         result = co_await attempt(ex, endpoint, *parsed, route, *target, attempt_timeout, out);
         guard.actual_tokens = out.usage.present ? out.usage.total_tokens : estimate;
         const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        metrics::DeploymentMetrics& dm = *snap->deployment_metrics[route.index];
         if (!result.error) {
           router.record_success(route, fields.stream, seconds, out.ttft_s, out.usage.completion_tokens, unix_ms());
+          dm.success(metrics::Seconds(seconds), static_cast<std::uint64_t>(std::max<std::int64_t>(0, out.usage.completion_tokens)));
+          if (fields.stream && out.ttft_s > 0) dm.time_to_first_token(metrics::Seconds(out.ttft_s));
         } else {
+          dm.failure(result.cls);
           const auto cooled = router.record_failure(route, result.cls, result.retry_after, attempt_timeout.total, unix_ms());
           if (cooled) {
+            dm.cooled_down(static_cast<int>(result.error->status));
             log_->warn("request_id={} msg=\"deployment cooling down\" deployment={} class={} seconds={:.1f}",
                        out.request_id, route.deployment->id, router::exception_class_name(result.cls),
                        std::chrono::duration<double>(*cooled).count());
           }
         }
+        dm.set_state(static_cast<metrics::DeploymentState>(router.health(route, unix_ms())));
       }
+      if (result.answered && !on_requested) snap->model_metrics(requested_group).fallback(target->name, true);
       if (result.answered) co_return std::nullopt;
       if (!result.error) co_return std::nullopt;  // answered without error (unreachable by construction)
       last_error = std::move(result.error);
@@ -498,8 +542,10 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
       }
       ++retries_in_group;
       ++out.attempted_retries;
+      snap->model_metrics(requested_group).retry();
     }
 
+    if (!on_requested) snap->model_metrics(requested_group).fallback(target->name, false);
     // The group failed. The fallback list comes from the requested group and the first failure's
     // class; a fallback that fails through the caller's fault ends the walk.
     if (!on_requested && router::is_client_fault(last_class) && last_class != router::ErrorClass::kContextWindow) break;
@@ -520,6 +566,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
     out.fallback_group = target->name;
     ++out.attempted_fallbacks;
   }
+  out.error_class = last_class;
   co_return last_error;
 }
 

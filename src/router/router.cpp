@@ -5,6 +5,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "tollgate/spend/price_table.hpp"
+
 namespace tollgate::router {
 namespace {
 
@@ -113,8 +115,9 @@ Router::Router(const config::Config& config) : settings_(config.router) {
       if (!url) throw std::invalid_argument("deployment " + d.id + ": api_base is not a URL");
       route.base = *url;
     }
-    if (d.input_cost_per_token || d.output_cost_per_token) {
-      route.cost_per_token = d.input_cost_per_token.value_or(0) + d.output_cost_per_token.value_or(0);
+    // Prices only matter to cost-based routing; the table is parsed once, on first need.
+    if (settings_.strategy == config::RoutingStrategy::kCost) {
+      route.cost_per_token = spend::per_token_cost(d, *spend::PriceTable::embedded());
     }
     routes_.push_back(std::move(route));
     states_.push_back(std::make_unique<DeploymentState>());

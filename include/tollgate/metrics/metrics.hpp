@@ -41,9 +41,6 @@ namespace tollgate::metrics {
 
 using Seconds = std::chrono::duration<double>;
 
-/// LiteLLM's exception class name for an upstream error class ("RateLimitError", "Timeout", ...).
-std::string_view exception_class_name(config::ErrorClass c);
-
 /// Value of litellm_deployment_state.
 enum class DeploymentState : std::uint8_t { kHealthy = 0, kPartialOutage = 1, kCompleteOutage = 2 };
 

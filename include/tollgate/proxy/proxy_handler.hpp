@@ -8,6 +8,8 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -15,6 +17,7 @@
 #include "tollgate/auth/master_key.hpp"
 #include "tollgate/http/server.hpp"
 #include "tollgate/http/upstream_client.hpp"
+#include "tollgate/metrics/metrics.hpp"
 #include "tollgate/proxy/access_log.hpp"
 #include "tollgate/router/router.hpp"
 
@@ -24,11 +27,18 @@ namespace asio = boost::asio;
 
 /// Everything a request needs from the configuration, built once per config version.
 struct Snapshot {
-  explicit Snapshot(std::shared_ptr<const config::Config> cfg)
-      : config(std::move(cfg)), router(*config), master_key(config->master_key) {}
+  Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m);
   std::shared_ptr<const config::Config> config;
   router::Router router;
   auth::MasterKey master_key;
+  metrics::Metrics& metrics;
+  std::vector<metrics::DeploymentMetrics*> deployment_metrics;  // by route index
+  /// The handle for a model group or alias of this config; "other" for anything else.
+  metrics::RequestedModelMetrics& model_metrics(std::string_view name) const;
+
+ private:
+  std::unordered_map<std::string, metrics::RequestedModelMetrics*, router::NameHash, std::equal_to<>> model_metrics_;
+  metrics::RequestedModelMetrics* other_metrics_;
 };
 
 // Defined in proxy_handler.cpp.

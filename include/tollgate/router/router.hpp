@@ -27,6 +27,12 @@
 
 namespace tollgate::router {
 
+/// Transparent hashing: looking up a request's model name allocates nothing.
+struct NameHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
 struct Route {
   std::size_t index = 0;                            // position in the config's model_list
   const config::Deployment* deployment = nullptr;   // owned by the config snapshot
@@ -121,10 +127,6 @@ class Router {
                                     std::minstd_rand& rng) const;
 
  private:
-  struct NameHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
   template <class V>
   using NameMap = std::unordered_map<std::string, V, NameHash, std::equal_to<>>;
 

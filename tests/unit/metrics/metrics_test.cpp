@@ -1,4 +1,5 @@
 #include "tollgate/metrics/metrics.hpp"
+#include "tollgate/router/error_class.hpp"
 
 #include <gtest/gtest.h>
 
@@ -151,7 +152,7 @@ TEST(MetricsTest, EveryErrorClassHasLiteLLMExceptionClassName) {
   RequestedModelMetrics& r = m.requested_model("gpt-4o");
   int n = 1;
   for (const auto& [cls, name] : expected) {
-    EXPECT_EQ(exception_class_name(cls), name);
+    EXPECT_EQ(router::exception_class_name(cls), name);
     for (int i = 0; i < n; ++i) d.failure(cls);  // a distinct count per class catches mix-ups
     for (int i = 0; i < n; ++i) r.failed(cls);
     ++n;

@@ -43,9 +43,9 @@ struct Fixture {
     auto r = pick(now, in);
     return r.route ? r.route->deployment->id : "none";
   }
-  std::map<std::string, int> shares(int draws = kDraws, PickInput in = {}) {
+  std::map<std::string, int> shares(std::int64_t now = kT0, PickInput in = {}) {
     std::map<std::string, int> count;
-    for (int i = 0; i < draws; ++i) ++count[pick_id(kT0, in)];
+    for (int i = 0; i < kDraws; ++i) ++count[pick_id(now, in)];
     return count;
   }
   const Route& route(std::string_view id) const {
@@ -432,7 +432,7 @@ TEST(CooldownTest, AllowedFailsThenCooldownThenRecovery) {
   EXPECT_EQ(f.router->health(a, kT0), 2);
   for (int i = 0; i < 50; ++i) EXPECT_EQ(f.pick_id(kT0 + 4999), "b");
   EXPECT_EQ(f.router->health(a, kT0 + 5000), 0);  // recovered, failures forgotten
-  auto s = f.shares();
+  auto s = f.shares(kT0 + 5000);
   expect_share(s, "a", 0.5);
 }
 
