@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -32,6 +33,8 @@ constexpr std::array<ProviderBase, 12> kDefaultApiBases{{
 }};
 
 const Json kNull = nullptr;
+constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kMaxInt = std::numeric_limits<int>::max();
 
 constexpr std::array<std::string_view, 3> kEntryKeys{"model_name", "litellm_params", "model_info"};
 
@@ -75,14 +78,37 @@ void read_model_info(const Section& entry, LoadContext& ctx, Deployment& d) {
   Section s(info ? *info : kNull, entry.path_of("model_info"), ctx);
   if (!s.ok()) return;
   d.model_info = *info;
-  const Json* id = s.get("id");
-  if (id == nullptr) return;
-  if (id->is_string() && !id->get_ref<const std::string&>().empty()) {
-    d.id = id->get<std::string>();
-  } else if (id->is_number_integer()) {
-    d.id = id->dump();
-  } else {
-    ctx.error(s.path_of("id"), "expected a non-empty string, got " + describe(*id));
+  if (const Json* id = s.get("id")) {
+    if (id->is_string() && !id->get_ref<const std::string&>().empty()) {
+      d.id = id->get<std::string>();
+    } else if (id->is_number_integer()) {
+      d.id = id->dump();
+    } else {
+      ctx.error(s.path_of("id"), "expected a non-empty string, got " + describe(*id));
+    }
+  }
+  d.max_input_tokens = s.integer("max_input_tokens", 1, kMaxInt64);
+  d.access_groups = s.string_list("access_groups").value_or(std::vector<std::string>{});
+}
+
+// The router's per-deployment inputs. Both spellings of a pair are validated even when one wins,
+// so a typo in the losing one is still reported.
+void read_router_fields(const Section& p, const Section& info, Deployment& d) {
+  d.weight = p.number_above("weight", 0);
+  d.rpm = p.integer("rpm", 0, kMaxInt64);
+  d.tpm = p.integer("tpm", 0, kMaxInt64);
+  if (auto n = p.integer("order", 1, kMaxInt)) d.order = static_cast<int>(*n);
+  d.tags = p.string_list("tags").value_or(std::vector<std::string>{});
+  if (auto n = p.integer("max_parallel_requests", 1, kMaxInt)) d.max_parallel_requests = static_cast<int>(*n);
+  d.cooldown_time = p.seconds_or_zero("cooldown_time");
+  auto num_retries = p.integer("num_retries", 0, kMaxInt);
+  auto max_retries = p.integer("max_retries", 0, kMaxInt);
+  if (auto n = num_retries ? num_retries : max_retries) d.num_retries = static_cast<int>(*n);
+  for (auto [key, field] : {std::pair{"input_cost_per_token", &Deployment::input_cost_per_token},
+                            std::pair{"output_cost_per_token", &Deployment::output_cost_per_token}}) {
+    auto from_params = p.number_at_least(key, 0);
+    auto from_info = info.number_at_least(key, 0);
+    d.*field = from_params ? from_params : from_info;
   }
 }
 
@@ -143,6 +169,11 @@ std::optional<Deployment> read_deployment(const Json& entry, std::size_t index, 
     read_litellm_params(p, ctx, d);
   }
   read_model_info(e, ctx, d);
+  if (p.ok()) {
+    const Json* info = e.get("model_info");
+    // model_info errors were reported by read_model_info; a non-map one reads as empty here.
+    read_router_fields(p, Section(info && info->is_object() ? *info : kNull, e.path_of("model_info"), ctx), d);
+  }
   // A disabled deployment's other variables (api_base beside the key, typically) do not matter.
   if (disabled) ctx.drop_unset_under(path);
   if (disabled || ctx.errors().size() != errors_before) return std::nullopt;
@@ -206,6 +237,17 @@ std::uint64_t fnv1a64(std::string_view data, std::uint64_t seed) {
     h *= 0x100000001b3ULL;
   }
   return h;
+}
+
+std::set<std::string, std::less<>> declared_groups(const Json& list) {
+  std::set<std::string, std::less<>> out;
+  if (!list.is_array()) return out;
+  for (const Json& entry : list) {
+    if (!entry.is_object()) continue;
+    auto name = entry.find("model_name");
+    if (name != entry.end() && name->is_string()) out.insert(name->get<std::string>());
+  }
+  return out;
 }
 
 void read_model_list(const Json& list, LoadContext& ctx, std::vector<Deployment>& out) {

@@ -3,6 +3,8 @@
 // splits `provider/model`, fills the provider's default api_base, drops deployments whose
 // `api_key` variable is unset (with a warning), and gives every deployment a unique id.
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +16,10 @@ namespace tollgate::config::detail {
 
 /// Reads the converted `model_list` value (null when absent) and appends to `out`.
 void read_model_list(const Json& list, LoadContext& ctx, std::vector<Deployment>& out);
+
+/// Every string `model_name` in the converted `model_list`, including entries that were disabled or
+/// invalid: what router_settings may refer to without a warning.
+std::set<std::string, std::less<>> declared_groups(const Json& list);
 
 /// The provider's built-in api_base, or "" when it has none (api_base is then required).
 std::string_view default_api_base(std::string_view provider);

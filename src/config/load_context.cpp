@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <sstream>
 #include <utility>
 
 namespace tollgate::config::detail {
@@ -157,20 +158,85 @@ std::optional<std::int64_t> Section::integer(std::string_view key, std::int64_t 
 }
 
 std::optional<std::chrono::milliseconds> Section::seconds(std::string_view key) const {
+  return duration(key, false);
+}
+
+std::optional<std::chrono::milliseconds> Section::seconds_or_zero(std::string_view key) const {
+  return duration(key, true);
+}
+
+std::optional<std::chrono::milliseconds> Section::duration(std::string_view key, bool zero_ok) const {
   // Upper bound keeps the millisecond count far from overflow; nobody means a century.
   constexpr double kMaxSeconds = 100.0 * 365 * 24 * 3600;
   const Json* v = get(key);
   if (v == nullptr) return std::nullopt;
   auto d = as_number(key, *v);
   if (!d) return std::nullopt;
-  if (!(*d > 0) || !std::isfinite(*d) || *d > kMaxSeconds) {
+  bool in_range = zero_ok ? *d >= 0 : *d > 0;
+  if (!in_range || !std::isfinite(*d) || *d > kMaxSeconds) {
     // JSON has no infinity (dump() would say "null"); show what the operator wrote.
     std::string got = std::isfinite(*d) ? v->dump() : std::isnan(*d) ? ".nan" : *d > 0 ? ".inf" : "-.inf";
-    ctx_.error(path_of(key), "must be a positive number of seconds, got " + got);
+    ctx_.error(path_of(key), std::string(zero_ok ? "must be a number of seconds >= 0" : "must be a positive number of seconds") +
+                                 ", got " + got);
     return std::nullopt;
   }
+  if (*d == 0) return std::chrono::milliseconds(0);
   auto ms = static_cast<std::int64_t>(std::llround(*d * 1000.0));
   return std::chrono::milliseconds(std::max<std::int64_t>(ms, 1));
+}
+
+std::optional<double> Section::bounded_number(std::string_view key, double min, bool inclusive) const {
+  auto d = number(key);
+  if (!d) return std::nullopt;
+  if (inclusive ? *d >= min : *d > min) return d;
+  std::ostringstream msg;
+  msg << "must be " << (inclusive ? ">= " : "> ") << min << ", got " << *d;
+  ctx_.error(path_of(key), msg.str());
+  return std::nullopt;
+}
+
+std::optional<double> Section::number_at_least(std::string_view key, double min) const {
+  return bounded_number(key, min, true);
+}
+
+std::optional<double> Section::number_above(std::string_view key, double min) const {
+  return bounded_number(key, min, false);
+}
+
+std::optional<std::vector<std::string>> Section::string_list(std::string_view key, bool one_string_ok) const {
+  const Json* v = get(key);
+  if (v == nullptr) return std::nullopt;
+  const std::string path = path_of(key);
+  if (v->is_string() && one_string_ok) {
+    if (v->get_ref<const std::string&>().empty()) {
+      ctx_.error(path, "must not be empty");
+      return std::nullopt;
+    }
+    return std::vector<std::string>{v->get<std::string>()};
+  }
+  if (!v->is_array()) {
+    ctx_.error(path, std::string(one_string_ok ? "expected a string or a list of strings, got "
+                                               : "expected a list of strings, got ") + describe(*v));
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  bool ok = true;
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    const Json& item = (*v)[i];
+    const std::string item_path = path + "[" + std::to_string(i) + "]";
+    if (item.is_null() && ctx_.is_unset(item_path)) continue;
+    if (!item.is_string()) {
+      ctx_.error(item_path, "expected a string, got " + describe(item));
+      ok = false;
+    } else if (item.get_ref<const std::string&>().empty()) {
+      ctx_.error(item_path, "must not be empty");
+      ok = false;
+    } else {
+      out.push_back(item.get<std::string>());
+    }
+  }
+  if (!ok) return std::nullopt;
+  return out;
 }
 
 void Section::check_keys(std::span<const std::string_view> handled,

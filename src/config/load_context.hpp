@@ -83,9 +83,18 @@ class Section {
   std::optional<std::string> required_string(std::string_view key) const;  // absent -> "required"
   std::optional<bool> boolean(std::string_view key) const;
   std::optional<double> number(std::string_view key) const;
+  /// A finite number >= min ("must be >= 0, got -1").
+  std::optional<double> number_at_least(std::string_view key, double min) const;
+  /// A finite number > min ("must be > 0, got 0").
+  std::optional<double> number_above(std::string_view key, double min) const;
   std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max) const;
   /// A positive number of seconds (int or float), as milliseconds (at least 1).
   std::optional<std::chrono::milliseconds> seconds(std::string_view key) const;
+  /// Like seconds(), but 0 is allowed (and stays 0).
+  std::optional<std::chrono::milliseconds> seconds_or_zero(std::string_view key) const;
+  /// A list of non-empty strings; with `one_string_ok`, a lone string is a list of one. Items are
+  /// reported as `key[i]`; a null item (an unset variable) is skipped and reported elsewhere.
+  std::optional<std::vector<std::string>> string_list(std::string_view key, bool one_string_ok = false) const;
 
   /// Warns `<path>.<key>: unknown key, ignored` for each key in neither list.
   /// An unknown key's unset `os.environ/` references are dropped: the value is never used.
@@ -94,6 +103,8 @@ class Section {
 
  private:
   std::optional<double> as_number(std::string_view key, const Json& value) const;
+  std::optional<std::chrono::milliseconds> duration(std::string_view key, bool zero_ok) const;
+  std::optional<double> bounded_number(std::string_view key, double min, bool inclusive) const;
 
   const Json* obj_ = nullptr;
   std::string path_;

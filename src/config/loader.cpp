@@ -17,6 +17,7 @@
 
 #include "config/deployments.hpp"
 #include "config/load_context.hpp"
+#include "config/router_settings.hpp"
 #include "config/settings.hpp"
 #include "config/yaml_to_json.hpp"
 
@@ -82,7 +83,8 @@ void read_document(const YAML::Node& root, LoadContext& ctx, Config& cfg) {
 
   detail::read_model_list(section("model_list"), ctx, cfg.model_list);
   detail::read_litellm_settings(section("litellm_settings"), ctx, cfg);
-  detail::read_router_settings(section("router_settings"), ctx, cfg);
+  detail::read_router_settings(section("router_settings"), section("litellm_settings"),
+                               detail::declared_groups(section("model_list")), ctx, cfg);
   detail::read_general_settings(section("general_settings"), ctx, cfg);
   detail::read_tollgate_settings(section("tollgate_settings"), ctx, cfg);
   if (cfg.upstream.ca_file.empty()) {

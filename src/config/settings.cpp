@@ -4,24 +4,19 @@
 #include <cmath>
 #include <filesystem>
 #include <system_error>
+#include <vector>
+
+#include "config/router_settings.hpp"
 
 namespace tollgate::config::detail {
 namespace {
 
 // LiteLLM names from LITELLM_COMPAT.md that later work implements. Until then they load quietly,
 // so an operator's existing config.yaml starts without a wall of warnings.
-constexpr std::array<std::string_view, 22> kRouterAccepted{
-    "routing_strategy", "routing_strategy_args", "redis_host", "redis_port", "redis_password",
-    "redis_url", "num_retries", "retry_policy", "retry_after", "allowed_fails",
-    "allowed_fails_policy", "cooldown_time", "disable_cooldowns", "fallbacks", "default_fallbacks",
-    "context_window_fallbacks", "content_policy_fallbacks", "max_fallbacks", "model_group_alias",
-    "enable_pre_call_checks", "enable_tag_filtering", "default_max_parallel_requests"};
-
-constexpr std::array<std::string_view, 16> kLitellmAccepted{
-    "num_retries", "fallbacks", "default_fallbacks", "context_window_fallbacks",
-    "content_policy_fallbacks", "drop_params", "cache", "cache_params", "callbacks",
-    "success_callback", "failure_callback", "max_budget", "budget_duration",
-    "default_key_generate_params", "upperbound_key_generate_params", "set_verbose"};
+constexpr std::array<std::string_view, 11> kLitellmAccepted{
+    "drop_params", "cache", "cache_params", "callbacks", "success_callback", "failure_callback",
+    "max_budget", "budget_duration", "default_key_generate_params", "upperbound_key_generate_params",
+    "set_verbose"};
 
 constexpr std::array<std::string_view, 12> kGeneralAccepted{
     "database_url", "proxy_batch_write_at", "disable_spend_logs", "store_prompts_in_spend_logs",
@@ -30,7 +25,6 @@ constexpr std::array<std::string_view, 12> kGeneralAccepted{
     "health_check_interval", "alerting_args"};
 
 constexpr std::array<std::string_view, 2> kGeneralHandled{"master_key", "max_request_size_mb"};
-constexpr std::array<std::string_view, 2> kRouterHandled{"timeout", "stream_timeout"};
 constexpr std::array<std::string_view, 2> kLitellmHandled{"request_timeout", "ssl_verify"};
 constexpr std::array<std::string_view, 14> kTollgateHandled{
     "host", "port", "num_workers", "max_header_size_kb", "header_timeout_seconds",
@@ -96,7 +90,6 @@ void read_ssl_verify(const Section& s, LoadContext& ctx, Config& cfg) {
 
 }  // namespace
 
-std::span<const std::string_view> accepted_router_keys() { return kRouterAccepted; }
 std::span<const std::string_view> accepted_litellm_keys() { return kLitellmAccepted; }
 std::span<const std::string_view> accepted_general_keys() { return kGeneralAccepted; }
 
@@ -115,16 +108,12 @@ void read_general_settings(const Json& block, LoadContext& ctx, Config& cfg) {
 
 void read_litellm_settings(const Json& block, LoadContext& ctx, Config& cfg) {
   Section s(block, "litellm_settings", ctx);
-  s.check_keys(kLitellmHandled, kLitellmAccepted);
+  // The names shared with router_settings are read by read_router_settings.
+  std::vector<std::string_view> handled(kLitellmHandled.begin(), kLitellmHandled.end());
+  for (std::string_view key : litellm_router_keys()) handled.push_back(key);
+  s.check_keys(handled, kLitellmAccepted);
   if (auto t = s.seconds("request_timeout")) cfg.upstream.default_timeout = *t;
   read_ssl_verify(s, ctx, cfg);
-}
-
-void read_router_settings(const Json& block, LoadContext& ctx, Config& cfg) {
-  Section s(block, "router_settings", ctx);
-  s.check_keys(kRouterHandled, kRouterAccepted);
-  if (auto t = s.seconds("timeout")) cfg.upstream.default_timeout = *t;
-  if (auto t = s.seconds("stream_timeout")) cfg.upstream.default_stream_timeout = *t;
 }
 
 void read_tollgate_settings(const Json& block, LoadContext& ctx, Config& cfg) {
