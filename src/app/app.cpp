@@ -8,6 +8,7 @@
 #include "tollgate/metrics/metrics.hpp"
 #include "tollgate/proxy/access_log.hpp"
 #include "tollgate/proxy/proxy_handler.hpp"
+#include "tollgate/router/shared_state.hpp"
 
 namespace tollgate::app {
 
@@ -34,9 +35,13 @@ struct App::Impl {
         access_log(config->log, http::worker_count(config->server)),
         metrics(known_model_of(config)),
         snapshot(std::make_shared<const proxy::Snapshot>(config, metrics)),
+        shared(config->router.redis.enabled()
+                   ? std::make_unique<router::SharedState>(config->router.redis, snapshot->router, metrics, log)
+                   : nullptr),
         server(config->server,
                [this](unsigned worker, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
-                 return std::make_unique<proxy::ProxyHandler>(worker, snapshot, io, *tls, access_log, log);
+                 return std::make_unique<proxy::ProxyHandler>(worker, snapshot, io, *tls, access_log, log,
+                                                              shared.get());
                },
                log) {}
 
@@ -46,6 +51,7 @@ struct App::Impl {
   proxy::AccessLog access_log;
   metrics::Metrics metrics;
   std::shared_ptr<const proxy::Snapshot> snapshot;
+  std::unique_ptr<router::SharedState> shared;  // with Redis configured; null otherwise
   http::Server server;  // last: its workers refer to everything above
 };
 

@@ -263,6 +263,9 @@ router::ErrorClass class_for_status(unsigned status) {
   }
 }
 
+// How often one request re-picks after Redis refused an rpm admission.
+constexpr int kMaxDenials = 3;
+
 // How often one request waits for a cooling group to recover before giving up.
 constexpr int kMaxWaits = 3;
 
@@ -282,13 +285,15 @@ metrics::RequestedModelMetrics& Snapshot::model_metrics(std::string_view name) c
 }
 
 ProxyHandler::ProxyHandler(unsigned worker_index, std::shared_ptr<const Snapshot> snapshot, asio::io_context& io,
-                           asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log)
+                           asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log,
+                           router::SharedState* shared)
     : worker_index_(worker_index),
       snapshot_(std::move(snapshot)),
       io_(io),
       upstream_(io, tls, snapshot_->config->upstream),
       access_log_(access_log),
       log_(std::move(log)),
+      shared_(shared),
       rng_(std::random_device{}()),
       id_rng_(std::random_device{}()) {}
 
@@ -454,6 +459,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
     const bool on_requested = out.attempted_fallbacks == 0;
     int retries_in_group = 0;
     int waits = 0;
+    int denials = 0;
     tried.clear();
     for (;;) {  // attempts within the group
       const router::PickInput input{.tags = tags,
@@ -466,6 +472,19 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
         // Another request took the last slot between pick and claim: count it as unavailable.
         picked.route = nullptr;
         picked.none.reason = "all deployments are cooling down or at their limits";
+      }
+      if (picked.route && shared_ && router.settings().strategy == config::RoutingStrategy::kUsage &&
+          picked.route->deployment->rpm) {
+        // The rpm limit holds across replicas: admission comes from Redis (or its lease).
+        const router::Route& candidate = *picked.route;
+        const bool admitted = co_await shared_->admit_rpm(candidate, now);
+        if (!admitted) {
+          router.unclaim(candidate, estimate, now);
+          picked.route = nullptr;
+          picked.none.reason = "all deployments are at their rpm limits";
+          picked.none.retry_after = std::chrono::seconds(1);
+          if (++denials <= kMaxDenials) continue;
+        }
       }
       if (!picked.route) {
         const auto wait = picked.none.retry_after;
@@ -511,6 +530,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
         } else {
           dm.failure(result.cls);
           const auto cooled = router.record_failure(route, result.cls, result.retry_after, attempt_timeout.total, unix_ms());
+          if (cooled && shared_) shared_->publish_cooldown(route, unix_ms() + cooled->count());
           if (cooled) {
             dm.cooled_down(static_cast<int>(result.error->status));
             log_->warn("request_id={} msg=\"deployment cooling down\" deployment={} class={} seconds={:.1f}",

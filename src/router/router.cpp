@@ -358,7 +358,19 @@ bool Router::claim(const Route& route, std::int64_t estimated_tokens, std::int64
   }
   s.requests.add(now_ms, 1);
   s.tokens.add(now_ms, estimated_tokens);
+  s.unsynced_requests.fetch_add(1, std::memory_order_relaxed);
+  s.unsynced_tokens.fetch_add(estimated_tokens, std::memory_order_relaxed);
   return true;
+}
+
+void Router::unclaim(const Route& route, std::int64_t estimated_tokens, std::int64_t now_ms) const {
+  DeploymentState& s = *states_[route.index];
+  s.in_flight.fetch_sub(1, std::memory_order_relaxed);
+  s.unsynced_requests.fetch_sub(1, std::memory_order_relaxed);
+  s.unsynced_tokens.fetch_sub(estimated_tokens, std::memory_order_relaxed);
+  std::lock_guard lock(s.mu);
+  s.requests.add(now_ms, -1);
+  s.tokens.add(now_ms, -estimated_tokens);
 }
 
 void Router::release(const Route& route, std::int64_t estimated_tokens, std::int64_t actual_tokens,
@@ -366,6 +378,7 @@ void Router::release(const Route& route, std::int64_t estimated_tokens, std::int
   DeploymentState& s = *states_[route.index];
   s.in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (actual_tokens != estimated_tokens) {
+    s.unsynced_tokens.fetch_add(actual_tokens - estimated_tokens, std::memory_order_relaxed);
     std::lock_guard lock(s.mu);
     s.tokens.add(now_ms, actual_tokens - estimated_tokens);
   }

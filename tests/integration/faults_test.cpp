@@ -29,7 +29,10 @@ class FaultsTest : public ::testing::Test {
         "    litellm_params: {model: openai/fake-model, api_base: \"" + fake_.base_url() +
             "\", api_key: k, stream_timeout: 0.3}\n"
             "  - model_name: nowhere\n"
-            "    litellm_params: {model: openai/x, api_base: \"http://127.0.0.1:1/v1\", api_key: k}\n"}));
+            "    litellm_params: {model: openai/x, api_base: \"http://127.0.0.1:1/v1\", api_key: k}\n",
+         // Each fault is seen as the provider sent it: no retries, no cooldowns (tests/integration/router_test.cpp
+         // covers those).
+         .top = "router_settings: {num_retries: 0, disable_cooldowns: true}\n"}));
   }
   void TearDown() override {
     // Whatever happened, the gateway still answers.

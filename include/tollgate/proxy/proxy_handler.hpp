@@ -20,6 +20,7 @@
 #include "tollgate/metrics/metrics.hpp"
 #include "tollgate/proxy/access_log.hpp"
 #include "tollgate/router/router.hpp"
+#include "tollgate/router/shared_state.hpp"
 
 namespace tollgate::proxy {
 
@@ -48,9 +49,10 @@ struct AttemptTimeout;
 
 class ProxyHandler final : public http::Handler {
  public:
-  /// `tls` and `access_log` must outlive the handler.
+  /// `tls`, `access_log` and `shared` (null without Redis) must outlive the handler.
   ProxyHandler(unsigned worker_index, std::shared_ptr<const Snapshot> snapshot, asio::io_context& io,
-               asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log);
+               asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log,
+               router::SharedState* shared = nullptr);
 
   asio::awaitable<void> handle(http::Exchange& exchange) override;
 
@@ -80,6 +82,7 @@ class ProxyHandler final : public http::Handler {
   http::UpstreamClient upstream_;
   AccessLog& access_log_;
   std::shared_ptr<spdlog::logger> log_;
+  router::SharedState* shared_;
   std::minstd_rand rng_;
   std::mt19937_64 id_rng_;
 };

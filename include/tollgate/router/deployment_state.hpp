@@ -62,6 +62,14 @@ struct DeploymentState {
   std::atomic<std::int32_t> remote_in_flight{0};
   std::atomic<std::int64_t> remote_requests{0};     // requests in the sliding minute
   std::atomic<std::int64_t> remote_tokens{0};       // tokens in the sliding minute
+  // Claimed here since the shared layer last pushed them to Redis.
+  std::atomic<std::int64_t> unsynced_requests{0};
+  std::atomic<std::int64_t> unsynced_tokens{0};
+  // An rpm lease from Redis (shared_state.hpp): requests this replica may still start in
+  // `lease_second` without asking again, and the size of the next lease asked for.
+  std::atomic<std::int64_t> lease_left{0};
+  std::atomic<std::int64_t> lease_second{0};
+  std::atomic<std::int64_t> lease_size{1};
 
   mutable std::mutex mu;
   SlidingWindow requests;        // claimed before each call (this replica)

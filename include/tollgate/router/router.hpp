@@ -99,6 +99,8 @@ class Router {
   /// the sliding minute, one in-flight slot. False (nothing claimed) when the deployment is at
   /// its rpm / tpm / max_parallel_requests limit by now (another worker got there first).
   bool claim(const Route& route, std::int64_t estimated_tokens, std::int64_t now_ms) const;
+  /// Undoes a claim() whose call never started (admission refused elsewhere).
+  void unclaim(const Route& route, std::int64_t estimated_tokens, std::int64_t now_ms) const;
   /// Releases the in-flight slot and replaces the token estimate with the real count.
   void release(const Route& route, std::int64_t estimated_tokens, std::int64_t actual_tokens,
                std::int64_t now_ms) const;

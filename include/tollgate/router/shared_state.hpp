@@ -1,0 +1,64 @@
+#pragma once
+// Router state shared by every replica through Redis: cooldowns, requests and tokens per sliding
+// minute, in-flight counts, and exact rpm admission for usage-based routing. Exact rules and
+// their error bounds: docs/routing.md ("Shared state").
+//
+// The hot path stays local: picks read the DeploymentState atomics, which a sync loop refreshes
+// from Redis every kSyncInterval (one pipelined Lua call for all deployments: push this replica's
+// deltas, read everyone's totals, read cooldowns). Only two things talk to Redis per request:
+// a cooldown that starts (fire and forget) and, for usage-based routing with an `rpm` limit, an
+// rpm lease when the local one is used up (leases grow with traffic, so a busy replica asks a
+// few times per second, an idle one per request).
+//
+// Redis unreachable: the sync loop and leases fail fast (the client's own timeout), every replica
+// routes on its local state, errors are counted (tollgate_redis_errors_total) and logged once per
+// outage; when Redis returns, the next sync merges again.
+//
+// Thread safety: one SharedState per process with its own thread and io_context; every public
+// member may be called from any thread.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "tollgate/config/config.hpp"
+#include "tollgate/router/router.hpp"
+
+namespace spdlog {
+class logger;
+}
+namespace tollgate::metrics {
+class Metrics;
+}
+
+namespace tollgate::router {
+
+class SharedState {
+ public:
+  static constexpr std::chrono::milliseconds kSyncInterval{100};
+
+  /// Starts the Redis thread and connection. `router` must outlive this object (its states are
+  /// what is synchronised); `metrics` likewise.
+  SharedState(const config::RedisSettings& redis, const Router& router, metrics::Metrics& metrics,
+              std::shared_ptr<spdlog::logger> log);
+  ~SharedState();  // stops the thread
+  SharedState(const SharedState&) = delete;
+  SharedState& operator=(const SharedState&) = delete;
+
+  bool connected() const;
+  /// A cooldown started on this replica: tell the others (no wait).
+  void publish_cooldown(const Route& route, std::int64_t until_ms);
+  /// Admits one request to `route`'s rpm limit across all replicas. True also when Redis is
+  /// unreachable (the local claim already made stands).
+  boost::asio::awaitable<bool> admit_rpm(const Route& route, std::int64_t now_ms);
+  /// Runs one sync now and waits for it (tests; the loop runs on its own).
+  void sync_now();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tollgate::router
