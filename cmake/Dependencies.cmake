@@ -5,12 +5,15 @@ find_package(Threads REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(spdlog REQUIRED)
+find_package(PkgConfig REQUIRED)
+# hiredis 0.14 (Debian 12) ships no CMake package, only a pkg-config file.
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 
 add_library(tollgate_deps INTERFACE)
 add_library(tollgate::deps ALIAS tollgate_deps)
 target_link_libraries(tollgate_deps INTERFACE
   Boost::headers OpenSSL::SSL OpenSSL::Crypto Threads::Threads
-  nlohmann_json::nlohmann_json yaml-cpp spdlog::spdlog)
+  nlohmann_json::nlohmann_json yaml-cpp spdlog::spdlog PkgConfig::HIREDIS)
 # Asio and Beast are compiled once, in src/http/asio_impl.cpp, instead of in every translation unit.
 target_compile_definitions(tollgate_deps INTERFACE
   BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
