@@ -2,7 +2,8 @@
 // Writes the fixed payloads for one benchmark run and renders the configs from their templates.
 //
 // Inputs (environment): RUN (run directory), BENCH_DIR (benchmarks/), MOCK_PORT, PROXY_PORT,
-// MASTER_KEY, MODEL, STREAM_MODEL, STREAM_CHUNKS, LARGE_KB, NGINX_KEEPALIVE, NGINX_USER_DIRECTIVE.
+// MASTER_KEY, MODEL, STREAM_MODEL, STREAM_CHUNKS, LARGE_KB, NGINX_KEEPALIVE, NGINX_USER_DIRECTIVE;
+// optional TOLLGATE_TEMPLATE (config template, default config/tollgate.yaml.in) and REDIS_PORT.
 // Outputs in RUN/: resp.json and stream.sse (exactly what the mock sends), req_small.json,
 // req_large.json, req_stream.json (request bodies), mock.conf, proxy.conf, tollgate.yaml.
 const fs = require('node:fs');
@@ -123,6 +124,7 @@ const vars = {
   MODEL: need('MODEL'),
   STREAM_MODEL: need('STREAM_MODEL'),
   ACCESS_LOG: path.join(RUN, 'tollgate-access.log'),
+  REDIS_PORT: process.env.REDIS_PORT || '',
 };
 function render(template, out) {
   let text = fs.readFileSync(path.join(BENCH, template), 'utf8');
@@ -134,4 +136,4 @@ function render(template, out) {
 }
 render('nginx/mock.conf.in', 'mock.conf');
 render('nginx/proxy.conf.in', 'proxy.conf');
-render('config/tollgate.yaml.in', 'tollgate.yaml');
+render(process.env.TOLLGATE_TEMPLATE || 'config/tollgate.yaml.in', 'tollgate.yaml');

@@ -52,7 +52,8 @@ struct AttemptResult {
 };
 
 struct AttemptTimeout {
-  std::chrono::milliseconds total;          // the whole attempt (reported in x-litellm-timeout)
+  std::chrono::milliseconds configured;     // by the precedence rule (reported in x-litellm-timeout)
+  std::chrono::milliseconds total;          // the whole attempt: configured, cut to the request's deadline
   std::chrono::milliseconds first_byte;
   std::chrono::milliseconds between_chunks;
 };
@@ -151,17 +152,18 @@ RequestTimeout request_timeout(const config::UpstreamSettings& up, const api::Re
 AttemptTimeout attempt_timeout_for(const config::UpstreamSettings& up, const config::Deployment& deployment,
                                    const api::RequestFields& fields, const RequestTimeout& request,
                                    SteadyTime deadline) {
-  std::chrono::milliseconds total = request.requested.value_or(deployment.timeout.value_or(up.default_timeout));
+  const std::chrono::milliseconds configured =
+      request.requested.value_or(deployment.timeout.value_or(up.default_timeout));
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  total = std::max(std::chrono::milliseconds(1), std::min(total, left));
-  if (!fields.stream) return {total, total, total};
+  const std::chrono::milliseconds total = std::max(std::chrono::milliseconds(1), std::min(configured, left));
+  if (!fields.stream) return {configured, total, total, total};
   std::chrono::milliseconds first_byte = total;
   if (deployment.stream_timeout) {
     first_byte = std::min(first_byte, *deployment.stream_timeout);
   } else if (up.default_stream_timeout) {
     first_byte = std::min(first_byte, *up.default_stream_timeout);
   }
-  return {total, first_byte, up.chunk_timeout};
+  return {configured, total, first_byte, up.chunk_timeout};
 }
 
 std::int64_t unix_ms() {
@@ -510,7 +512,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
 
       const AttemptTimeout attempt_timeout = attempt_timeout_for(snap->config->upstream, *route.deployment, fields,
                                                                  timeout, deadline);
-      out.timeout_s = std::chrono::duration<double>(attempt_timeout.total).count();
+      out.timeout_s = std::chrono::duration<double>(attempt_timeout.configured).count();
       AttemptResult result;
       attempted = true;
       if (on_requested && (fields.mock_testing_fallbacks || fields.mock_testing_rate_limit_error)) {

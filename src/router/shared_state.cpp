@@ -1,6 +1,7 @@
 #include "tollgate/router/shared_state.hpp"
 
 #include <algorithm>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -96,6 +97,8 @@ return 1
 )lua";
 
 constexpr std::string_view kKeyPrefix = "tollgate:router:";
+constexpr std::chrono::milliseconds kStartupRetry{10};
+constexpr std::chrono::milliseconds kStartupWait{2000};
 
 std::string replica_id() {
   std::random_device rd;
@@ -137,6 +140,8 @@ struct SharedState::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::unique_ptr<store::RedisConnection> conn;  // created, used and destroyed on `thread`
   asio::steady_timer* timer = nullptr;           // the sync loop's, while it runs
+  std::promise<void> first_sync;                 // set by the first sync that reached Redis
+  bool synced_once = false;
   std::atomic<bool> up{false};
   std::atomic<bool> stopping{false};
   std::thread thread;
@@ -183,6 +188,10 @@ asio::awaitable<void> SharedState::Impl::sync_once() {
     }
     co_return;
   }
+  if (!synced_once) {
+    synced_once = true;
+    first_sync.set_value();
+  }
   const std::int64_t after = unix_ms();
   for (const Route& r : routes) {
     DeploymentState& s = router.state(r);
@@ -214,7 +223,8 @@ asio::awaitable<void> SharedState::Impl::loop() {
   while (!stopping.load(std::memory_order_relaxed)) {
     co_await sync_once();
     if (stopping.load(std::memory_order_relaxed)) break;
-    wait.expires_after(kSyncInterval);
+    // Until Redis has answered once, look again soon: start-up should not route blind for long.
+    wait.expires_after(synced_once ? kSyncInterval : kStartupRetry);
     boost::system::error_code ec;
     co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
@@ -225,6 +235,7 @@ SharedState::SharedState(const config::RedisSettings& redis, const Router& route
                          std::shared_ptr<spdlog::logger> log)
     : impl_(std::make_shared<Impl>(redis, router, metrics, std::move(log))) {
   Impl* impl = impl_.get();
+  std::future<void> synced = impl->first_sync.get_future();
   impl->thread = std::thread([impl] {
     impl->conn = std::make_unique<store::RedisConnection>(impl->io, impl->settings, impl->log);
     impl->conn->start();
@@ -232,6 +243,11 @@ SharedState::SharedState(const config::RedisSettings& redis, const Router& route
     impl->io.run();
     impl->conn.reset();
   });
+  // Start with the shared picture when Redis is there; without it, start anyway (local state).
+  if (synced.wait_for(kStartupWait) != std::future_status::ready) {
+    impl->log->warn("msg=\"redis not reachable at start; routing on local state until it is\" host={} port={}",
+                    impl->settings.host, impl->settings.port);
+  }
 }
 
 SharedState::~SharedState() {

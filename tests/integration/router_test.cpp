@@ -223,8 +223,10 @@ TEST_F(RouterTest, TimeoutMovesToTheNextDeploymentAndIsEchoed) {
   ASSERT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(r.header("x-litellm-model-id"), "fast");
   EXPECT_EQ(hits(), (Hits{"slow", "fast"}));
-  HttpResponse with_header = gw_->post("/v1/chat/completions", chat("g"), auth_headers({{"x-litellm-timeout", "2.5"}}));
+  // The request's own timeout wins over the deployment's and is echoed.
+  HttpResponse with_header = gw_->post("/v1/chat/completions", chat("fast"), auth_headers({{"x-litellm-timeout", "2.5"}}));
   EXPECT_EQ(with_header.header("x-litellm-timeout"), "2.500");
+  EXPECT_EQ(gw_->post("/v1/chat/completions", chat("fast")).header("x-litellm-timeout"), "600.000");
 }
 
 TEST_F(RouterTest, BodyFallbacksReplaceTheConfiguredOnes) {

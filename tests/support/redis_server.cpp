@@ -1,26 +1,20 @@
 #include "support/redis_server.hpp"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
+#include "support/child_process.hpp"
+
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
 
 #include <hiredis/hiredis.h>
-
-extern char** environ;
 
 namespace tollgate::testing {
 namespace {
@@ -39,32 +33,6 @@ std::string find_on_path(const std::string& name) {
   return {};
 }
 
-// Binds port 0 to learn a free port, then releases it for the server. The gap is a race in
-// principle; the kernel hands out ephemeral ports in sequence, so a clash is unlikely.
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const int err = errno;
-    ::close(fd);
-    throw std::system_error(err, std::generic_category(), "bind 127.0.0.1:0");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 struct ContextDeleter {
   void operator()(redisContext* c) const { redisFree(c); }
@@ -124,17 +92,7 @@ void RedisServer::start() {
     args.emplace_back("--requirepass");
     args.push_back(options_.password);
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::system_error(rc, std::generic_category(), "posix_spawn " + binary);
+  const pid_t pid = spawn_process(args);
   pid_ = pid;
 
   const auto deadline = std::chrono::steady_clock::now() + kStartLimit;
@@ -143,11 +101,11 @@ void RedisServer::start() {
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
       throw std::runtime_error("redis-server exited at start-up on port " + std::to_string(port_) + ":\n" +
-                               read_file(log_file));
+                               read_text_file(log_file));
     }
     if (std::chrono::steady_clock::now() > deadline) {
       throw std::runtime_error("redis-server did not answer PING on port " + std::to_string(port_) + ":\n" +
-                               read_file(log_file));
+                               read_text_file(log_file));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -1,0 +1,26 @@
+#pragma once
+// Helpers for tests that run real servers as child processes (redis-server, the tollgate binary).
+//
+// Thread safety: none needed; plain functions.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tollgate::testing {
+
+/// Binds 127.0.0.1:0 to learn a free port, then releases it for a child. The gap is a race in
+/// principle; the kernel hands out ephemeral ports in sequence, so a clash is unlikely.
+std::uint16_t free_port();
+
+/// Starts `args[0]` (a path) with `args`, stdout and stderr appended to `output_file` (or
+/// /dev/null when empty), the parent's environment plus `extra_env` ("NAME=value"). Throws
+/// std::system_error when it cannot start.
+pid_t spawn_process(const std::vector<std::string>& args, const std::string& output_file = {},
+                    const std::vector<std::string>& extra_env = {});
+
+/// The contents of a (small) text file; empty when it cannot be read.
+std::string read_text_file(const std::string& path);
+
+}  // namespace tollgate::testing

@@ -1,0 +1,62 @@
+#include "support/gateway_process.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+#include "support/child_process.hpp"
+#include "support/http_client.hpp"
+
+namespace tollgate::testing {
+
+using namespace std::chrono_literals;
+
+GatewayProcess::GatewayProcess(const std::string& binary, const std::string& config_file, const std::string& log_file)
+    : port_(free_port()), log_file_(log_file) {
+  pid_ = spawn_process({binary, "--config", config_file, "--port", std::to_string(port_), "--num_workers", "2"},
+                       log_file);
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  for (;;) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("tollgate exited at start-up:\n" + read_text_file(log_file_));
+    }
+    try {
+      HttpResponse r = http_request(port_, "GET", "/health/liveliness", {}, {}, 1s);
+      if (r.status == 200) return;
+    } catch (const std::exception&) {
+      // not listening yet
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      stop();
+      throw std::runtime_error("tollgate did not come up on port " + std::to_string(port_) + ":\n" +
+                               read_text_file(log_file_));
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+GatewayProcess::~GatewayProcess() { stop(); }
+
+int GatewayProcess::stop() {
+  if (pid_ <= 0) return 0;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (::waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  pid_ = -1;
+  return status;
+}
+
+}  // namespace tollgate::testing
