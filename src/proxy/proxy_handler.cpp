@@ -41,6 +41,7 @@ struct CallOutcome {
   SteadyTime attempt_started{};      // of the streaming attempt, for time to first token
   double ttft_s = 0;
   std::optional<router::ErrorClass> error_class;  // of the error answered, when the router knew it
+  std::optional<router::ErrorClass> stream_failure;  // the upstream broke a stream already under way
 };
 
 /// How one attempt on one deployment ended.
@@ -525,6 +526,11 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
         guard.actual_tokens = out.usage.present ? out.usage.total_tokens : estimate;
         const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
         metrics::DeploymentMetrics& dm = *snap->deployment_metrics[route.index];
+        if (out.stream_failure) {
+          // The client got the head and some chunks, so no retry; the deployment still failed.
+          result.cls = *out.stream_failure;
+          result.error = api::make_error(Errc::kUpstreamProtocol, "stream broken");
+        }
         if (!result.error) {
           router.record_success(route, fields.stream, seconds, out.ttft_s, out.usage.completion_tokens, unix_ms());
           dm.success(metrics::Seconds(seconds), static_cast<std::uint64_t>(std::max<std::int64_t>(0, out.usage.completion_tokens)));
@@ -544,7 +550,6 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
       }
       if (result.answered && !on_requested) snap->model_metrics(requested_group).fallback(target->name, true);
       if (result.answered) co_return std::nullopt;
-      if (!result.error) co_return std::nullopt;  // answered without error (unreachable by construction)
       last_error = std::move(result.error);
       last_class = result.cls;
       tried.push_back(route.index);
@@ -731,6 +736,7 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
     // Headers are gone: the error travels as a final data event, then the connection closes.
     response.abandon();
     out.error_type = failure->type;
+    out.stream_failure = router::classify_errc(failure->errc);
     log_->warn("request_id={} msg=\"stream failed\" error=\"{}\"", out.request_id, failure->message);
     api::append_sse_data(pending, api::error_json(*failure));
     const bool delivered = co_await ex.write_chunk(pending);

@@ -86,6 +86,15 @@ inline std::string fake_config(const std::string& base_url, const ConfigExtras& 
          "tollgate_settings: {access_log: \"off\"" + extras.tollgate + "}\n" + extras.top;
 }
 
+/// The api_base of a deployment named `name` on the fake provider at `port`, with fake controls
+/// in the path (e.g. "status=500/retry_after=3"): the fake records `/dep=<name>` in each target,
+/// so tests can tell which deployment a request reached.
+inline std::string fake_deployment_base(std::uint16_t port, const std::string& name, const std::string& controls = "") {
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/dep=" + name;
+  if (!controls.empty()) url += "/" + controls;
+  return url + "/v1";
+}
+
 /// Concatenated `delta.content` of an OpenAI SSE body, and whether it ended with [DONE].
 struct StreamText {
   std::string text;

@@ -25,9 +25,7 @@ class ReplicasTest : public ::testing::Test {
   void SetUp() override { fake_.start(); }
 
   std::string base(const std::string& name, const std::string& controls = "") const {
-    std::string url = "http://127.0.0.1:" + std::to_string(fake_.port()) + "/dep=" + name;
-    if (!controls.empty()) url += "/" + controls;
-    return url + "/v1";
+    return fake_deployment_base(fake_.port(), name, controls);
   }
   // Starts two replicas of the same config (plus the Redis address).
   void start(const std::string& models, const std::string& router_settings) {

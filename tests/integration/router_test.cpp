@@ -42,9 +42,7 @@ class RouterTest : public ::testing::Test {
 
   // api_base of a deployment called `name` with fake controls, e.g. base("a", "status=500").
   std::string base(const std::string& name, const std::string& controls = "") const {
-    std::string url = "http://127.0.0.1:" + std::to_string(fake_.port()) + "/dep=" + name;
-    if (!controls.empty()) url += "/" + controls;
-    return url + "/v1";
+    return fake_deployment_base(fake_.port(), name, controls);
   }
   // One model_list entry.
   std::string deployment(const std::string& group, const std::string& id, const std::string& controls = "",
@@ -317,6 +315,20 @@ TEST_F(RouterTest, StreamsFailOverBeforeTheFirstByte) {
   EXPECT_EQ(hits(), (Hits{"a", "b"}));
   const std::string metrics = gw_->get("/metrics", {}).body;
   EXPECT_NE(metrics.find("litellm_llm_api_time_to_first_token_metric_count"), std::string::npos);
+}
+
+TEST_F(RouterTest, StreamBrokenAfterTheFirstByteIsNotRetriedButCountsAsAFailure) {
+  start(deployment("g", "a", "disconnect_after=1", ", order: 1") + deployment("g", "b", "", ", order: 2"),
+        "{allowed_fails: 0}");
+  HttpResponse r = gw_->post("/v1/chat/completions", chat("g", {{"stream", true}}));
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_FALSE(parse_stream(r.body).error.is_null()) << r.body;
+  EXPECT_EQ(hits(), Hits{"a"});
+  const std::string metrics = gw_->get("/metrics", {}).body;
+  EXPECT_NE(metrics.find("litellm_deployment_failure_responses_total{api_base="), std::string::npos);
+  EXPECT_NE(metrics.find("litellm_deployment_cooled_down_total{"), std::string::npos) << metrics;
+  // Cooled down by that failure: the next stream goes to b.
+  EXPECT_EQ(gw_->post("/v1/chat/completions", chat("g", {{"stream", true}})).header("x-litellm-model-id"), "b");
 }
 
 }  // namespace

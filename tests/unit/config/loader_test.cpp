@@ -9,28 +9,18 @@
 
 #include <gtest/gtest.h>
 
+#include "unit/config/config_test_util.hpp"
+
 namespace tollgate::config {
 namespace {
 
 using namespace std::chrono_literals;
-using Env = std::map<std::string, std::string>;
-using Strings = std::vector<std::string>;
-
-EnvLookup env_of(Env vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using test_util::Env;
+using test_util::env_of;
+using test_util::Strings;
+using test_util::strings;
 
 LoadResult load(std::string_view yaml, Env vars = {}) { return load_config_text(yaml, env_of(std::move(vars))); }
-
-Strings strings(const std::vector<Problem>& problems) {
-  Strings out;
-  for (const auto& p : problems) out.push_back(p.to_string());
-  return out;
-}
 
 // A valid config is a valid config: nothing to report, nothing unknown.
 void expect_clean(const LoadResult& r) {

@@ -8,26 +8,16 @@
 
 #include <gtest/gtest.h>
 
+#include "unit/config/config_test_util.hpp"
+
 namespace tollgate::config {
 namespace {
 
 using namespace std::chrono_literals;
-using Env = std::map<std::string, std::string>;
-using Strings = std::vector<std::string>;
-
-EnvLookup env_of(Env vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
-Strings strings(const std::vector<Problem>& problems) {
-  Strings out;
-  for (const auto& p : problems) out.push_back(p.to_string());
-  return out;
-}
+using test_util::Env;
+using test_util::env_of;
+using test_util::Strings;
+using test_util::strings;
 
 // Groups a, b and c (one mocked deployment each), then `rest`.
 LoadResult load(std::string_view rest, Env vars = {}) {
