@@ -1,10 +1,8 @@
 // hiredis's async context on an asio::io_context. See tollgate/store/redis.hpp for the contract.
 //
 // Ownership, in one place:
-//  - hiredis owns the socket. A Link watches it through a non-owning stream_descriptor, which is
-//    release()d (never closed) when hiredis tells us, through the `cleanup` hook, that it is about
-//    to free the context. Wait handlers hold the Link by shared_ptr and do nothing once its `ac`
-//    is null, so a wait that completes after the context is gone touches nothing of hiredis's.
+//  - hiredis owns the socket and the context; a HiredisLink (store/hiredis_asio.hpp) watches the
+//    socket for it and tells us, once, when hiredis frees the context.
 //  - Every command handed to hiredis carries a heap Pending as privdata. hiredis calls the reply
 //    callback exactly once per command — with the reply, or with NULL when the context is freed —
 //    and that call deletes the Pending. `inflight` mirrors hiredis's (FIFO) callback list, so its
@@ -24,14 +22,14 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
+
+#include "store/hiredis_asio.hpp"
 
 namespace tollgate::store {
 namespace {
@@ -88,20 +86,6 @@ struct Pending {
   asio::any_io_executor where; // kAwait only: the awaiting coroutine's executor
 };
 
-// One hiredis context's socket as Asio sees it. Lives as long as the context or any wait on it.
-struct Link : std::enable_shared_from_this<Link> {
-  Link(asio::io_context& io, redisAsyncContext* context, RedisConnection::Impl* impl)
-      : ac(context), owner(impl), socket(io) {}
-
-  redisAsyncContext* ac;        // null once hiredis has freed the context
-  RedisConnection::Impl* owner; // valid while ac is not null
-  asio::posix::stream_descriptor socket;
-  bool want_read = false;
-  bool want_write = false;
-  bool read_armed = false;
-  bool write_armed = false;
-};
-
 }  // namespace
 
 struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
@@ -128,7 +112,7 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
   asio::ip::tcp::resolver resolver;
 
   State state = State::kStopped;
-  std::shared_ptr<Link> link;
+  std::shared_ptr<HiredisLink> link;
   std::deque<Pending*> inflight;
   Clock::time_point next_attempt;
   Clock::time_point attempt_deadline;
@@ -165,58 +149,10 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
 
 namespace {
 
-// ---- hiredis event hooks -----------------------------------------------------------------------
-
-void arm(Link& l, bool read) {
-  bool& armed = read ? l.read_armed : l.write_armed;
-  if (armed) return;
-  armed = true;
-  const auto what = read ? asio::posix::descriptor_base::wait_read : asio::posix::descriptor_base::wait_write;
-  l.socket.async_wait(what, [self = l.shared_from_this(), read](const boost::system::error_code& ec) {
-    Link& link = *self;
-    (read ? link.read_armed : link.write_armed) = false;
-    if (ec == asio::error::operation_aborted || link.ac == nullptr) return;
-    if (!(read ? link.want_read : link.want_write)) return;
-    // Any other error: let hiredis find it on the socket and tear the context down itself.
-    if (read) {
-      redisAsyncHandleRead(link.ac);
-    } else {
-      redisAsyncHandleWrite(link.ac);
-    }
-    if (link.ac != nullptr && (read ? link.want_read : link.want_write)) arm(link, read);
-  });
-}
-
-void ev_add_read(void* p) {
-  auto& l = *static_cast<Link*>(p);
-  l.want_read = true;
-  arm(l, true);
-}
-void ev_del_read(void* p) { static_cast<Link*>(p)->want_read = false; }
-void ev_add_write(void* p) {
-  auto& l = *static_cast<Link*>(p);
-  l.want_write = true;
-  arm(l, false);
-}
-void ev_del_write(void* p) { static_cast<Link*>(p)->want_write = false; }
-
-// hiredis is about to free the context (pending callbacks have already run with NULL) and close
-// the socket: stop watching it without closing it.
-void ev_cleanup(void* p) {
-  auto& l = *static_cast<Link*>(p);
-  redisAsyncContext* ac = l.ac;
-  RedisConnection::Impl* owner = l.owner;
-  l.ac = nullptr;
-  l.owner = nullptr;
-  l.want_read = l.want_write = false;
-  boost::system::error_code ignored;
-  l.socket.cancel(ignored);
-  (void)l.socket.release();
-  owner->on_context_gone(ac->err != 0 ? ac->errstr : nullptr);  // may drop the last owner of l
-}
+// ---- hiredis callbacks -----------------------------------------------------------------------
 
 void on_connect(const redisAsyncContext* ac, int status) {
-  // On failure hiredis frees the context right after this; ev_cleanup reports why.
+  // On failure hiredis frees the context right after this; the link's cleanup reports why.
   if (status == REDIS_OK) static_cast<RedisConnection::Impl*>(ac->data)->handshake();
 }
 
@@ -263,9 +199,9 @@ void RedisConnection::Impl::stop() {
   ticker.cancel();
   resolver.cancel();
   if (link) {
-    const std::shared_ptr<Link> keep = link;
+    const std::shared_ptr<HiredisLink> keep = link;
     drop_reason = "stopped";
-    redisAsyncFree(keep->ac);  // completes pending commands (NULL replies), then ev_cleanup
+    redisAsyncFree(keep->context());  // completes pending commands (NULL replies), then on_context_gone
   }
   link.reset();
 }
@@ -340,23 +276,15 @@ void RedisConnection::Impl::connect_to(const std::string& ip) {
     lost(reason);
     return;
   }
-  auto l = std::make_shared<Link>(io, ac, this);
   boost::system::error_code ec;
-  l->socket.assign(ac->c.fd, ec);
-  if (ec) {
-    redisAsyncFree(ac);  // no hooks installed yet: nothing calls back
+  // `this` outlives the context: stop(), called by the destructor, frees it.
+  link = HiredisLink::attach(io, ac, [this](const char* error) { on_context_gone(error); }, ec);
+  if (!link) {
+    redisAsyncFree(ac);  // no hooks installed: nothing calls back
     lost("cannot watch socket: " + ec.message());
     return;
   }
-  link = l;
   ac->data = this;
-  ac->ev.data = l.get();
-  ac->ev.addRead = ev_add_read;
-  ac->ev.delRead = ev_del_read;
-  ac->ev.addWrite = ev_add_write;
-  ac->ev.delWrite = ev_del_write;
-  ac->ev.cleanup = ev_cleanup;
-  // hiredis reports the connection on the first writable event: the hooks must be set before this.
   redisAsyncSetConnectCallback(ac, on_connect);
 }
 
@@ -410,8 +338,8 @@ void RedisConnection::Impl::become_ready() {
 void RedisConnection::Impl::drop(std::string reason) {
   if (!link) return;
   drop_reason = std::move(reason);
-  const std::shared_ptr<Link> keep = link;
-  redisAsyncFree(keep->ac);  // pending commands get NULL replies, then ev_cleanup -> lost()
+  const std::shared_ptr<HiredisLink> keep = link;
+  redisAsyncFree(keep->context());  // pending commands get NULL replies, then on_context_gone
 }
 
 void RedisConnection::Impl::on_context_gone(const char* hiredis_reason) {
@@ -458,7 +386,7 @@ bool RedisConnection::Impl::issue(std::unique_ptr<Pending>& p, const std::vector
     lens[i] = argv[i].size();
   }
   // hiredis formats the command into its output buffer now; the strings may go after this call.
-  if (redisAsyncCommandArgv(link->ac, on_reply, p.get(), static_cast<int>(argv.size()), ptrs, lens) != REDIS_OK)
+  if (redisAsyncCommandArgv(link->context(), on_reply, p.get(), static_cast<int>(argv.size()), ptrs, lens) != REDIS_OK)
     return false;
   inflight.push_back(p.release());
   return true;
@@ -558,20 +486,6 @@ asio::awaitable<Result<RedisReply>> RedisConnection::eval(const RedisScript& scr
   argv[1] = script.source();
   Result<RedisReply> second = co_await Impl::exec(impl, argv);
   co_return second;
-}
-
-// ---- scripts -----------------------------------------------------------------------------------
-
-RedisScript::RedisScript(std::string lua) : source_(std::move(lua)) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int len = 0;
-  EVP_Digest(source_.data(), source_.size(), md.data(), &len, EVP_sha1(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  sha1_.reserve(2 * len);
-  for (unsigned int i = 0; i < len; ++i) {
-    sha1_.push_back(kHex[md[i] >> 4]);
-    sha1_.push_back(kHex[md[i] & 0x0f]);
-  }
 }
 
 }  // namespace tollgate::store
