@@ -30,7 +30,10 @@ MatchRule MatchRule::parse(const nlohmann::json& clause, const std::string& path
   if (!clause.is_object() || clause.size() != 1) {
     throw DataError{path + ": a match clause is an object with exactly one key"};
   }
-  const auto& [key, value] = *clause.items().begin();
+  // items() yields proxies that die with the full expression: keep the iterator instead.
+  const auto first = clause.begin();
+  const std::string& key = first.key();
+  const nlohmann::json& value = first.value();
   MatchRule rule;
   if (key == "or" || key == "and") {
     if (!value.is_array()) throw DataError{path + "." + key + ": expected an array of clauses"};
@@ -42,7 +45,7 @@ MatchRule MatchRule::parse(const nlohmann::json& clause, const std::string& path
     return rule;
   }
   const auto* leaf = std::find_if(std::begin(kLeaves), std::end(kLeaves),
-                                  [&key = key](const LeafKind& l) { return l.key == key; });
+                                  [&key](const LeafKind& l) { return l.key == key; });
   if (leaf == std::end(kLeaves)) throw DataError{path + ": unknown match clause \"" + key + "\""};
   if (!value.is_string()) throw DataError{path + "." + key + ": expected a string"};
   rule.kind_ = leaf->kind;
