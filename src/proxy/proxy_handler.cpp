@@ -476,9 +476,8 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
         picked.route = nullptr;
         picked.none.reason = "all deployments are cooling down or at their limits";
       }
-      if (picked.route && shared_ && router.settings().strategy == config::RoutingStrategy::kUsage &&
-          picked.route->deployment->rpm) {
-        // The rpm limit holds across replicas: admission comes from Redis (or its lease).
+      if (picked.route && shared_ && shared_->admits_exactly(*picked.route)) {
+        // The rpm limit holds exactly across replicas: admission comes from Redis.
         const router::Route& candidate = *picked.route;
         const bool admitted = co_await shared_->admit_rpm(candidate, now);
         if (!admitted) {

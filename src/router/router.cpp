@@ -72,18 +72,30 @@ const Route* weighted(std::span<const Route* const> c, std::minstd_rand& rng, We
   return c.back();
 }
 
-// Among candidates with the lowest score (within a relative tolerance), one at random.
+// Among candidates with the lowest score (within a relative tolerance), one at random. Scores
+// are read once per candidate: they move under other threads' feet, and a second reading could
+// leave no candidate at the minimum.
 template <class Score>
 const Route* lowest(std::span<const Route* const> c, std::minstd_rand& rng, Score score_of, double buffer = 0) {
+  std::array<double, kMaxCandidates> stack{};
+  std::vector<double> heap;
+  double* scores = stack.data();
+  if (c.size() > kMaxCandidates) {
+    heap.resize(c.size());
+    scores = heap.data();
+  }
   double best = std::numeric_limits<double>::infinity();
-  for (const Route* r : c) best = std::min(best, score_of(*r));
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    scores[i] = score_of(*c[i]);
+    best = std::min(best, scores[i]);
+  }
   const double limit = std::isinf(best) ? best : best * (1.0 + buffer) + 1e-12 * std::abs(best);
-  const Route* chosen = nullptr;
+  const Route* chosen = c.front();
   int seen = 0;
-  for (const Route* r : c) {
-    if (score_of(*r) > limit) continue;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    if (scores[i] > limit) continue;
     // Reservoir sampling: each tied candidate equally likely, one pass.
-    if (std::uniform_int_distribution<int>(0, seen++)(rng) == 0) chosen = r;
+    if (std::uniform_int_distribution<int>(0, seen++)(rng) == 0) chosen = c[i];
   }
   return chosen;
 }
@@ -299,25 +311,17 @@ const Route* Router::choose(std::span<const Route* const> c, const PickInput& in
         return static_cast<double>(s.in_flight.load(std::memory_order_relaxed) +
                                    s.remote_in_flight.load(std::memory_order_relaxed));
       });
-    case config::RoutingStrategy::kLatency: {
+    case config::RoutingStrategy::kLatency:
       // Unseen deployments first: a deployment nobody measured is explored before the known ones.
-      auto score = [&](const Route& r) {
-        const DeploymentState& s = *states_[r.index];
-        std::lock_guard lock(s.mu);
-        const double m = input.stream ? s.time_to_first_token.mean(now_ms) : s.latency_per_token.mean(now_ms);
-        return m < 0 ? 0.0 : m + 1e-9;
-      };
-      std::array<double, kMaxCandidates> cache{};
-      if (c.size() > kMaxCandidates) return lowest(c, rng, score, settings_.lowest_latency_buffer);
-      for (std::size_t i = 0; i < c.size(); ++i) cache[i] = score(*c[i]);
-      auto cached = [&](const Route& r) {
-        for (std::size_t i = 0; i < c.size(); ++i) {
-          if (c[i] == &r) return cache[i];
-        }
-        return 0.0;
-      };
-      return lowest(c, rng, cached, settings_.lowest_latency_buffer);
-    }
+      return lowest(
+          c, rng,
+          [&](const Route& r) {
+            const DeploymentState& s = *states_[r.index];
+            std::lock_guard lock(s.mu);
+            const double m = input.stream ? s.time_to_first_token.mean(now_ms) : s.latency_per_token.mean(now_ms);
+            return m < 0 ? 0.0 : m + 1e-9;
+          },
+          settings_.lowest_latency_buffer);
     case config::RoutingStrategy::kCost:
       return lowest(c, rng, [](const Route& r) {
         return r.cost_per_token.value_or(std::numeric_limits<double>::infinity());

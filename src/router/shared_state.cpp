@@ -71,21 +71,20 @@ end
 return out
 )lua";
 
-// Admits up to ARGV[3] requests against the limit ARGV[2] in the sliding minute at ARGV[1] (ms).
-// Returns {granted, requests in the minute after the grant}.
+// Admits one request against the limit ARGV[2] in the sliding minute at ARGV[1] (ms).
+// Returns {1 admitted | 0 refused, requests in the minute}.
 constexpr std::string_view kAdmitLua = R"lua(
-local now, limit, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local sec = math.floor(now / 1000)
 local total = 0
 local all = redis.call('HGETALL', KEYS[1])
 for j = 1, #all, 2 do
   if tonumber(all[j]) <= sec - 60 then redis.call('HDEL', KEYS[1], all[j]) else total = total + tonumber(all[j + 1]) end
 end
-local grant = math.min(want, limit - total)
-if grant <= 0 then return {0, total} end
-redis.call('HINCRBY', KEYS[1], sec, grant)
+if total + 1 > limit then return {0, total} end
+redis.call('HINCRBY', KEYS[1], sec, 1)
 redis.call('PEXPIRE', KEYS[1], 61000)
-return {grant, total + grant}
+return {1, total + 1}
 )lua";
 
 // Extends a deployment's cooldown to ARGV[1] (ms) unless a longer one is already there.
@@ -121,9 +120,10 @@ struct SharedState::Impl {
   std::string key(const Route& route, std::string_view what) const {
     return std::string(kKeyPrefix) + route.deployment->id + ":" + std::string(what);
   }
-  // Requests admitted through rpm leases are counted in Redis by the lease itself.
-  bool leased(const Route& route) const {
-    return router.settings().strategy == config::RoutingStrategy::kUsage && route.deployment->rpm.has_value();
+  // Deployments whose every request is admitted by Redis (and counted there by the admission).
+  bool exact(const Route& route) const {
+    return router.settings().strategy == config::RoutingStrategy::kUsage && route.deployment->rpm &&
+           *route.deployment->rpm <= kExactRpmLimit;
   }
 
   asio::awaitable<void> sync_once();
@@ -168,7 +168,7 @@ asio::awaitable<void> SharedState::Impl::sync_once() {
     // shared totals resume from the next sync after it returns.
     pushed_requests[r.index] = s.unsynced_requests.exchange(0, std::memory_order_relaxed);
     pushed_tokens[r.index] = s.unsynced_tokens.exchange(0, std::memory_order_relaxed);
-    if (leased(r)) pushed_requests[r.index] = 0;
+    if (exact(r)) pushed_requests[r.index] = 0;
     keys.push_back(key(r, "req"));
     keys.push_back(key(r, "tok"));
     keys.push_back(key(r, "inflight"));
@@ -203,10 +203,7 @@ asio::awaitable<void> SharedState::Impl::sync_once() {
       local_requests = s.requests.sum(after);
       local_tokens = s.tokens.sum(after);
     }
-    // Leased deployments: Redis counts whole leases, so the local count is not a subset of it.
-    const std::int64_t remote_requests = leased(r) ? v[0].integer - std::min(local_requests, v[0].integer)
-                                                   : std::max<std::int64_t>(0, v[0].integer - local_requests);
-    s.remote_requests.store(remote_requests, std::memory_order_relaxed);
+    s.remote_requests.store(std::max<std::int64_t>(0, v[0].integer - local_requests), std::memory_order_relaxed);
     s.remote_tokens.store(std::max<std::int64_t>(0, v[1].integer - local_tokens), std::memory_order_relaxed);
     s.remote_in_flight.store(static_cast<std::int32_t>(std::max<std::int64_t>(0, v[2].integer)),
                              std::memory_order_relaxed);
@@ -274,29 +271,14 @@ void SharedState::publish_cooldown(const Route& route, std::int64_t until_ms) {
   });
 }
 
-asio::awaitable<bool> SharedState::admit_rpm(const Route& route, std::int64_t now_ms) {
-  DeploymentState& s = impl_->router.state(route);
-  const std::int64_t second = now_ms / 1000;
-  // Fast path: this second's lease still has room.
-  if (s.lease_second.load(std::memory_order_relaxed) == second) {
-    std::int64_t left = s.lease_left.load(std::memory_order_relaxed);
-    while (left > 0) {
-      if (s.lease_left.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) co_return true;
-    }
-  }
-  if (!connected()) co_return true;
-  // A lease used up within its second asks for twice as much next time; one that expired with
-  // room left, for half. At most 1 % of the limit, so unused leases waste little of it.
-  const std::int64_t limit = *route.deployment->rpm;
-  const std::int64_t cap = std::max<std::int64_t>(1, limit / 100);
-  std::int64_t size = s.lease_size.load(std::memory_order_relaxed);
-  size = s.lease_second.load(std::memory_order_relaxed) == second ? size * 2 : size / 2;
-  size = std::clamp<std::int64_t>(size, 1, cap);
-  s.lease_size.store(size, std::memory_order_relaxed);
+bool SharedState::admits_exactly(const Route& route) const { return impl_->exact(route); }
 
+asio::awaitable<bool> SharedState::admit_rpm(const Route& route, std::int64_t now_ms) {
+  if (!connected()) co_return true;
   std::shared_ptr<Impl> impl = impl_;
+  const std::int64_t limit = *route.deployment->rpm;
   std::vector<std::string> keys{impl->key(route, "req")};
-  std::vector<std::string> args{std::to_string(now_ms), std::to_string(limit), std::to_string(size)};
+  std::vector<std::string> args{std::to_string(now_ms), std::to_string(limit)};
   auto call = [impl, keys = std::move(keys), args = std::move(args)]() mutable -> asio::awaitable<Result<RedisReply>> {
     Result<RedisReply> r = co_await impl->conn->eval(impl->admit_script, std::move(keys), std::move(args));
     co_return r;
@@ -306,15 +288,10 @@ asio::awaitable<bool> SharedState::admit_rpm(const Route& route, std::int64_t no
     impl->metrics.redis_error();
     co_return true;  // the local claim stands
   }
-  const std::int64_t granted = reply->elements[0].integer;
-  if (granted <= 0) {
-    // Full across the replicas: local picks skip it until the next sync says otherwise.
-    s.remote_requests.store(limit, std::memory_order_relaxed);
-    co_return false;
-  }
-  s.lease_left.store(granted - 1, std::memory_order_relaxed);
-  s.lease_second.store(second, std::memory_order_relaxed);
-  co_return true;
+  if (reply->elements[0].integer == 1) co_return true;
+  // Full across the replicas: local picks skip it until the next sync says otherwise.
+  impl->router.state(route).remote_requests.store(limit, std::memory_order_relaxed);
+  co_return false;
 }
 
 void SharedState::sync_now() {

@@ -65,11 +65,6 @@ struct DeploymentState {
   // Claimed here since the shared layer last pushed them to Redis.
   std::atomic<std::int64_t> unsynced_requests{0};
   std::atomic<std::int64_t> unsynced_tokens{0};
-  // An rpm lease from Redis (shared_state.hpp): requests this replica may still start in
-  // `lease_second` without asking again, and the size of the next lease asked for.
-  std::atomic<std::int64_t> lease_left{0};
-  std::atomic<std::int64_t> lease_second{0};
-  std::atomic<std::int64_t> lease_size{1};
 
   mutable std::mutex mu;
   SlidingWindow requests;        // claimed before each call (this replica)

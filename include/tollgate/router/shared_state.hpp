@@ -4,13 +4,15 @@
 // their error bounds: docs/routing.md ("Shared state").
 //
 // The hot path stays local: picks read the DeploymentState atomics, which a sync loop refreshes
-// from Redis every kSyncInterval (one pipelined Lua call for all deployments: push this replica's
-// deltas, read everyone's totals, read cooldowns). Only two things talk to Redis per request:
-// a cooldown that starts (fire and forget) and, for usage-based routing with an `rpm` limit, an
-// rpm lease when the local one is used up (leases grow with traffic, so a busy replica asks a
-// few times per second, an idle one per request).
+// from Redis every kSyncInterval (one Lua call for all deployments: push this replica's deltas,
+// read everyone's totals, read cooldowns). Only two things talk to Redis per request: a cooldown
+// that starts (fire and forget) and, under usage-based routing, the admission of a request to a
+// deployment whose `rpm` is at most kExactRpmLimit (one atomic Lua call, so the limit is exact
+// across replicas). Larger rpm limits are checked against the synced totals: across replicas they
+// can be passed by what the others start within one sync interval (under 0.2 % of the limit per
+// other replica running at the limit).
 //
-// Redis unreachable: the sync loop and leases fail fast (the client's own timeout), every replica
+// Redis unreachable: the sync loop and admissions fail fast (the client's own timeout), every replica
 // routes on its local state, errors are counted (tollgate_redis_errors_total) and logged once per
 // outage; when Redis returns, the next sync merges again.
 //
@@ -38,6 +40,8 @@ namespace tollgate::router {
 class SharedState {
  public:
   static constexpr std::chrono::milliseconds kSyncInterval{100};
+  /// rpm limits up to this (100 requests per second) are admitted through Redis one by one.
+  static constexpr std::int64_t kExactRpmLimit = 6000;
 
   /// Starts the Redis thread and connection. `router` must outlive this object (its states are
   /// what is synchronised); `metrics` likewise.
@@ -50,6 +54,9 @@ class SharedState {
   bool connected() const;
   /// A cooldown started on this replica: tell the others (no wait).
   void publish_cooldown(const Route& route, std::int64_t until_ms);
+  /// Whether requests to `route` must be admitted through admit_rpm() (usage-based routing and
+  /// an rpm limit of at most kExactRpmLimit).
+  bool admits_exactly(const Route& route) const;
   /// Admits one request to `route`'s rpm limit across all replicas. True also when Redis is
   /// unreachable (the local claim already made stands).
   boost::asio::awaitable<bool> admit_rpm(const Route& route, std::int64_t now_ms);

@@ -2,7 +2,9 @@
 // checks draw thousands of picks and compare shares with a tolerance, never a single sample.
 #include "tollgate/router/router.hpp"
 
+#include <atomic>
 #include <map>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -329,6 +331,34 @@ TEST(UsageRoutingTest, LeastUsedDeploymentThatFitsWins) {
   for (int i = 0; i < 50; ++i) EXPECT_EQ(f.pick_id(kT0), "b");
   f.router->state(f.route("b")).remote_tokens = 4000;  // another replica's usage counts
   for (int i = 0; i < 50; ++i) EXPECT_EQ(f.pick_id(kT0), "a");
+}
+
+TEST(UsageRoutingTest, PicksWhileOtherThreadsMoveTheCountsNeverComeBackEmpty) {
+  // Scores change between reads under real load; a pick must still return a deployment.
+  config::RouterSettings rs;
+  rs.strategy = RoutingStrategy::kUsage;
+  std::vector<Deployment> ds;
+  for (auto id : {"a", "b", "c", "d", "e"}) {
+    ds.push_back(dep(id));
+    ds.back().tpm = 1'000'000'000;
+  }
+  Fixture f(ds, rs);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> movers;
+  for (int t = 0; t < 2; ++t) {
+    movers.emplace_back([&, t] {
+      std::size_t i = static_cast<std::size_t>(t);
+      while (!stop.load()) {
+        const Route& r = f.router->routes()[i++ % 5];
+        if (f.router->claim(r, 30, kT0)) f.router->release(r, 30, 27, kT0);
+      }
+    });
+  }
+  int empty = 0;
+  for (int i = 0; i < 200'000; ++i) empty += f.pick(kT0).route == nullptr;
+  stop = true;
+  for (auto& m : movers) m.join();
+  EXPECT_EQ(empty, 0);
 }
 
 // --- order, tags, parallel limits -----------------------------------------------------------
