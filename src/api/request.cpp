@@ -1,6 +1,7 @@
 #include "tollgate/api/request.hpp"
 
 #include <array>
+#include <utility>
 
 namespace tollgate::api {
 namespace {
@@ -155,13 +156,14 @@ ApiResult<ParsedRequest> parse_request(std::string_view body, Endpoint endpoint)
       f.fallbacks = std::move(groups);
     }
   }
-  for (const char* name : {"mock_testing_fallbacks", "mock_testing_rate_limit_error"}) {
+  const std::pair<const char*, bool*> flags[] = {{"mock_testing_fallbacks", &f.mock_testing_fallbacks},
+                                                  {"mock_testing_rate_limit_error", &f.mock_testing_rate_limit_error}};
+  for (const auto& [name, flag] : flags) {
     const JsonMember* m = out.top.find(name);
     if (!m) continue;
     json v = parse_value(m->value);
     if (!v.is_boolean() && !v.is_null()) return bad(std::string("'") + name + "' must be a boolean.", name);
-    const bool on = v.is_boolean() && v.get<bool>();
-    (std::string_view(name) == "mock_testing_fallbacks" ? f.mock_testing_fallbacks : f.mock_testing_rate_limit_error) = on;
+    *flag = v.is_boolean() && v.get<bool>();
   }
   auto add_tags = [&](const json& v) {
     if (!v.is_array()) return;

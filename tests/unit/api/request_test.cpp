@@ -68,6 +68,23 @@ TEST(RequestFieldsTest, WrongTypesNameTheParameter) {
   EXPECT_EQ(parse_error(R"({"model":"m"})", Endpoint::kCompletions).param, "prompt");
 }
 
+TEST(RequestFieldsTest, RouterExtrasAreValidated) {
+  EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"num_retries":21})").param, "num_retries");
+  EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"num_retries":-1})").param, "num_retries");
+  EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"fallbacks":"b"})").param, "fallbacks");
+  EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"fallbacks":[1]})").param, "fallbacks");
+  EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"mock_testing_fallbacks":"yes"})").param, "mock_testing_fallbacks");
+  EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"mock_testing_rate_limit_error":1})").param,
+            "mock_testing_rate_limit_error");
+  const std::string body =
+      R"({"model":"m","messages":[],"num_retries":20,"fallbacks":["a",{"model":"b"}],"mock_testing_rate_limit_error":true})";
+  ParsedRequest p = parse_ok(body);
+  EXPECT_EQ(p.fields.num_retries, 20);
+  EXPECT_EQ(p.fields.fallbacks, std::optional<std::vector<std::string>>(std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(p.fields.mock_testing_rate_limit_error);
+  EXPECT_FALSE(p.fields.mock_testing_fallbacks);
+}
+
 TEST(UpstreamBodyTest, ReplacesModelDropsGatewayFieldsAndKeepsUnknownFieldsByteForByte) {
   const std::string body =
       R"({"model":"group","messages":[{"role":"user","content":"x"}],"fallbacks":["b"],)"
