@@ -123,10 +123,12 @@ ApiResult<ParsedRequest> parse_request(std::string_view body, Endpoint endpoint)
   }
   if (const JsonMember* t = out.top.find("timeout")) {
     json v = parse_value(t->value);
-    if (v.is_number() && v.get<double>() > 0) {
+    if (v.is_number() && v.get<double>() > 0 && v.get<double>() <= kMaxRequestTimeoutSeconds) {
       f.timeout_seconds = v.get<double>();
     } else if (!v.is_null()) {
-      return bad("'timeout' must be a positive number of seconds.", "timeout");
+      return bad("'timeout' must be a number of seconds above 0 and at most " +
+                     std::to_string(static_cast<int>(kMaxRequestTimeoutSeconds)) + ".",
+                 "timeout");
     }
   }
   if (const JsonMember* r = out.top.find("num_retries")) {

@@ -59,7 +59,11 @@ App::App(config::Config config, std::shared_ptr<spdlog::logger> log)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(log))) {}
 
 App::~App() {
-  if (impl_) impl_->server.stop();
+  if (!impl_) return;
+  impl_->server.stop();
+  // With the io threads joined (their io_contexts still alive), the Redis thread can finish and
+  // post its last completions before anything it refers to goes away.
+  impl_->shared.reset();
 }
 
 std::uint16_t App::start() { return impl_->server.start(); }
@@ -74,6 +78,7 @@ bool App::shutdown() {
     impl_->log->warn("msg=\"shutdown deadline passed with requests in flight\" active={}", server.active_requests());
   }
   server.stop();
+  impl_->shared.reset();
   impl_->access_log.flush();
   return idle;
 }

@@ -418,7 +418,10 @@ unsigned worker_count(const config::ServerSettings& settings) {
 Server::Server(config::ServerSettings settings, HandlerFactory factory, std::shared_ptr<spdlog::logger> log)
     : settings_(std::move(settings)), factory_(std::move(factory)), log_(std::move(log)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+  workers_.clear();
+}
 
 std::uint16_t Server::start() {
   const unsigned n = worker_count(settings_);
@@ -457,7 +460,8 @@ void Server::stop() {
   for (auto& w : workers_) {
     if (w->thread_.joinable()) w->thread_.join();
   }
-  workers_.clear();
+  // The workers (io_contexts, handlers) live on until the destructor: whatever still holds one of
+  // their executors (a Redis call completing on SharedState's thread) can post to it until then.
 }
 
 }  // namespace tollgate::http

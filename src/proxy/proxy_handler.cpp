@@ -1,6 +1,7 @@
 #include "tollgate/proxy/proxy_handler.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <algorithm>
 #include <chrono>
 
@@ -105,10 +106,14 @@ http::HeaderList response_headers(const CallOutcome& out) {
   return h;
 }
 
+// `x-litellm-timeout`: finite seconds above 0, at most a day (nan and inf parse, so check).
 std::optional<double> parse_seconds(std::string_view text) {
   double value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size() || value <= 0) return std::nullopt;
+  if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(value) || value <= 0 ||
+      value > api::kMaxRequestTimeoutSeconds) {
+    return std::nullopt;
+  }
   return value;
 }
 
@@ -241,18 +246,27 @@ AttemptResult mock_testing_failure(bool rate_limit, std::string_view group) {
   return r;
 }
 
-// Holds a deployment's in-flight slot for one attempt and gives it back on every exit path,
-// including a client that disconnects mid-stream.
+// Owns what Router::claim() took for one attempt and gives it back on every exit path,
+// including a client that disconnects mid-stream: release() with the real token count after a
+// call, unclaim() (as if never claimed) when the call did not happen.
 struct ClaimGuard {
-  ClaimGuard(const router::Router& r, const router::Route& claimed, std::int64_t estimated)
-      : router(r), route(claimed), estimate(estimated), actual_tokens(estimated) {}
-  ~ClaimGuard() { router.release(route, estimate, actual_tokens, unix_ms()); }
+  ClaimGuard(const router::Router& r, const router::Route& claimed, std::int64_t estimated, std::int64_t at_ms)
+      : router(r), route(claimed), estimate(estimated), actual_tokens(estimated), claimed_ms(at_ms) {}
+  ~ClaimGuard() {
+    if (called) {
+      router.release(route, estimate, actual_tokens, claimed_ms, unix_ms());
+    } else {
+      router.unclaim(route, estimate, claimed_ms);
+    }
+  }
   ClaimGuard(const ClaimGuard&) = delete;
   ClaimGuard& operator=(const ClaimGuard&) = delete;
   const router::Router& router;
   const router::Route& route;
   std::int64_t estimate;
   std::int64_t actual_tokens;
+  std::int64_t claimed_ms;
+  bool called = false;  // the deployment was called: its claim stands
 };
 
 // The class of an error the gateway answered itself (no upstream attempt behind it).
@@ -458,6 +472,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
   router::ErrorClass last_class = router::ErrorClass::kServerError;
   std::vector<std::size_t> tried;
   bool attempted = false;  // some deployment was called (or mock-failed) for this request
+  bool pre_call_context = false;  // no deployment could take the prompt, before any call
   for (;;) {  // one model group: the requested one, then each fallback
     const bool on_requested = out.attempted_fallbacks == 0;
     int retries_in_group = 0;
@@ -476,12 +491,14 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
         picked.route = nullptr;
         picked.none.reason = "all deployments are cooling down or at their limits";
       }
+      std::optional<ClaimGuard> guard;
+      if (picked.route) guard.emplace(router, *picked.route, estimate, now);
       if (picked.route && shared_ && shared_->admits_exactly(*picked.route)) {
         // The rpm limit holds exactly across replicas: admission comes from Redis.
         const router::Route& candidate = *picked.route;
         const bool admitted = co_await shared_->admit_rpm(candidate, now);
         if (!admitted) {
-          router.unclaim(candidate, estimate, now);
+          guard.reset();  // unclaims
           picked.route = nullptr;
           picked.none.reason = "all deployments are at their rpm limits";
           picked.none.retry_after = std::chrono::seconds(1);
@@ -492,17 +509,18 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
         const auto wait = picked.none.retry_after;
         // Wait for the soonest recovery only when the client gave the request its own deadline
         // and the recovery comes before it; otherwise say so at once.
-        if (!picked.none.context_window && timeout.from_request && waits < kMaxWaits &&
+        if (!picked.none.context_window && !picked.none.permanent && timeout.from_request && waits < kMaxWaits &&
             Clock::now() + wait < deadline) {
           ++waits;
           co_await sleep_for(wait);
           continue;
         }
-        // After a real failure, that failure is the better answer than "nothing available".
         snap->model_metrics(requested_group).no_deployment();
+        // After a real failure, that failure is the better answer than "nothing available".
         if (!last_error || !attempted) {
           last_error = no_deployment_error(target->name, picked.none);
           last_class = picked.none.context_window ? router::ErrorClass::kContextWindow : router::ErrorClass::kRateLimit;
+          pre_call_context = picked.none.context_window && !attempted;
         }
         break;
       }
@@ -516,13 +534,15 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
       AttemptResult result;
       attempted = true;
       if (on_requested && (fields.mock_testing_fallbacks || fields.mock_testing_rate_limit_error)) {
-        result = mock_testing_failure(fields.mock_testing_rate_limit_error, target->name);
-        router.release(route, estimate, estimate, unix_ms());
+        result = mock_testing_failure(fields.mock_testing_rate_limit_error, target->name);  // guard unclaims
       } else {
         const auto t0 = Clock::now();
-        ClaimGuard guard(router, route, estimate);
+        guard->called = true;
+        out.usage = {};
+        out.ttft_s = 0;
+        out.stream_failure.reset();
         result = co_await attempt(ex, endpoint, *parsed, route, *target, attempt_timeout, out);
-        guard.actual_tokens = out.usage.present ? out.usage.total_tokens : estimate;
+        guard->actual_tokens = out.usage.present ? out.usage.total_tokens : estimate;
         const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
         metrics::DeploymentMetrics& dm = *snap->deployment_metrics[route.index];
         if (out.stream_failure) {
@@ -536,7 +556,11 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
           if (fields.stream && out.ttft_s > 0) dm.time_to_first_token(metrics::Seconds(out.ttft_s));
         } else {
           dm.failure(result.cls);
-          const auto cooled = router.record_failure(route, result.cls, result.retry_after, attempt_timeout.total, unix_ms());
+          // A timeout the client chose is the client's: it does not count against the deployment.
+          const bool clients_timeout = result.cls == router::ErrorClass::kTimeout && timeout.from_request;
+          const auto cooled = clients_timeout ? std::nullopt
+                                              : router.record_failure(route, result.cls, result.retry_after,
+                                                                      attempt_timeout.total, unix_ms());
           if (cooled && shared_) shared_->publish_cooldown(route, unix_ms() + cooled->count());
           if (cooled) {
             dm.cooled_down(static_cast<int>(result.error->status));
@@ -547,20 +571,25 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
         }
         dm.set_state(static_cast<metrics::DeploymentState>(router.health(route, unix_ms())));
       }
+      guard.reset();
       if (result.answered && !on_requested) snap->model_metrics(requested_group).fallback(target->name, true);
       if (result.answered) co_return std::nullopt;
       last_error = std::move(result.error);
       last_class = result.cls;
       tried.push_back(route.index);
-      if (ex.draining() || retries_in_group >= router.retries_for(last_class, route, fields.num_retries)) break;
+      if (ex.draining() || Clock::now() >= deadline ||
+          retries_in_group >= router.retries_for(last_class, route, fields.num_retries)) {
+        break;
+      }
       // Another deployment that has not failed this request goes at once; the same one again
-      // after a backoff (which must fit in the deadline).
+      // after a backoff (which must fit in the deadline); none available now ends the retries.
       const router::PickInput peek_input{.tags = tags,
                                          .estimated_prompt_tokens = estimate,
                                          .stream = fields.stream,
                                          .tried = tried};
       const router::PickResult peek = router.pick(*target, peek_input, unix_ms(), rng_);
-      const bool fresh = peek.route && std::find(tried.begin(), tried.end(), peek.route->index) == tried.end();
+      if (!peek.route) break;
+      const bool fresh = std::find(tried.begin(), tried.end(), peek.route->index) == tried.end();
       if (!fresh) {
         const auto wait = router.backoff(retries_in_group + 1, result.retry_after, rng_);
         if (Clock::now() + wait >= deadline) break;
@@ -578,7 +607,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
     if (!fallbacks_chosen) {
       fallbacks_chosen = true;
       const std::vector<std::string>* body_fallbacks = fields.fallbacks ? &*fields.fallbacks : nullptr;
-      fallback_queue = router.fallbacks_for(requested_group, last_class, body_fallbacks);
+      fallback_queue = router.fallbacks_for(requested_group, last_class, body_fallbacks, pre_call_context);
       std::reverse(fallback_queue.begin(), fallback_queue.end());  // popped from the back
     }
     std::optional<router::Target> next;

@@ -22,6 +22,19 @@ void SlidingWindow::add(std::int64_t now_ms, std::int64_t n) {
   count_[slot] += n;
 }
 
+void SlidingWindow::add_at(std::int64_t at_ms, std::int64_t now_ms, std::int64_t n) {
+  const std::int64_t at = floor_div(at_ms, 1000);
+  const std::int64_t now = floor_div(now_ms, 1000);
+  if (at <= now - kSeconds || at > now) return;
+  const std::size_t slot = slot_of(at);
+  if (second_[slot] > at) return;  // reused by a later second (cannot happen inside the window)
+  if (second_[slot] != at) {
+    second_[slot] = at;
+    count_[slot] = 0;
+  }
+  count_[slot] += n;
+}
+
 std::int64_t SlidingWindow::sum(std::int64_t now_ms) const {
   const std::int64_t second = floor_div(now_ms, 1000);
   std::int64_t total = 0;

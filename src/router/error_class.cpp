@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <ctime>
 #include <string>
 
@@ -80,7 +81,7 @@ std::optional<milliseconds> parse_retry_after(std::string_view value, std::int64
   double seconds = 0;
   auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
   if (ec == std::errc() && ptr == value.data() + value.size()) {
-    if (seconds < 0 || seconds > 86'400) return std::nullopt;
+    if (!std::isfinite(seconds) || seconds < 0 || seconds > 86'400) return std::nullopt;
     return milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
   }
   auto when = parse_http_date(value);
@@ -97,7 +98,7 @@ std::optional<milliseconds> parse_reset_duration(std::string_view value) {
   while (p < end) {
     double number = 0;
     auto [next, ec] = std::from_chars(p, end, number);
-    if (ec != std::errc() || number < 0) return std::nullopt;
+    if (ec != std::errc() || !std::isfinite(number) || number < 0) return std::nullopt;
     p = next;
     std::string_view unit(p, static_cast<std::size_t>(end - p));
     double scale = 1000;  // bare number: seconds
@@ -117,7 +118,7 @@ std::optional<milliseconds> parse_reset_duration(std::string_view value) {
     total_ms += number * scale;
     any = true;
   }
-  if (!any || total_ms > 86'400'000.0) return std::nullopt;
+  if (!any || !std::isfinite(total_ms) || total_ms > 86'400'000.0) return std::nullopt;
   return milliseconds(static_cast<std::int64_t>(total_ms));
 }
 

@@ -208,6 +208,7 @@ PickResult Router::pick(const Target& target, const PickInput& input, std::int64
   std::int64_t soonest_ms = std::numeric_limits<std::int64_t>::max();
   bool any_tag_match = false;
   bool any_fits_context = false;
+  bool too_big_for_tpm = false;  // some deployment can never take this prompt within its tpm
   const bool usage_limits = settings_.strategy == config::RoutingStrategy::kUsage;
   for (std::size_t i = 0; i < n; ++i) {
     const Route& r = member(i);
@@ -245,6 +246,10 @@ PickResult Router::pick(const Target& target, const PickInput& input, std::int64
         soonest_ms = std::min(soonest_ms, std::max<std::int64_t>(1000, s.requests.ms_until_at_most(now_ms, target_sum)));
         continue;
       }
+      if (d.tpm && input.estimated_prompt_tokens > *d.tpm) {
+        too_big_for_tpm = true;
+        continue;
+      }
       if (d.tpm &&
           s.tokens.sum(now_ms) + s.remote_tokens.load(std::memory_order_relaxed) + input.estimated_prompt_tokens > *d.tpm) {
         const std::int64_t target_sum =
@@ -259,11 +264,14 @@ PickResult Router::pick(const Target& target, const PickInput& input, std::int64
   if (count == 0) {
     if (!any_tag_match) {
       result.none.reason = "no deployment matches the request's tags";
+      result.none.permanent = true;
     } else if (!any_fits_context) {
       result.none.reason = "the prompt is longer than every deployment's max_input_tokens";
       result.none.context_window = true;
     } else {
       result.none.reason = "all deployments are cooling down or at their limits";
+      // Only deployments the prompt can never fit were left out: nothing to wait for.
+      result.none.permanent = too_big_for_tpm && soonest_ms == std::numeric_limits<std::int64_t>::max();
     }
     if (soonest_ms == std::numeric_limits<std::int64_t>::max()) soonest_ms = 1000;
     result.none.retry_after = milliseconds(std::max<std::int64_t>(soonest_ms, 1));
@@ -378,13 +386,13 @@ void Router::unclaim(const Route& route, std::int64_t estimated_tokens, std::int
 }
 
 void Router::release(const Route& route, std::int64_t estimated_tokens, std::int64_t actual_tokens,
-                     std::int64_t now_ms) const {
+                     std::int64_t claimed_ms, std::int64_t now_ms) const {
   DeploymentState& s = *states_[route.index];
   s.in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (actual_tokens != estimated_tokens) {
     s.unsynced_tokens.fetch_add(actual_tokens - estimated_tokens, std::memory_order_relaxed);
     std::lock_guard lock(s.mu);
-    s.tokens.add(now_ms, actual_tokens - estimated_tokens);
+    s.tokens.add_at(claimed_ms, now_ms, actual_tokens - estimated_tokens);
   }
 }
 
@@ -470,23 +478,25 @@ int Router::retries_for(ErrorClass cls, const Route& route, std::optional<int> r
 }
 
 std::vector<std::string> Router::fallbacks_for(std::string_view group, ErrorClass cls,
-                                               const std::vector<std::string>* request_fallbacks) const {
+                                               const std::vector<std::string>* request_fallbacks,
+                                               bool pre_call) const {
   auto from = [&](const config::FallbackMap& map) -> const std::vector<std::string>* {
     auto it = map.find(group);
     if (it == map.end()) it = map.find("*");
     return it == map.end() ? nullptr : &it->second;
   };
+  // The general list: the body's, else the group's `fallbacks`, else `default_fallbacks`.
+  const std::vector<std::string>* general = request_fallbacks ? request_fallbacks : from(settings_.fallbacks);
+  if (general == nullptr && !settings_.default_fallbacks.empty()) general = &settings_.default_fallbacks;
   const std::vector<std::string>* list = nullptr;
   switch (cls) {
     case ErrorClass::kBadRequest: return {};
     case ErrorClass::kContentPolicy: list = from(settings_.content_policy_fallbacks); break;
     case ErrorClass::kContextWindow:
       list = from(settings_.context_window_fallbacks);
-      if (list == nullptr) list = request_fallbacks ? request_fallbacks : from(settings_.fallbacks);
+      if (list == nullptr && !pre_call) list = general;
       break;
-    default:
-      list = request_fallbacks ? request_fallbacks : from(settings_.fallbacks);
-      if (list == nullptr && !settings_.default_fallbacks.empty()) list = &settings_.default_fallbacks;
+    default: list = general;
   }
   if (list == nullptr) return {};
   std::vector<std::string> out;

@@ -127,6 +127,16 @@ struct SharedState::Impl {
   }
 
   asio::awaitable<void> sync_once();
+  // Without a fresh picture from Redis, route on local state alone: the other replicas' last
+  // numbers would otherwise hold deployments "full" for the whole outage.
+  void forget_remote() {
+    for (const Route& r : router.routes()) {
+      DeploymentState& s = router.state(r);
+      s.remote_in_flight.store(0, std::memory_order_relaxed);
+      s.remote_requests.store(0, std::memory_order_relaxed);
+      s.remote_tokens.store(0, std::memory_order_relaxed);
+    }
+  }
   asio::awaitable<void> loop();
 
   config::RedisSettings settings;
@@ -177,10 +187,14 @@ asio::awaitable<void> SharedState::Impl::sync_once() {
     args.push_back(std::to_string(pushed_tokens[r.index]));
     args.push_back(std::to_string(s.in_flight.load(std::memory_order_relaxed)));
   }
-  if (!is_up) co_return;
+  if (!is_up) {
+    forget_remote();
+    co_return;
+  }
   Result<RedisReply> reply = co_await conn->eval(sync_script, std::move(keys), std::move(args));
   if (!reply || reply->type != RedisReply::Type::kArray || reply->elements.size() != routes.size() * 4) {
     metrics.redis_error();
+    forget_remote();
     // Not applied: push them with the next sync.
     for (const Route& r : routes) {
       router.state(r).unsynced_requests.fetch_add(pushed_requests[r.index], std::memory_order_relaxed);
@@ -218,7 +232,14 @@ asio::awaitable<void> SharedState::Impl::loop() {
   asio::steady_timer wait(io);
   timer = &wait;
   while (!stopping.load(std::memory_order_relaxed)) {
-    co_await sync_once();
+    try {
+      co_await sync_once();
+    } catch (const std::exception& e) {
+      // A bug or bad_alloc must not end syncing for the life of the process.
+      metrics.redis_error();
+      forget_remote();
+      log->error("msg=\"router sync failed\" error=\"{}\"", e.what());
+    }
     if (stopping.load(std::memory_order_relaxed)) break;
     // Until Redis has answered once, look again soon: start-up should not route blind for long.
     wait.expires_after(synced_once ? kSyncInterval : kStartupRetry);

@@ -225,6 +225,12 @@ TEST_F(RouterTest, TimeoutMovesToTheNextDeploymentAndIsEchoed) {
   HttpResponse with_header = gw_->post("/v1/chat/completions", chat("fast"), auth_headers({{"x-litellm-timeout", "2.5"}}));
   EXPECT_EQ(with_header.header("x-litellm-timeout"), "2.500");
   EXPECT_EQ(gw_->post("/v1/chat/completions", chat("fast")).header("x-litellm-timeout"), "600.000");
+  // Values that are not a usable number of seconds are ignored, never a broken deadline.
+  for (const char* bad : {"nan", "inf", "-1", "1e300", "abc"}) {
+    HttpResponse ignored = gw_->post("/v1/chat/completions", chat("fast"), auth_headers({{"x-litellm-timeout", bad}}));
+    EXPECT_EQ(ignored.status, 200u) << bad;
+    EXPECT_EQ(ignored.header("x-litellm-timeout"), "600.000") << bad;
+  }
 }
 
 TEST_F(RouterTest, BodyFallbacksReplaceTheConfiguredOnes) {
@@ -315,6 +321,26 @@ TEST_F(RouterTest, StreamsFailOverBeforeTheFirstByte) {
   EXPECT_EQ(hits(), (Hits{"a", "b"}));
   const std::string metrics = gw_->get("/metrics", {}).body;
   EXPECT_NE(metrics.find("litellm_llm_api_time_to_first_token_metric_count"), std::string::npos);
+}
+
+TEST_F(RouterTest, AClientsOwnShortTimeoutDoesNotCoolTheDeploymentDown) {
+  start(deployment("g", "a", "delay_headers_ms=300"), "{allowed_fails: 0, num_retries: 0}");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(gw_->post("/v1/chat/completions", chat("g", {{"timeout", 0.05}})).status, 408u);
+  }
+  HttpResponse patient = gw_->post("/v1/chat/completions", chat("g"));
+  EXPECT_EQ(patient.status, 200u) << patient.body;
+  EXPECT_EQ(gw_->get("/metrics", {}).body.find("litellm_deployment_cooled_down_total{"), std::string::npos);
+}
+
+TEST_F(RouterTest, RetriesEndAtOnceWhenTheFailureCooledEveryDeployment) {
+  start(deployment("g", "a", "status=429/retry_after=30"), "{num_retries: 3}");
+  const auto t0 = std::chrono::steady_clock::now();
+  HttpResponse r = gw_->post("/v1/chat/completions", chat("g"));
+  EXPECT_EQ(r.status, 429u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 300ms);  // no backoff towards a cooling deployment
+  EXPECT_EQ(header_int(r, "x-litellm-attempted-retries"), 0);
+  EXPECT_EQ(hits(), Hits{"a"});
 }
 
 TEST_F(RouterTest, StreamBrokenAfterTheFirstByteIsNotRetriedButCountsAsAFailure) {

@@ -26,6 +26,8 @@ std::string_view endpoint_path(Endpoint endpoint);  // "/chat/completions", ...
 
 /// Highest `num_retries` a request body may ask for.
 inline constexpr int kMaxRequestRetries = 20;
+/// Longest `timeout` (seconds) a request may ask for, in the body or `x-litellm-timeout`.
+inline constexpr double kMaxRequestTimeoutSeconds = 86'400;
 
 struct RequestFields {
   std::string model;

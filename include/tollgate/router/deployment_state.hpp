@@ -24,6 +24,9 @@ class SlidingWindow {
  public:
   static constexpr std::int64_t kSeconds = 60;
   void add(std::int64_t now_ms, std::int64_t n);
+  /// Adds to the bucket of an earlier moment `at_ms` while it is still in the window at `now_ms`
+  /// (a correction to what was counted then); nothing once it has left.
+  void add_at(std::int64_t at_ms, std::int64_t now_ms, std::int64_t n);
   std::int64_t sum(std::int64_t now_ms) const;
   /// Milliseconds from `now_ms` until the sum is at most `target` (0 when it already is).
   std::int64_t ms_until_at_most(std::int64_t now_ms, std::int64_t target) const;

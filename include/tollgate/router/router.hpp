@@ -67,6 +67,7 @@ struct NoDeployment {
   std::chrono::milliseconds retry_after{1000};  // soonest a deployment may be available again
   std::string reason;                           // for the error message
   bool context_window = false;                  // every deployment was too small for the prompt
+  bool permanent = false;                       // waiting cannot help (no tag matches, prompt over tpm)
 };
 
 struct PickResult {
@@ -101,9 +102,10 @@ class Router {
   bool claim(const Route& route, std::int64_t estimated_tokens, std::int64_t now_ms) const;
   /// Undoes a claim() whose call never started (admission refused elsewhere).
   void unclaim(const Route& route, std::int64_t estimated_tokens, std::int64_t now_ms) const;
-  /// Releases the in-flight slot and replaces the token estimate with the real count.
+  /// Releases the in-flight slot and replaces the token estimate claimed at `claimed_ms` with the
+  /// real count (in the claim's own second, so the window never runs below the truth).
   void release(const Route& route, std::int64_t estimated_tokens, std::int64_t actual_tokens,
-               std::int64_t now_ms) const;
+               std::int64_t claimed_ms, std::int64_t now_ms) const;
 
   /// Records a successful attempt: latency per output token (or time to first token for streams).
   void record_success(const Route& route, bool stream, double latency_s, double ttft_s,
@@ -121,9 +123,11 @@ class Router {
   /// num_retries in effect for a request (x-litellm-max-retries).
   int max_retries(std::optional<int> request_num_retries) const;
   /// Groups to fall back to after `group` failed with `cls`, in order. `request_fallbacks` (the
-  /// body's `fallbacks`, when given) replaces the configured general fallbacks.
+  /// body's `fallbacks`, when given) replaces the configured general fallbacks. `pre_call`: the
+  /// prompt was too long for every deployment before any call (context-window fallbacks only).
   std::vector<std::string> fallbacks_for(std::string_view group, ErrorClass cls,
-                                         const std::vector<std::string>* request_fallbacks) const;
+                                         const std::vector<std::string>* request_fallbacks,
+                                         bool pre_call = false) const;
   /// Wait before retry number `retry` (1-based) when no other deployment is available.
   std::chrono::milliseconds backoff(int retry, std::optional<std::chrono::milliseconds> retry_after,
                                     std::minstd_rand& rng) const;

@@ -72,6 +72,7 @@ TEST(RequestFieldsTest, RouterExtrasAreValidated) {
   EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"num_retries":21})").param, "num_retries");
   EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"num_retries":-1})").param, "num_retries");
   EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"fallbacks":"b"})").param, "fallbacks");
+  EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"timeout":1e300})").param, "timeout");
   EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"fallbacks":[1]})").param, "fallbacks");
   EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"mock_testing_fallbacks":"yes"})").param, "mock_testing_fallbacks");
   EXPECT_EQ(parse_error(R"({"model":"m","messages":[],"mock_testing_rate_limit_error":1})").param,

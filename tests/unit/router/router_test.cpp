@@ -293,7 +293,7 @@ TEST(UsageRoutingTest, RpmClaimedBeforeTheCallOverASlidingMinute) {
     auto p = f.pick(base + i * 10'000);
     ASSERT_NE(p.route, nullptr);
     ASSERT_TRUE(f.router->claim(*p.route, 10, base + i * 10'000));
-    f.router->release(*p.route, 10, 10, base + i * 10'000);
+    f.router->release(*p.route, 10, 10, base + i * 10'000, base + i * 10'000);
   }
   auto full = f.pick(base + 25'000);
   EXPECT_EQ(full.route, nullptr);
@@ -315,8 +315,37 @@ TEST(UsageRoutingTest, TpmCountsTheEstimateThenTheRealUsage) {
   PickInput in;
   in.estimated_prompt_tokens = 500;
   EXPECT_EQ(f.pick(kT0, in).route, nullptr);  // 600 + 500 > 1000
-  f.router->release(f.route("a"), 600, 300, kT0);  // the call used 300
+  f.router->release(f.route("a"), 600, 300, kT0, kT0);  // the call used 300
   EXPECT_NE(f.pick(kT0, in).route, nullptr);  // 300 + 500 fits
+}
+
+TEST(UsageRoutingTest, TokenCorrectionLandsInTheClaimsSecond) {
+  // Claimed 1000 at t=0, the call ended at t=30 s having used 100: the window holds 100 from
+  // t=0, and the whole request leaves it at t=60 s (a correction at t=30 s would leave -900 then).
+  config::RouterSettings rs;
+  rs.strategy = RoutingStrategy::kUsage;
+  auto a = dep("a");
+  a.tpm = 10'000;
+  Fixture f({a}, rs);
+  const std::int64_t base = kT0 - kT0 % 1000;
+  ASSERT_TRUE(f.router->claim(f.route("a"), 1000, base));
+  f.router->release(f.route("a"), 1000, 100, base, base + 30'000);
+  const DeploymentState& s = f.router->state(f.route("a"));
+  EXPECT_EQ(s.tokens.sum(base + 30'000), 100);
+  EXPECT_EQ(s.tokens.sum(base + 70'000), 0);
+}
+
+TEST(UsageRoutingTest, PromptOverTpmIsPermanentlyUnroutable) {
+  config::RouterSettings rs;
+  rs.strategy = RoutingStrategy::kUsage;
+  auto a = dep("a");
+  a.tpm = 100;
+  Fixture f({a}, rs);
+  PickInput in;
+  in.estimated_prompt_tokens = 500;
+  auto r = f.pick(kT0, in);
+  EXPECT_EQ(r.route, nullptr);
+  EXPECT_TRUE(r.none.permanent);
 }
 
 TEST(UsageRoutingTest, LeastUsedDeploymentThatFitsWins) {
@@ -350,7 +379,7 @@ TEST(UsageRoutingTest, PicksWhileOtherThreadsMoveTheCountsNeverComeBackEmpty) {
       std::size_t i = static_cast<std::size_t>(t);
       while (!stop.load()) {
         const Route& r = f.router->routes()[i++ % 5];
-        if (f.router->claim(r, 30, kT0)) f.router->release(r, 30, 27, kT0);
+        if (f.router->claim(r, 30, kT0)) f.router->release(r, 30, 27, kT0, kT0);
       }
     });
   }
@@ -417,7 +446,7 @@ TEST(ParallelLimitTest, DeploymentAndDefaultLimitsHoldAndSlotsComeBack) {
   auto none = f.pick();
   EXPECT_EQ(none.route, nullptr);
   EXPECT_EQ(none.none.retry_after, 1000ms);
-  f.router->release(f.route("a"), 1, 1, kT0);
+  f.router->release(f.route("a"), 1, 1, kT0, kT0);
   EXPECT_EQ(f.pick_id(), "a");
   EXPECT_EQ(f.router->state(f.route("a")).in_flight.load(), 0);
 }
@@ -572,6 +601,10 @@ TEST(FallbackRulesTest, ListsByErrorClass) {
   EXPECT_EQ(f.router->fallbacks_for("g", ErrorClass::kBadRequest, nullptr), V{});
   EXPECT_EQ(f.router->fallbacks_for("other", ErrorClass::kTimeout, nullptr), (V{"dflt"}));
   EXPECT_EQ(f.router->fallbacks_for("other", ErrorClass::kContentPolicy, nullptr), V{});  // never escalated
+  EXPECT_EQ(f.router->fallbacks_for("other", ErrorClass::kContextWindow, nullptr), (V{"dflt"}));
+  // Too long for every deployment before any call: only a bigger model can help.
+  EXPECT_EQ(f.router->fallbacks_for("g", ErrorClass::kContextWindow, nullptr, true), (V{"big"}));
+  EXPECT_EQ(f.router->fallbacks_for("other", ErrorClass::kContextWindow, nullptr, true), V{});
   const V body{"x", "g", "y"};
   EXPECT_EQ(f.router->fallbacks_for("g", ErrorClass::kServerError, &body), (V{"x", "y"}));
 }
