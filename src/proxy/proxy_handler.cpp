@@ -466,6 +466,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
   const SteadyTime deadline = out.started + timeout.overall;
 
   const std::string requested_group = target->name;
+  const router::Target requested_target = *target;
   std::vector<std::string> fallback_queue;
   bool fallbacks_chosen = false;
   std::optional<api::ApiError> last_error;
@@ -607,7 +608,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
     if (!fallbacks_chosen) {
       fallbacks_chosen = true;
       const std::vector<std::string>* body_fallbacks = fields.fallbacks ? &*fields.fallbacks : nullptr;
-      fallback_queue = router.fallbacks_for(requested_group, last_class, body_fallbacks, pre_call_context);
+      fallback_queue = router.fallbacks_for(requested_target, last_class, body_fallbacks, pre_call_context);
       std::reverse(fallback_queue.begin(), fallback_queue.end());  // popped from the back
     }
     std::optional<router::Target> next;

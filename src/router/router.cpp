@@ -477,11 +477,13 @@ int Router::retries_for(ErrorClass cls, const Route& route, std::optional<int> r
   return route.deployment->num_retries.value_or(settings_.num_retries);
 }
 
-std::vector<std::string> Router::fallbacks_for(std::string_view group, ErrorClass cls,
+std::vector<std::string> Router::fallbacks_for(const Target& target, ErrorClass cls,
                                                const std::vector<std::string>* request_fallbacks,
                                                bool pre_call) const {
+  const std::string_view group = target.name;
   auto from = [&](const config::FallbackMap& map) -> const std::vector<std::string>* {
     auto it = map.find(group);
+    if (it == map.end() && target.group != nullptr) it = map.find(target.group->name);
     if (it == map.end()) it = map.find("*");
     return it == map.end() ? nullptr : &it->second;
   };

@@ -122,10 +122,12 @@ class Router {
   int retries_for(ErrorClass cls, const Route& route, std::optional<int> request_num_retries) const;
   /// num_retries in effect for a request (x-litellm-max-retries).
   int max_retries(std::optional<int> request_num_retries) const;
-  /// Groups to fall back to after `group` failed with `cls`, in order. `request_fallbacks` (the
-  /// body's `fallbacks`, when given) replaces the configured general fallbacks. `pre_call`: the
-  /// prompt was too long for every deployment before any call (context-window fallbacks only).
-  std::vector<std::string> fallbacks_for(std::string_view group, ErrorClass cls,
+  /// Groups to fall back to after `target`'s group failed with `cls`, in order. Lists are looked
+  /// up by the requested name, then (wildcard groups) by the group's own name, then "*".
+  /// `request_fallbacks` (the body's `fallbacks`, when given) replaces the configured general
+  /// fallbacks. `pre_call`: the prompt was too long for every deployment before any call
+  /// (context-window fallbacks only).
+  std::vector<std::string> fallbacks_for(const Target& target, ErrorClass cls,
                                          const std::vector<std::string>* request_fallbacks,
                                          bool pre_call = false) const;
   /// Wait before retry number `retry` (1-based) when no other deployment is available.

@@ -586,6 +586,9 @@ TEST(RetryRulesTest, DefaultsPolicyDeploymentAndRequest) {
   EXPECT_EQ(f.router->max_retries(6), 6);
 }
 
+// A target for a group name the router does not know (fallback lists may name any group).
+Target named(std::string name) { return Target{nullptr, std::move(name), {}, nullptr}; }
+
 TEST(FallbackRulesTest, ListsByErrorClass) {
   config::RouterSettings rs;
   rs.fallbacks["g"] = {"g2", "g3"};
@@ -594,19 +597,33 @@ TEST(FallbackRulesTest, ListsByErrorClass) {
   rs.default_fallbacks = {"dflt"};
   Fixture f({dep("a")}, rs);
   using V = std::vector<std::string>;
-  EXPECT_EQ(f.router->fallbacks_for("g", ErrorClass::kServerError, nullptr), (V{"g2", "g3"}));
-  EXPECT_EQ(f.router->fallbacks_for("g", ErrorClass::kRateLimit, nullptr), (V{"g2", "g3"}));
-  EXPECT_EQ(f.router->fallbacks_for("g", ErrorClass::kContextWindow, nullptr), (V{"big"}));
-  EXPECT_EQ(f.router->fallbacks_for("g", ErrorClass::kContentPolicy, nullptr), (V{"lenient"}));
-  EXPECT_EQ(f.router->fallbacks_for("g", ErrorClass::kBadRequest, nullptr), V{});
-  EXPECT_EQ(f.router->fallbacks_for("other", ErrorClass::kTimeout, nullptr), (V{"dflt"}));
-  EXPECT_EQ(f.router->fallbacks_for("other", ErrorClass::kContentPolicy, nullptr), V{});  // never escalated
-  EXPECT_EQ(f.router->fallbacks_for("other", ErrorClass::kContextWindow, nullptr), (V{"dflt"}));
+  EXPECT_EQ(f.router->fallbacks_for(f.target("g"), ErrorClass::kServerError, nullptr), (V{"g2", "g3"}));
+  EXPECT_EQ(f.router->fallbacks_for(f.target("g"), ErrorClass::kRateLimit, nullptr), (V{"g2", "g3"}));
+  EXPECT_EQ(f.router->fallbacks_for(f.target("g"), ErrorClass::kContextWindow, nullptr), (V{"big"}));
+  EXPECT_EQ(f.router->fallbacks_for(f.target("g"), ErrorClass::kContentPolicy, nullptr), (V{"lenient"}));
+  EXPECT_EQ(f.router->fallbacks_for(f.target("g"), ErrorClass::kBadRequest, nullptr), V{});
+  EXPECT_EQ(f.router->fallbacks_for(named("other"), ErrorClass::kTimeout, nullptr), (V{"dflt"}));
+  EXPECT_EQ(f.router->fallbacks_for(named("other"), ErrorClass::kContentPolicy, nullptr), V{});  // never escalated
+  EXPECT_EQ(f.router->fallbacks_for(named("other"), ErrorClass::kContextWindow, nullptr), (V{"dflt"}));
   // Too long for every deployment before any call: only a bigger model can help.
-  EXPECT_EQ(f.router->fallbacks_for("g", ErrorClass::kContextWindow, nullptr, true), (V{"big"}));
-  EXPECT_EQ(f.router->fallbacks_for("other", ErrorClass::kContextWindow, nullptr, true), V{});
+  EXPECT_EQ(f.router->fallbacks_for(f.target("g"), ErrorClass::kContextWindow, nullptr, true), (V{"big"}));
+  EXPECT_EQ(f.router->fallbacks_for(named("other"), ErrorClass::kContextWindow, nullptr, true), V{});
   const V body{"x", "g", "y"};
-  EXPECT_EQ(f.router->fallbacks_for("g", ErrorClass::kServerError, &body), (V{"x", "y"}));
+  EXPECT_EQ(f.router->fallbacks_for(f.target("g"), ErrorClass::kServerError, &body), (V{"x", "y"}));
+}
+
+TEST(FallbackRulesTest, WildcardRequestsUseTheirGroupsList) {
+  config::RouterSettings rs;
+  rs.fallbacks["openai/*"] = {"backup"};
+  auto wild = dep("w", "openai/*");
+  wild.model = "*";
+  Fixture f({wild, dep("b", "backup")}, rs);
+  const Target t = f.target("openai/gpt-4o");
+  EXPECT_EQ(f.router->fallbacks_for(t, ErrorClass::kServerError, nullptr), std::vector<std::string>{"backup"});
+  rs.fallbacks["openai/gpt-4o"] = {"exact"};
+  Fixture g({wild, dep("b", "backup")}, rs);
+  EXPECT_EQ(g.router->fallbacks_for(g.target("openai/gpt-4o"), ErrorClass::kServerError, nullptr),
+            std::vector<std::string>{"exact"});  // the requested name first
 }
 
 TEST(FallbackRulesTest, MaxFallbacksCapsTheList) {
@@ -614,10 +631,10 @@ TEST(FallbackRulesTest, MaxFallbacksCapsTheList) {
   rs.fallbacks["g"] = {"a", "b", "c"};
   rs.max_fallbacks = 2;
   Fixture f({dep("a")}, rs);
-  EXPECT_EQ(f.router->fallbacks_for("g", ErrorClass::kServerError, nullptr).size(), 2u);
+  EXPECT_EQ(f.router->fallbacks_for(f.target("g"), ErrorClass::kServerError, nullptr).size(), 2u);
   rs.max_fallbacks = 0;
   Fixture g({dep("a")}, rs);
-  EXPECT_TRUE(g.router->fallbacks_for("g", ErrorClass::kServerError, nullptr).empty());
+  EXPECT_TRUE(g.router->fallbacks_for(g.target("g"), ErrorClass::kServerError, nullptr).empty());
 }
 
 TEST(BackoffTest, ExponentialWithJitterHonouringRetryAfter) {
