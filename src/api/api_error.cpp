@@ -28,6 +28,13 @@ Shape shape_of(Errc errc) {
     case Errc::kShuttingDown: return {503, "service_unavailable"};
     case Errc::kNoDeployments: return {429, "rate_limit_error"};
     case Errc::kRedisUnavailable: return {503, "service_unavailable"};
+    case Errc::kDbUnavailable: return {503, "service_unavailable"};
+    case Errc::kDbError: return {500, "internal_server_error"};
+    case Errc::kDbConflict: return {400, "invalid_request_error"};
+    case Errc::kForbidden: return {403, "permission_error"};
+    case Errc::kRateLimited: return {429, "rate_limit_error"};
+    case Errc::kBudgetExceeded: return {400, "budget_exceeded"};
+    case Errc::kModelAccessDenied: return {401, "key_model_access_denied"};
     case Errc::kOk:
     case Errc::kInternal: break;
   }
@@ -41,7 +48,8 @@ ApiError make_error(Errc errc, std::string message, std::optional<std::string> p
   ApiError e;
   e.status = shape.status;
   e.type = shape.type;
-  e.code = std::to_string(shape.status);
+  // LiteLLM answers a model-access denial with status 401 but code "403".
+  e.code = errc == Errc::kModelAccessDenied ? "403" : std::to_string(shape.status);
   e.message = std::move(message);
   e.param = std::move(param);
   e.errc = errc;

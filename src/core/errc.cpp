@@ -25,6 +25,13 @@ class Category final : public boost::system::error_category {
       case Errc::kShuttingDown: return "shutting down";
       case Errc::kNoDeployments: return "no deployments available";
       case Errc::kRedisUnavailable: return "redis unavailable";
+      case Errc::kDbUnavailable: return "database unavailable";
+      case Errc::kDbError: return "database error";
+      case Errc::kDbConflict: return "already exists";
+      case Errc::kForbidden: return "forbidden";
+      case Errc::kRateLimited: return "rate limited";
+      case Errc::kBudgetExceeded: return "budget exceeded";
+      case Errc::kModelAccessDenied: return "model access denied";
       case Errc::kInternal: return "internal error";
     }
     return "unknown tollgate error";

@@ -24,6 +24,13 @@ enum class Errc {
   kShuttingDown,       // the gateway is draining
   kNoDeployments,      // every deployment of the group is cooling down or over its limits
   kRedisUnavailable,   // Redis is not connected or did not answer in time
+  kDbUnavailable,      // the database cannot be reached (connect failed, connection lost)
+  kDbError,            // the database refused a statement (syntax, type) — a bug or a schema mismatch
+  kDbConflict,         // a unique constraint was violated (the row exists already)
+  kForbidden,          // authenticated, but the role may not do this
+  kRateLimited,        // a key/user/team/end-user rpm, tpm or parallel limit is reached
+  kBudgetExceeded,     // a budget the request falls under is spent
+  kModelAccessDenied,  // the key (or its team) may not call this model
   kInternal,           // a bug: should never reach a user
 };
 
