@@ -18,16 +18,17 @@ constexpr std::array<std::string_view, 11> kLitellmAccepted{
     "max_budget", "budget_duration", "default_key_generate_params", "upperbound_key_generate_params",
     "set_verbose"};
 
-constexpr std::array<std::string_view, 12> kGeneralAccepted{
-    "database_url", "proxy_batch_write_at", "disable_spend_logs", "store_prompts_in_spend_logs",
+constexpr std::array<std::string_view, 9> kGeneralAccepted{
+    "disable_spend_logs", "store_prompts_in_spend_logs",
     "maximum_spend_logs_retention_period", "global_max_parallel_requests",
-    "allow_requests_on_db_unavailable", "alerting", "alerting_threshold", "background_health_checks",
+    "alerting", "alerting_threshold", "background_health_checks",
     "health_check_interval", "alerting_args"};
 
-constexpr std::array<std::string_view, 2> kGeneralHandled{"master_key", "max_request_size_mb"};
+constexpr std::array<std::string_view, 5> kGeneralHandled{"master_key", "max_request_size_mb", "database_url",
+                                                          "proxy_batch_write_at", "allow_requests_on_db_unavailable"};
 constexpr std::array<std::string_view, 2> kLitellmHandled{"request_timeout", "ssl_verify"};
-constexpr std::array<std::string_view, 14> kTollgateHandled{
-    "host", "port", "num_workers", "max_header_size_kb", "header_timeout_seconds",
+constexpr std::array<std::string_view, 17> kTollgateHandled{
+    "database_path", "database_pool_size", "key_cache_ttl_seconds", "host", "port", "num_workers", "max_header_size_kb", "header_timeout_seconds",
     "body_timeout_seconds", "idle_timeout_seconds", "shutdown_timeout_seconds",
     "upstream_connect_timeout_seconds", "upstream_chunk_timeout_seconds", "upstream_max_idle_per_host",
     "upstream_pool_idle_timeout_seconds", "log_level", "access_log"};
@@ -61,6 +62,18 @@ void read_master_key(const Section& s, LoadContext& ctx, Config& cfg) {
     ctx.warn(path, "environment variable " + *unset_var +
                        " is not set; no master key, requests are not authenticated");
   }
+}
+
+void read_database(const Section& s, LoadContext& ctx, Config& cfg) {
+  std::optional<std::string> url = s.string("database_url");
+  if (!url || url->empty()) url = ctx.env("DATABASE_URL");
+  if (!url || url->empty()) return;
+  if (!url->starts_with("postgresql://") && !url->starts_with("postgres://")) {
+    // Never echo the URL: it usually carries a password.
+    ctx.error(s.path_of("database_url"), "expected a postgresql:// or postgres:// URL (leave it unset for SQLite)");
+    return;
+  }
+  cfg.database.url = *url;
 }
 
 void read_ssl_verify(const Section& s, LoadContext& ctx, Config& cfg) {
@@ -97,6 +110,9 @@ void read_general_settings(const Json& block, LoadContext& ctx, Config& cfg) {
   Section s(block, "general_settings", ctx);
   s.check_keys(kGeneralHandled, kGeneralAccepted);
   read_master_key(s, ctx, cfg);
+  read_database(s, ctx, cfg);
+  if (auto t = s.seconds("proxy_batch_write_at")) cfg.control.batch_write_interval = *t;
+  if (auto b = s.boolean("allow_requests_on_db_unavailable")) cfg.control.allow_requests_on_db_unavailable = *b;
   if (auto mb = s.number("max_request_size_mb")) {
     if (*mb <= 0 || *mb > kMaxRequestSizeMb) {
       ctx.error(s.path_of("max_request_size_mb"), "must be above 0 and at most 4096");
@@ -140,6 +156,15 @@ void read_tollgate_settings(const Json& block, LoadContext& ctx, Config& cfg) {
   if (auto t = s.seconds("upstream_chunk_timeout_seconds")) upstream.chunk_timeout = *t;
   if (auto t = s.seconds("upstream_pool_idle_timeout_seconds")) upstream.pool_idle_timeout = *t;
   if (auto n = s.integer("upstream_max_idle_per_host", 0, 100'000)) upstream.max_idle_per_host = static_cast<std::size_t>(*n);
+  if (auto path = s.string("database_path")) {
+    if (path->empty()) {
+      ctx.error(s.path_of("database_path"), "must not be empty");
+    } else {
+      cfg.database.sqlite_path = *path;
+    }
+  }
+  if (auto n = s.integer("database_pool_size", 1, 64)) cfg.database.pool_size = static_cast<int>(*n);
+  if (auto t = s.seconds("key_cache_ttl_seconds")) cfg.control.key_cache_ttl = *t;
   if (auto level = s.string("log_level")) {
     if (*level == "trace" || *level == "debug" || *level == "info" || *level == "warn" || *level == "error") {
       cfg.log.level = *level;

@@ -134,6 +134,25 @@ struct RouterSettings {
   RedisSettings redis;
 };
 
+/// Where keys, teams, users, budgets and spend live (docs/admin-api.md). Used only when a master
+/// key is set: without one there is no authentication and no control plane.
+struct DatabaseSettings {
+  /// general_settings.database_url or env DATABASE_URL: `postgresql://...` / `postgres://...`
+  /// selects PostgreSQL; empty selects SQLite at `sqlite_path`.
+  std::string url;
+  std::string sqlite_path = "tollgate.db";    // tollgate_settings.database_path
+  int pool_size = 4;                          // tollgate_settings.database_pool_size: connections (PostgreSQL)
+  bool postgres() const { return !url.empty(); }
+};
+
+/// The control plane: key cache, spend writes, what happens when the database is down.
+struct ControlSettings {
+  milliseconds batch_write_interval{10'000};  // general_settings.proxy_batch_write_at (seconds)
+  bool allow_requests_on_db_unavailable = false;
+  milliseconds key_cache_ttl{30'000};         // tollgate_settings.key_cache_ttl_seconds (backstop; Redis invalidates sooner)
+  milliseconds negative_cache_ttl{2'000};     // unknown keys are remembered this long
+};
+
 /// Logging.
 struct LogSettings {
   std::string level = "info";                 // trace|debug|info|warn|error
@@ -146,6 +165,8 @@ struct Config {
   ServerSettings server;
   UpstreamSettings upstream;
   RouterSettings router;
+  DatabaseSettings database;
+  ControlSettings control;
   LogSettings log;
   std::string source_path;                    // file it was loaded from ("" when built in code)
 };

@@ -156,6 +156,31 @@ general_settings:
   EXPECT_EQ(r.config->router.fallbacks, (FallbackMap{{"m", {"n"}}}));
   EXPECT_EQ(r.config->router.redis.host, "localhost");
   EXPECT_EQ(r.config->router.cooldown_time, 30'000ms);
+  EXPECT_EQ(r.config->database.url, "postgresql://localhost/db");
+  EXPECT_TRUE(r.config->database.postgres());
+}
+
+TEST(ConfigLoaderTest, DatabaseUrlMustBePostgresAndDefaultsToSqlite) {
+  auto bad = load(with_mock(R"(
+general_settings:
+  database_url: mysql://u:secret@h/db
+)"));
+  EXPECT_EQ(strings(bad.errors),
+            Strings{"general_settings.database_url: expected a postgresql:// or postgres:// URL (leave it unset for SQLite)"});
+  auto none = load(with_mock(R"(
+tollgate_settings:
+  database_path: /tmp/x.db
+  key_cache_ttl_seconds: 7
+general_settings:
+  proxy_batch_write_at: 3
+  allow_requests_on_db_unavailable: true
+)"));
+  expect_clean(none);
+  EXPECT_FALSE(none.config->database.postgres());
+  EXPECT_EQ(none.config->database.sqlite_path, "/tmp/x.db");
+  EXPECT_EQ(none.config->control.key_cache_ttl, 7'000ms);
+  EXPECT_EQ(none.config->control.batch_write_interval, 3'000ms);
+  EXPECT_TRUE(none.config->control.allow_requests_on_db_unavailable);
 }
 
 TEST(ConfigLoaderTest, UnknownKeysInLitellmParamsAndModelInfoKeptWithoutWarning) {

@@ -1,0 +1,116 @@
+#pragma once
+// The control plane's durable state — keys, teams, team memberships, users, organizations, end
+// users (customers) and budgets — behind one interface with two implementations: SQLite (the
+// embedded default, WAL, a file created and migrated on first start) and PostgreSQL (libpq, a
+// connection pool, migrations applied on start under an advisory lock so replicas may start
+// together). Both pass the same test suite (tests/integration/store_test.cpp).
+//
+// Records are kept as a JSON object of their LiteLLM fields (`data`) beside the columns that
+// queries need: the id, the owner ids (indexed), spend and the budget window. The admin API owns
+// the meaning of the fields; the store only persists them.
+//
+// Asynchrony: every call runs on the store's own threads (blocking SQLite/libpq calls never run on
+// an io thread) and completes on the awaiting coroutine's executor.
+// Errors: kDbUnavailable when the database cannot be reached (the store reconnects by itself on a
+// later call), kDbConflict when an insert hits an existing id, kDbError for anything else.
+// Thread safety: all methods may be called from any thread concurrently.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tollgate/config/config.hpp"
+#include "tollgate/core/errc.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace tollgate::db {
+
+namespace asio = boost::asio;
+
+enum class Entity { kKey, kTeam, kUser, kOrganization, kEndUser, kBudget };
+
+/// One row. For keys `id` is the SHA-256 hex of the key (the key itself is never stored).
+struct Record {
+  std::string id;
+  nlohmann::json data = nlohmann::json::object();  // LiteLLM's fields, except spend
+  double spend = 0;                                // spend in the current budget window
+  std::int64_t budget_reset_at_ms = 0;             // unix ms when the window ends; 0 = no window
+  std::int64_t created_at_ms = 0;                  // set by insert() when 0
+  std::int64_t updated_at_ms = 0;                  // set by insert()/update()
+};
+
+/// list() filters; unset fields do not filter. Owner ids are read from data's user_id, team_id,
+/// organization_id (indexed columns).
+struct ListFilter {
+  std::optional<std::string> user_id;
+  std::optional<std::string> team_id;
+  std::optional<std::string> organization_id;
+  std::size_t limit = 100;
+  std::size_t offset = 0;
+};
+
+/// Spend to add to one entity's current window; applied only while the row's budget_reset_at_ms
+/// still equals `window_ms` (spend of a window that has been reset is not carried into the next).
+struct SpendDelta {
+  Entity entity;
+  std::string id;
+  double amount = 0;
+  std::int64_t window_ms = 0;
+};
+
+struct Membership {
+  std::string team_id;
+  std::string user_id;
+  std::string role;  // "admin" | "user"
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual bool postgres() const = 0;
+
+  virtual asio::awaitable<Result<std::optional<Record>>> get(Entity entity, std::string id) = 0;
+  /// kDbConflict when the id exists.
+  virtual asio::awaitable<Result<Record>> insert(Entity entity, Record record) = 0;
+  /// Replaces data and budget_reset_at_ms (and spend when `set_spend`). Returns false when missing.
+  virtual asio::awaitable<Result<bool>> update(Entity entity, Record record, bool set_spend) = 0;
+  virtual asio::awaitable<Result<bool>> remove(Entity entity, std::string id) = 0;
+  /// Ordered by created_at, then id.
+  virtual asio::awaitable<Result<std::vector<Record>>> list(Entity entity, ListFilter filter) = 0;
+
+  /// Insert or change a member's role.
+  virtual asio::awaitable<Result<void>> put_member(Membership m) = 0;
+  virtual asio::awaitable<Result<bool>> remove_member(std::string team_id, std::string user_id) = 0;
+  virtual asio::awaitable<Result<std::vector<Membership>>> members_of_team(std::string team_id) = 0;
+  virtual asio::awaitable<Result<std::vector<Membership>>> teams_of_user(std::string user_id) = 0;
+
+  /// Adds every delta in one transaction (one UPDATE per entity, never per request).
+  virtual asio::awaitable<Result<void>> add_spend(std::vector<SpendDelta> deltas) = 0;
+  /// Rows whose budget window ended at or before `now_ms` (budget_reset_at_ms > 0).
+  virtual asio::awaitable<Result<std::vector<Record>>> due_for_reset(Entity entity, std::int64_t now_ms) = 0;
+  /// Starts the next window (spend 0, budget_reset_at_ms = next_ms) if the row is still in the
+  /// window `expected_ms`; false when another replica did it first.
+  virtual asio::awaitable<Result<bool>> reset_budget(Entity entity, std::string id, std::int64_t expected_ms,
+                                                     std::int64_t next_ms) = 0;
+
+  /// A cheap round trip (SELECT 1), for readiness and for noticing recovery.
+  virtual asio::awaitable<Result<void>> ping() = 0;
+};
+
+/// Opens SQLite (settings.url empty) or PostgreSQL and applies migrations (blocking; called at
+/// start-up, before the io threads). On PostgreSQL an unreachable server is not fatal: the store is
+/// returned and migrations run on the first successful connection. Throws std::runtime_error on
+/// a SQLite file that cannot be opened or a migration that fails.
+std::unique_ptr<Store> open_store(const config::DatabaseSettings& settings, std::shared_ptr<spdlog::logger> log);
+
+const char* entity_name(Entity e);  // "key", "team", "user", "organization", "end_user", "budget"
+
+}  // namespace tollgate::db
