@@ -59,11 +59,14 @@ struct ListFilter {
 
 /// Spend to add to one entity's current window; applied only while the row's budget_reset_at_ms
 /// still equals `window_ms` (spend of a window that has been reset is not carried into the next).
+/// With `model` set (keys only) the amount goes to the key's per-model spend instead
+/// (model_spend, for model_max_budget), kept per window in its own table.
 struct SpendDelta {
   Entity entity;
   std::string id;
   double amount = 0;
   std::int64_t window_ms = 0;
+  std::string model;
 };
 
 struct Membership {
@@ -94,6 +97,9 @@ class Store {
 
   /// Adds every delta in one transaction (one UPDATE per entity, never per request).
   virtual asio::awaitable<Result<void>> add_spend(std::vector<SpendDelta> deltas) = 0;
+  /// A key's per-model spend in the window `window_ms`: model → spend.
+  virtual asio::awaitable<Result<std::vector<std::pair<std::string, double>>>> model_spend(std::string key_id,
+                                                                                        std::int64_t window_ms) = 0;
   /// Rows whose budget window ended at or before `now_ms` (budget_reset_at_ms > 0).
   virtual asio::awaitable<Result<std::vector<Record>>> due_for_reset(Entity entity, std::int64_t now_ms) = 0;
   /// Starts the next window (spend 0, budget_reset_at_ms = next_ms) if the row is still in the
