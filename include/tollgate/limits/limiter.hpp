@@ -24,16 +24,26 @@
 // Time is unix milliseconds passed by the caller (fake clocks in tests).
 // Thread safety: LocalLimitState is shared by all workers (internally locked); a Limiter belongs
 // to one worker thread (the Redis one uses that worker's RedisConnection).
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "tollgate/core/errc.hpp"
+
+namespace spdlog {
+class logger;
+}
+namespace tollgate::store {
+class RedisConnection;
+}
 
 namespace tollgate::limits {
 
@@ -80,13 +90,28 @@ struct Headroom {
   std::chrono::milliseconds reset{0};     // until the oldest charge leaves the window
 };
 
-/// What admit() charged; settle() takes it back. Move-only.
+/// What admit() charged; settle() takes it back. Move-only: a moved-from ticket is invalid, so
+/// settling it (again) is a no-op.
 struct Ticket {
   std::vector<Scope> scopes;
   Demand demand;
   std::int64_t claimed_ms = 0;
   bool valid = false;
   bool via_redis = false;
+
+  Ticket() = default;
+  Ticket(Ticket&& other) noexcept { *this = std::move(other); }
+  Ticket& operator=(Ticket&& other) noexcept {
+    if (this == &other) return *this;
+    scopes = std::move(other.scopes);
+    demand = other.demand;
+    claimed_ms = other.claimed_ms;
+    valid = std::exchange(other.valid, false);
+    via_redis = other.via_redis;
+    return *this;
+  }
+  Ticket(const Ticket&) = delete;
+  Ticket& operator=(const Ticket&) = delete;
 };
 
 struct Admission {
@@ -102,10 +127,44 @@ class LocalLimitState;
 class Limiter {
  public:
   virtual ~Limiter() = default;
+  /// Scope ids must be distinct within one call; `scopes` and `demand` must outlive the call.
+  /// Both implementations here always answer (Redis trouble is answered from the local state).
   virtual asio::awaitable<Result<Admission>> admit(const std::vector<Scope>& scopes, const Demand& demand,
                                                    std::int64_t now_ms) = 0;
   /// Not a coroutine, never throws: callable from a destructor. Redis: fire and forget.
   virtual void settle(Ticket ticket, std::int64_t tokens, double cost, std::int64_t now_ms) = 0;
 };
+
+/// Counters for the metrics layer, one set per process (held by the LocalLimitState that every
+/// limiter of the process shares). Lock-free; read from any thread.
+struct LimitStats {
+  std::atomic<std::uint64_t> admitted{0};
+  std::array<std::atomic<std::uint64_t>, 4> denied{};       // by LimitKind
+  std::atomic<std::uint64_t> redis_fallbacks{0};            // admits answered locally: Redis failed
+  std::atomic<std::uint64_t> redis_settles_dropped{0};      // settles of Redis tickets not sent
+  std::atomic<std::uint64_t> evicted{0};                    // idle entries and budget counters dropped
+  std::atomic<bool> redis_degraded{false};                  // the latest Redis admit fell back
+
+  std::uint64_t denials(LimitKind kind) const {
+    return denied[static_cast<std::size_t>(kind)].load(std::memory_order_relaxed);
+  }
+};
+
+/// The in-process limiter over `state` (shared by all workers).
+std::unique_ptr<Limiter> make_local_limiter(std::shared_ptr<LocalLimitState> state);
+
+struct RedisLimiterOptions {
+  std::string key_prefix = "tollgate:lim:";  // every key the limiter writes starts with this
+  // How long a parallel slot or cost reservation counts when it is never settled (a crashed
+  // replica): it is dropped between `lease` and `lease` + 1 minute after the admit. Requests
+  // running longer stop holding theirs at that point.
+  std::chrono::milliseconds lease{std::chrono::minutes(10)};
+};
+
+/// The limiter shared by all replicas through `redis` (this worker's connection; it must outlive
+/// the limiter and be used on the same thread). When Redis fails, admits are answered from
+/// `fallback` and counted in its stats(); `log` (may be null) gets a line per outage and recovery.
+std::unique_ptr<Limiter> make_redis_limiter(store::RedisConnection& redis, std::shared_ptr<LocalLimitState> fallback,
+                                            std::shared_ptr<spdlog::logger> log, RedisLimiterOptions options = {});
 
 }  // namespace tollgate::limits
