@@ -26,8 +26,13 @@ namespace {
 constexpr std::chrono::seconds kStartLimit{15};
 constexpr const char* kPackageHint = "install the Debian package `postgresql` (scripts/install-deps --test)";
 
-// The bin directory of the highest PostgreSQL version installed the Debian way.
-std::string find_bin_dir() {
+struct Installation {
+  std::string bin_dir;
+  long version = 0;  // major
+};
+
+// The highest PostgreSQL version installed the Debian way.
+Installation find_installation() {
   glob_t found{};
   std::string best;
   long best_version = -1;
@@ -49,7 +54,7 @@ std::string find_bin_dir() {
                                          "PostgreSQL tests need a real server; ") +
                              kPackageHint);
   }
-  return best;
+  return {best, best_version};
 }
 
 void make_dir(const std::string& path, bool chown_to_user, uid_t uid, gid_t gid) {
@@ -76,7 +81,9 @@ struct ResultDeleter {
 }  // namespace
 
 PostgresServer::PostgresServer() {
-  bin_dir_ = find_bin_dir();
+  const Installation installation = find_installation();
+  bin_dir_ = installation.bin_dir;
+  version_ = installation.version;
   if (::geteuid() == 0) {
     const passwd* pw = ::getpwnam("postgres");
     if (pw == nullptr) {
@@ -164,7 +171,9 @@ void PostgresServer::stop() {
 
 std::string PostgresServer::create_database() {
   const std::string name = "t_" + std::to_string(databases_.fetch_add(1) + 1);
-  execute("CREATE DATABASE " + name);
+  // FILE_COPY (PostgreSQL 15+) copies template1's files instead of writing them through the WAL:
+  // about twice as fast here, and durability is not a concern with fsync off.
+  execute("CREATE DATABASE " + name + (version_ >= 15 ? " STRATEGY = FILE_COPY" : ""));
   return url(name);
 }
 

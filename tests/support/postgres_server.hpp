@@ -55,6 +55,7 @@ class PostgresServer {
 
   TempDir dir_{"tollgate-pg"};
   std::string bin_dir_;
+  long version_ = 0;  // major
   bool switch_user_ = false;  // running as root: the children run as `postgres`
   uid_t uid_ = 0;
   gid_t gid_ = 0;
