@@ -163,8 +163,14 @@ class SqlStore final : public Store {
   asio::awaitable<Result<T>> run(Query& query) {
     auto job = [this, query = std::move(query)](std::size_t worker) -> Result<T> {
       Session& s = *sessions_[worker];
-      Result<void> readied = ready(s);
-      Result<T> result = readied ? query(s) : failure<T>(readied.error());
+      Result<T> result = failure<T>(make_error_code(Errc::kInternal));
+      try {
+        Result<void> readied = ready(s);
+        result = readied ? query(s) : failure<T>(readied.error());
+      } catch (const std::exception& e) {
+        // Queries report failures as values; a throw (allocation, a bug) is answered kInternal.
+        log_->error("db call threw backend={} error=\"{}\"", backend(), e.what());
+      }
       observe(result ? error_code() : result.error(), s);
       return result;
     };
