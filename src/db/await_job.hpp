@@ -15,6 +15,10 @@
 // Lifetime: the job owns `fn`, which should own what it touches rather than point into the
 // awaiting coroutine's frame. The awaiting coroutine's io_context must outlive the job, as with
 // any Asio operation.
+#include <cstddef>
+#include <memory>
+#include <utility>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -23,9 +27,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cstddef>
-#include <memory>
-#include <utility>
 
 #include "db/worker_pool.hpp"
 #include "tollgate/core/errc.hpp"

@@ -1,9 +1,9 @@
 #include "db/migrations.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <initializer_list>
 #include <string_view>
+
+#include <spdlog/spdlog.h>
 
 namespace tollgate::db {
 namespace {

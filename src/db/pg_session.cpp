@@ -1,12 +1,13 @@
 #include "db/pg_session.hpp"
 
-#include <libpq-fe.h>
 #include <poll.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <stdexcept>
+
+#include <libpq-fe.h>
 
 namespace tollgate::db {
 namespace {

@@ -6,11 +6,11 @@
 // first session to get a connection applies the migrations, under a mutex, before any other
 // statement runs anywhere. A PostgreSQL server that is down at start-up therefore only delays
 // migrations to the first call that reaches it.
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
+
+#include <spdlog/spdlog.h>
 
 #include "db/await_job.hpp"
 #include "db/migrations.hpp"

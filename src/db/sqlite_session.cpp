@@ -1,9 +1,9 @@
 #include "db/sqlite_session.hpp"
 
-#include <sqlite3.h>
-
 #include <filesystem>
 #include <stdexcept>
+
+#include <sqlite3.h>
 
 namespace tollgate::db {
 namespace {

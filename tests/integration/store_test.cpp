@@ -1,22 +1,21 @@
 // db::Store against SQLite (a file in a temporary directory) and a real PostgreSQL server
 // (support/postgres_server.hpp): one suite for every method on both backends, then migrations,
 // concurrency, and PostgreSQL outages and restarts.
-#include "tollgate/db/store.hpp"
-
 #include <gtest/gtest.h>
-#include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
 #include <future>
 #include <latch>
 #include <limits>
 #include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
 
 #include "db/migrations.hpp"
 #include "db/pg_session.hpp"
@@ -24,6 +23,7 @@
 #include "support/eventually.hpp"
 #include "support/postgres_server.hpp"
 #include "support/temp_dir.hpp"
+#include "tollgate/db/store.hpp"
 
 namespace tollgate::testing {
 namespace {

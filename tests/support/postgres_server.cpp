@@ -1,9 +1,10 @@
 #include "support/postgres_server.hpp"
 
+#include "support/child_process.hpp"
+
 #include <fcntl.h>
 #include <glob.h>
 #include <grp.h>
-#include <libpq-fe.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,7 +17,7 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "support/child_process.hpp"
+#include <libpq-fe.h>
 
 extern char** environ;
 
