@@ -85,6 +85,7 @@ class Store {
   virtual asio::awaitable<Result<Record>> insert(Entity entity, Record record) = 0;
   /// Replaces data and budget_reset_at_ms (and spend when `set_spend`). Returns false when missing.
   virtual asio::awaitable<Result<bool>> update(Entity entity, Record record, bool set_spend) = 0;
+  /// Also removes what belongs to the row: a team's or user's memberships, a key's model spend.
   virtual asio::awaitable<Result<bool>> remove(Entity entity, std::string id) = 0;
   /// Ordered by created_at, then id.
   virtual asio::awaitable<Result<std::vector<Record>>> list(Entity entity, ListFilter filter) = 0;
@@ -96,6 +97,8 @@ class Store {
   virtual asio::awaitable<Result<std::vector<Membership>>> teams_of_user(std::string user_id) = 0;
 
   /// Adds every delta in one transaction (one UPDATE per entity, never per request).
+  /// kInvalidRequest, with nothing written, when a delta's amount is not finite or a non-key
+  /// delta names a model.
   virtual asio::awaitable<Result<void>> add_spend(std::vector<SpendDelta> deltas) = 0;
   /// A key's per-model spend in the window `window_ms`: model → spend.
   virtual asio::awaitable<Result<std::vector<std::pair<std::string, double>>>> model_spend(std::string key_id,

@@ -1,0 +1,117 @@
+#include "db/migrations.hpp"
+
+#include <initializer_list>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+namespace tollgate::db {
+namespace {
+
+// "tollgate" in ASCII: the key of the advisory lock that serialises migrations across replicas.
+constexpr std::string_view kAdvisoryLock = "SELECT pg_advisory_xact_lock(8390045734540370021)";
+
+constexpr std::string_view kCreateMigrationTable =
+    "CREATE TABLE IF NOT EXISTS tollgate_schema_migrations (\n"
+    "  version BIGINT NOT NULL PRIMARY KEY,\n"
+    "  description TEXT NOT NULL,\n"
+    "  applied_at_ms BIGINT NOT NULL\n"
+    ")";
+
+// One table per entity, all of the same shape (tollgate/db/store.hpp, Record). The owner ids are
+// copies of data's fields, kept as columns for indexed list() filters. Part of migration 1:
+// frozen once released.
+std::string entity_table(const std::string& table, std::initializer_list<std::string_view> owner_indexes) {
+  std::string sql = "CREATE TABLE " + table +
+                    " (\n"
+                    "  id TEXT NOT NULL PRIMARY KEY,\n"
+                    "  user_id TEXT,\n"
+                    "  team_id TEXT,\n"
+                    "  organization_id TEXT,\n"
+                    "  data TEXT NOT NULL,\n"
+                    "  spend DOUBLE PRECISION NOT NULL DEFAULT 0,\n"
+                    "  budget_reset_at BIGINT NOT NULL DEFAULT 0,\n"
+                    "  created_at BIGINT NOT NULL,\n"
+                    "  updated_at BIGINT NOT NULL\n"
+                    ");\n";
+  for (std::string_view column : owner_indexes) {
+    const std::string c(column);
+    sql += "CREATE INDEX " + table + "_" + c + "_idx ON " + table + " (" + c + ");\n";
+  }
+  sql += "CREATE INDEX " + table + "_created_at_idx ON " + table + " (created_at, id);\n";
+  // Partial: only rows with a budget window are ever due for a reset.
+  sql +=
+      "CREATE INDEX " + table + "_budget_reset_at_idx ON " + table + " (budget_reset_at) WHERE budget_reset_at > 0;\n";
+  return sql;
+}
+
+std::string initial_schema() {
+  return entity_table("tollgate_keys", {"user_id", "team_id", "organization_id"}) +
+         entity_table("tollgate_teams", {"organization_id"}) + entity_table("tollgate_users", {"organization_id"}) +
+         entity_table("tollgate_organizations", {}) + entity_table("tollgate_end_users", {}) +
+         entity_table("tollgate_budgets", {}) +
+         "CREATE TABLE tollgate_team_members (\n"
+         "  team_id TEXT NOT NULL,\n"
+         "  user_id TEXT NOT NULL,\n"
+         "  role TEXT NOT NULL,\n"
+         "  PRIMARY KEY (team_id, user_id)\n"
+         ");\n"
+         "CREATE INDEX tollgate_team_members_user_id_idx ON tollgate_team_members (user_id);\n"
+         "CREATE TABLE tollgate_key_model_spend (\n"
+         "  key_id TEXT NOT NULL,\n"
+         "  model TEXT NOT NULL,\n"
+         "  window_ms BIGINT NOT NULL,\n"
+         "  spend DOUBLE PRECISION NOT NULL DEFAULT 0,\n"
+         "  PRIMARY KEY (key_id, model, window_ms)\n"
+         ");\n";
+}
+
+// Runs in the migration's transaction. Sets `applied` when this call applied it.
+Result<void> apply_once(Session& s, const Migration& m, bool& applied) {
+  if (s.postgres()) {
+    if (Result<void> locked = s.script(kAdvisoryLock); !locked) return locked;
+  }
+  if (Result<void> table = s.script(kCreateMigrationTable); !table) return table;
+  const std::vector<Value> version{std::int64_t{m.version}};
+  const Result<Rows> seen = s.query("SELECT 1 FROM tollgate_schema_migrations WHERE version = $1", version);
+  if (!seen) return seen.error();
+  if (!seen->rows.empty()) return {};
+  const std::string& sql = s.postgres() && !m.postgres_sql.empty() ? m.postgres_sql : m.sql;
+  if (Result<void> done = s.script(sql); !done) return done;
+  const std::vector<Value> row{std::int64_t{m.version}, m.description, now_unix_ms()};
+  const Result<Rows> recorded =
+      s.query("INSERT INTO tollgate_schema_migrations (version, description, applied_at_ms) VALUES ($1, $2, $3)", row);
+  if (!recorded) return recorded.error();
+  applied = true;
+  return {};
+}
+
+}  // namespace
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> list = {
+      {1,
+       "keys, teams, users, organizations, end users, budgets; team members; per-model key spend",
+       initial_schema(),
+       {}},
+  };
+  return list;
+}
+
+Result<void> migrate(Session& session, const std::vector<Migration>& list, spdlog::logger& log) {
+  for (const Migration& m : list) {
+    bool applied = false;
+    const Result<void> r = in_transaction(session, [&](Session& s) { return apply_once(s, m, applied); });
+    if (!r) {
+      // Unavailability is the caller's to report (once per outage), not a migration failure.
+      if (r.error() != make_error_code(Errc::kDbUnavailable)) {
+        log.error("db migration failed version={} error=\"{}\"", m.version, session.last_error());
+      }
+      return r;
+    }
+    if (applied) log.info("db migration applied version={} description=\"{}\"", m.version, m.description);
+  }
+  return {};
+}
+
+}  // namespace tollgate::db

@@ -1,0 +1,118 @@
+#include "db/sqlite_session.hpp"
+
+#include <filesystem>
+#include <stdexcept>
+
+#include <sqlite3.h>
+
+namespace tollgate::db {
+namespace {
+
+struct StatementDeleter {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+
+int bind(sqlite3_stmt* stmt, int index, const Value& v) {
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return sqlite3_bind_int64(stmt, index, *i);
+  if (const auto* d = std::get_if<double>(&v)) return sqlite3_bind_double(stmt, index, *d);
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    return sqlite3_bind_text64(stmt, index, s->data(), s->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  }
+  return sqlite3_bind_null(stmt, index);
+}
+
+Value column(sqlite3_stmt* stmt, int i) {
+  switch (sqlite3_column_type(stmt, i)) {
+    case SQLITE_INTEGER:
+      return std::int64_t{sqlite3_column_int64(stmt, i)};
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(stmt, i);
+    case SQLITE_NULL:
+      return std::monostate{};
+    default: {
+      const auto* text = static_cast<const char*>(sqlite3_column_blob(stmt, i));
+      return std::string(text != nullptr ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
+    }
+  }
+}
+
+}  // namespace
+
+SqliteSession::SqliteSession(const std::string& path) {
+  // SQLite's own message for a missing directory is "unable to open database file"; say which.
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+    throw std::runtime_error("SQLite database " + path + ": directory " + parent.string() + " does not exist");
+  }
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw std::runtime_error("cannot open SQLite database " + path + ": " + message);
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, static_cast<int>(kBusyTimeout.count()));
+  // WAL: readers do not block the writer nor the writer readers; NORMAL is durable across an
+  // application crash (not a power cut) in WAL mode, and much faster than FULL.
+  const Result<Rows> mode = query("PRAGMA journal_mode=WAL", {});
+  if (!mode || !script("PRAGMA synchronous=NORMAL")) {
+    const std::string message = last_error_;
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw std::runtime_error("cannot set up SQLite database " + path + ": " + message);
+  }
+}
+
+SqliteSession::~SqliteSession() { sqlite3_close(db_); }
+
+boost::system::error_code SqliteSession::fail(int rc) {
+  last_error_ = sqlite3_errmsg(db_);
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) return make_error_code(Errc::kDbConflict);
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:  // another process kept the write lock past the busy timeout
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+      return make_error_code(Errc::kDbUnavailable);
+    default:
+      return make_error_code(Errc::kDbError);
+  }
+}
+
+Result<Rows> SqliteSession::query(std::string_view sql, std::span<const Value> params) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
+  const Statement stmt(raw);
+  if (rc != SQLITE_OK) return fail(rc);
+  // `$n` are named parameters to SQLite: look each up by name, so that a statement may use them
+  // in any order or more than once, as PostgreSQL allows.
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const std::string name = "$" + std::to_string(i + 1);
+    const int index = sqlite3_bind_parameter_index(stmt.get(), name.c_str());
+    if (index > 0 && (rc = bind(stmt.get(), index, params[i])) != SQLITE_OK) return fail(rc);
+  }
+  Rows out;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    const int n = sqlite3_column_count(stmt.get());
+    std::vector<Value>& row = out.rows.emplace_back();
+    row.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) row.push_back(column(stmt.get(), i));
+  }
+  if (rc != SQLITE_DONE) return fail(rc);
+  // sqlite3_changes64() keeps the count of the last write; a read changed nothing.
+  out.affected = sqlite3_stmt_readonly(stmt.get()) != 0 ? 0 : sqlite3_changes64(db_);
+  return out;
+}
+
+Result<void> SqliteSession::script(std::string_view sql) {
+  const std::string text(sql);
+  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return fail(sqlite3_extended_errcode(db_));
+  return {};
+}
+
+}  // namespace tollgate::db
