@@ -3,7 +3,11 @@
 #include <boost/asio/ssl/context.hpp>
 #include <spdlog/logger.h>
 
+#include "tollgate/admin/control_plane.hpp"
+#include "tollgate/db/store.hpp"
 #include "tollgate/http/server.hpp"
+#include "tollgate/limits/limiter.hpp"
+#include "tollgate/limits/local_state.hpp"
 #include "tollgate/http/upstream_client.hpp"
 #include "tollgate/metrics/metrics.hpp"
 #include "tollgate/proxy/access_log.hpp"
@@ -25,6 +29,14 @@ std::function<bool(std::string_view)> known_model_of(std::shared_ptr<const confi
   };
 }
 
+// The control plane exists when requests are authenticated (a master key is set).
+std::unique_ptr<admin::ControlPlane> make_control(const std::shared_ptr<const config::Config>& config,
+                                                  const std::shared_ptr<spdlog::logger>& log) {
+  if (config->master_key.empty()) return nullptr;
+  auto store = db::open_store(config->database, log);
+  return std::make_unique<admin::ControlPlane>(config, std::move(store), log);
+}
+
 }  // namespace
 
 struct App::Impl {
@@ -34,14 +46,16 @@ struct App::Impl {
         tls(http::make_client_tls_context(config->upstream)),
         access_log(config->log, http::worker_count(config->server)),
         metrics(known_model_of(config)),
-        snapshot(std::make_shared<const proxy::Snapshot>(config, metrics)),
+        control(make_control(config, log)),
+        limit_state(limits::make_local_state()),
+        snapshot(std::make_shared<const proxy::Snapshot>(config, metrics, control.get())),
         shared(config->router.redis.enabled()
                    ? std::make_unique<router::SharedState>(config->router.redis, snapshot->router, metrics, log)
                    : nullptr),
         server(config->server,
                [this](unsigned worker, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
                  return std::make_unique<proxy::ProxyHandler>(worker, snapshot, io, *tls, access_log, log,
-                                                              shared.get());
+                                                              shared.get(), limit_state);
                },
                log) {}
 
@@ -50,6 +64,8 @@ struct App::Impl {
   std::unique_ptr<boost::asio::ssl::context> tls;
   proxy::AccessLog access_log;
   metrics::Metrics metrics;
+  std::unique_ptr<admin::ControlPlane> control;  // with a master key; null otherwise
+  std::shared_ptr<limits::LocalLimitState> limit_state;
   std::shared_ptr<const proxy::Snapshot> snapshot;
   std::unique_ptr<router::SharedState> shared;  // with Redis configured; null otherwise
   http::Server server;  // last: its workers refer to everything above

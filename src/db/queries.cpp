@@ -91,9 +91,14 @@ Result<bool> changed_any(const Result<Rows>& rows) {
 
 Result<Rows> add_entity_spend(Session& tx, Entity entity, const std::string& id, std::int64_t window_ms,
                               double amount) {
-  // A window that has been reset meanwhile no longer matches: its spend is dropped.
+  // Spend for the row's window is added. Spend for a later window means the row's window has
+  // ended and the reset sweep has not run yet: the row moves to that window, starting from this
+  // amount. Spend for an earlier window (written late, after a reset) is dropped.
   const std::vector<Value> params{amount, id, window_ms};
-  return tx.query("UPDATE " + table(entity) + " SET spend = spend + $1 WHERE id = $2 AND budget_reset_at = $3", params);
+  return tx.query("UPDATE " + table(entity) +
+                      " SET spend = CASE WHEN budget_reset_at = $3 THEN spend + $1 ELSE $1 END, budget_reset_at = $3"
+                      " WHERE id = $2 AND (budget_reset_at = $3 OR (budget_reset_at > 0 AND budget_reset_at < $3))",
+                  params);
 }
 
 Result<Rows> add_model_spend(Session& tx, const std::string& key_id, const std::string& model, std::int64_t window_ms,

@@ -14,6 +14,7 @@
 #include <spdlog/logger.h>
 
 #include "tollgate/api/sse.hpp"
+#include "tollgate/limits/local_state.hpp"
 #include "tollgate/proxy/mock_response.hpp"
 
 namespace tollgate::proxy {
@@ -43,6 +44,12 @@ struct CallOutcome {
   double ttft_s = 0;
   std::optional<router::ErrorClass> error_class;  // of the error answered, when the router knew it
   std::optional<router::ErrorClass> stream_failure;  // the upstream broke a stream already under way
+  // Control plane (virtual keys): the deployment that answered, the charge to settle, headers.
+  std::optional<std::size_t> route_index;
+  std::optional<LimitGuard> limit;
+  limits::Headroom headroom;
+  double key_spend = -1;              // spend of the key before this request; < 0: not reported
+  double response_cost = -1;          // known before the head for whole responses; < 0: not reported
 };
 
 /// How one attempt on one deployment ended.
@@ -101,6 +108,20 @@ http::HeaderList response_headers(const CallOutcome& out) {
     h.emplace_back("x-litellm-attempted-fallbacks", std::to_string(out.attempted_fallbacks));
   }
   if (out.timeout_s > 0) h.emplace_back("x-litellm-timeout", format_ms(out.timeout_s));
+  if (out.response_cost >= 0) h.emplace_back("x-litellm-response-cost", fmt::format("{}", out.response_cost));
+  if (out.key_spend >= 0) h.emplace_back("x-litellm-key-spend", fmt::format("{}", out.key_spend));
+  const limits::Headroom& room = out.headroom;
+  const std::string reset = std::to_string(std::chrono::ceil<std::chrono::seconds>(room.reset).count());
+  if (room.limit_requests >= 0) {
+    h.emplace_back("x-ratelimit-limit-requests", std::to_string(room.limit_requests));
+    h.emplace_back("x-ratelimit-remaining-requests", std::to_string(std::max<std::int64_t>(0, room.remaining_requests)));
+    h.emplace_back("x-ratelimit-reset-requests", reset);
+  }
+  if (room.limit_tokens >= 0) {
+    h.emplace_back("x-ratelimit-limit-tokens", std::to_string(room.limit_tokens));
+    h.emplace_back("x-ratelimit-remaining-tokens", std::to_string(std::max<std::int64_t>(0, room.remaining_tokens)));
+    h.emplace_back("x-ratelimit-reset-tokens", reset);
+  }
   h.emplace_back("x-litellm-response-duration-ms", format_ms(total));
   h.emplace_back("x-litellm-overhead-duration-ms", format_ms(overhead));
   return h;
@@ -288,8 +309,8 @@ constexpr int kMaxWaits = 3;
 
 }  // namespace
 
-Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m)
-    : config(std::move(cfg)), router(*config), master_key(config->master_key), metrics(m) {
+Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m, admin::ControlPlane* control)
+    : config(std::move(cfg)), router(*config), master_key(config->master_key), gate(*config, control), metrics(m) {
   deployment_metrics.reserve(config->model_list.size());
   for (const auto& d : config->model_list) deployment_metrics.push_back(&metrics.deployment(d));
   for (const auto& name : router.listed_models()) model_metrics_.try_emplace(name, &metrics.requested_model(name));
@@ -303,7 +324,7 @@ metrics::RequestedModelMetrics& Snapshot::model_metrics(std::string_view name) c
 
 ProxyHandler::ProxyHandler(unsigned worker_index, std::shared_ptr<const Snapshot> snapshot, asio::io_context& io,
                            asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log,
-                           router::SharedState* shared)
+                           router::SharedState* shared, std::shared_ptr<limits::LocalLimitState> limits)
     : worker_index_(worker_index),
       snapshot_(std::move(snapshot)),
       io_(io),
@@ -312,7 +333,23 @@ ProxyHandler::ProxyHandler(unsigned worker_index, std::shared_ptr<const Snapshot
       log_(std::move(log)),
       shared_(shared),
       rng_(std::random_device{}()),
-      id_rng_(std::random_device{}()) {}
+      id_rng_(std::random_device{}()) {
+  if (!snapshot_->gate.enabled()) return;
+  if (!limits) limits = limits::make_local_state();
+  const config::RedisSettings& redis = snapshot_->config->router.redis;
+  if (redis.enabled()) {
+    redis_ = std::make_unique<store::RedisConnection>(io_, redis, log_);
+    redis_->start();
+    limiter_ = limits::make_redis_limiter(*redis_, std::move(limits), log_);
+  } else {
+    limiter_ = limits::make_local_limiter(std::move(limits));
+  }
+}
+
+ProxyHandler::~ProxyHandler() {
+  limiter_.reset();
+  if (redis_) redis_->stop();
+}
 
 std::string ProxyHandler::new_request_id() {
   // A version-4 UUID from a per-thread generator: unique, not secret.
@@ -359,7 +396,9 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
   } else if (path == "/health/readiness") {
     const bool draining = ex.draining();
     nlohmann::json ready = {{"status", draining ? "draining" : "healthy"},
-                            {"db", "Not connected"},
+                            {"db", !snapshot_->gate.enabled()            ? "Not connected"
+                                   : snapshot_->gate.control()->db_up() ? "connected"
+                                                                        : "disconnected"},
                             {"cache", nullptr},
                             {"tollgate_version", TOLLGATE_VERSION}};
     std::string body = ready.dump();
@@ -371,34 +410,57 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     out.status = 200;
     const http::HeaderList none;
     co_await ex.send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(body), none);
-  } else if (!snapshot_->master_key.matches(auth::presented_key(req[bhttp::field::authorization],
-                                                                req["x-litellm-api-key"], req["x-api-key"]))) {
-    const bool missing = req[bhttp::field::authorization].empty() && req["x-litellm-api-key"].empty();
-    error = api::make_error(Errc::kUnauthorized, missing ? "Authentication Error, no API key passed in. Pass it as "
-                                                           "'Authorization: Bearer <key>'."
-                                                         : "Authentication Error, invalid API key.");
-  } else if (path == "/chat/completions" || path == "/completions" || path == "/embeddings") {
-    const api::Endpoint endpoint = path == "/chat/completions" ? api::Endpoint::kChatCompletions
-                                   : path == "/completions"    ? api::Endpoint::kCompletions
-                                                               : api::Endpoint::kEmbeddings;
-    if (is_post) {
-      auto completion_error = co_await handle_completion(ex, endpoint, out);
-      error = std::move(completion_error);
-    } else {
-      error = api::make_error(Errc::kMethodNotAllowed, "Use POST for " + std::string(path) + ".");
-    }
-  } else if (path == "/models" || path.starts_with("/models/")) {
-    if (is_get) {
-      const std::string_view id = path.size() > 8 ? path.substr(8) : std::string_view();
-      auto models_error = co_await list_models(ex, id, out);
-      error = std::move(models_error);
-    } else {
-      error = api::make_error(Errc::kMethodNotAllowed, "Use GET for /v1/models.");
-    }
   } else {
-    error = api::make_error(Errc::kNotFound, "Route not found: " + std::string(out.path));
+    const std::string_view presented =
+        auth::presented_key(req[bhttp::field::authorization], req["x-litellm-api-key"], req["x-api-key"]);
+    const bool master = snapshot_->master_key.matches(presented);
+    api::ApiResult<std::shared_ptr<const auth::Principal>> who =
+        api::make_error(Errc::kUnauthorized, "Authentication Error, invalid API key.");
+    if (snapshot_->gate.enabled()) {
+      const std::int64_t now = unix_ms();
+      who = co_await snapshot_->gate.authenticate(presented, master, now);
+    } else if (master) {
+      who = Gate::unrestricted();
+    } else if (presented.empty()) {
+      who = api::make_error(Errc::kUnauthorized,
+                            "Authentication Error, no API key passed in. Pass it as 'Authorization: Bearer <key>'.");
+    }
+    if (!who) {
+      error = who.error();
+    } else if (path == "/chat/completions" || path == "/completions" || path == "/embeddings") {
+      const api::Endpoint endpoint = path == "/chat/completions" ? api::Endpoint::kChatCompletions
+                                     : path == "/completions"    ? api::Endpoint::kCompletions
+                                                                 : api::Endpoint::kEmbeddings;
+      if (is_post) {
+        const auth::Principal& principal = **who;
+        auto completion_error = co_await handle_completion(ex, endpoint, principal, out);
+        error = std::move(completion_error);
+      } else {
+        error = api::make_error(Errc::kMethodNotAllowed, "Use POST for " + std::string(path) + ".");
+      }
+    } else if (path == "/models" || path.starts_with("/models/")) {
+      if (is_get) {
+        const std::string_view id = path.size() > 8 ? path.substr(8) : std::string_view();
+        const auth::Principal& principal = **who;
+        auto models_error = co_await list_models(ex, id, principal, out);
+        error = std::move(models_error);
+      } else {
+        error = api::make_error(Errc::kMethodNotAllowed, "Use GET for /v1/models.");
+      }
+    } else if (snapshot_->gate.enabled() && admin::AdminApi::handles(out.path)) {
+      const auth::Principal& principal = **who;
+      auto admin_error = co_await handle_admin(ex, principal, out);
+      error = std::move(admin_error);
+    } else {
+      error = api::make_error(Errc::kNotFound, "Route not found: " + std::string(out.path));
+    }
   }
   if (error) co_await send_error(ex, *error, out);
+  if (out.limit) {
+    out.limit->tokens = out.usage.present ? out.usage.total_tokens : 0;
+    out.limit->cost = out.route_index ? snapshot_->gate.cost(*out.route_index, out.usage) : 0.0;
+    out.limit.reset();  // settles now: the next request on this key sees it
+  }
 
   const double total = to_ms(Clock::now() - out.started);
   const double upstream = to_ms(out.upstream_wait);
@@ -423,27 +485,90 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
 }
 
 asio::awaitable<std::optional<api::ApiError>> ProxyHandler::list_models(http::Exchange& ex, std::string_view id,
+                                                                        const auth::Principal& principal,
                                                                         CallOutcome& out) {
+  const auth::ModelCatalog& catalog = snapshot_->gate.catalog();
+  auto may_use = [&](std::string_view name) { return auth::check_model_access(principal, name, catalog).allowed; };
   auto model_json = [](std::string_view name) {
     return nlohmann::json{{"id", name}, {"object", "model"}, {"created", 1677610602}, {"owned_by", "openai"}};
   };
   std::string body;
   if (!id.empty()) {
-    if (!snapshot_->router.knows(id)) {
+    if (!snapshot_->router.knows(id) || !may_use(id)) {
       co_return api::make_error(Errc::kNotFound, "The model '" + std::string(id) + "' does not exist.", "model");
     }
     body = model_json(id).dump();
   } else {
     nlohmann::json data = nlohmann::json::array();
-    for (const auto& name : snapshot_->router.listed_models()) data.push_back(model_json(name));
+    for (const auto& name : snapshot_->router.listed_models()) {
+      if (may_use(name)) data.push_back(model_json(name));
+    }
     body = nlohmann::json{{"object", "list"}, {"data", std::move(data)}}.dump();
   }
   co_await send_json(ex, std::move(body), out);
   co_return std::nullopt;
 }
 
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_admin(http::Exchange& ex,
+                                                                         const auth::Principal& principal,
+                                                                         CallOutcome& out) {
+  namespace bhttp = boost::beast::http;
+  const http::Request& req = ex.request();
+  if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::post) {
+    co_return api::make_error(Errc::kMethodNotAllowed, "Use GET or POST for " + std::string(out.path) + ".");
+  }
+  const std::string_view target = req.target();
+  const auto q = target.find('?');
+  const admin::AdminRequest request{.post = req.method() == bhttp::verb::post,
+                                    .path = out.path,
+                                    .query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1),
+                                    .body = req.body()};
+  admin::AdminApi api(*snapshot_->gate.control());
+  const std::int64_t now = unix_ms();
+  api::ApiResult<std::string> answer = co_await api.handle(request, principal, now);
+  if (!answer) co_return answer.error();
+  co_await send_json(ex, std::move(*answer), out);
+  co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const http::Request& req,
+                                                                         const auth::Principal& principal,
+                                                                         const api::RequestFields& fields,
+                                                                         const router::Target& group,
+                                                                         std::int64_t estimate, CallOutcome& out) {
+  if (principal.master || principal.token.empty()) co_return std::nullopt;
+  const Gate& gate = snapshot_->gate;
+  admin::ControlPlane& control = *gate.control();
+  // The end user: the body's `user`, else the x-litellm-end-user-id header.
+  std::string end_user_id = fields.user;
+  if (end_user_id.empty()) end_user_id = std::string(req["x-litellm-end-user-id"]);
+  std::shared_ptr<const auth::EntityLimits> end_user;
+  if (!end_user_id.empty()) {
+    Result<std::shared_ptr<const auth::EntityLimits>> found = co_await control.cache().lookup_end_user(end_user_id);
+    if (found) end_user = *found;  // a database outage leaves the end user's limits unchecked
+    if (end_user && end_user->blocked) {
+      co_return api::make_error(Errc::kForbidden, "Blocked end user: " + capped_name(end_user_id) + ".", "user");
+    }
+  }
+  const TokenRates rates = gate.worst_rates(group.group->members);
+  const std::int64_t output = fields.max_tokens.value_or(kDefaultReservedOutputTokens);
+  const limits::Demand demand{.tokens = estimate + output,
+                              .cost = static_cast<double>(estimate) * rates.input + static_cast<double>(output) * rates.output};
+  const std::int64_t now = unix_ms();
+  const std::string& model_group = group.name;
+  const auth::EntityLimits* end_user_limits = end_user.get();
+  api::ApiResult<GateAdmission> admitted =
+      co_await proxy::admit(*limiter_, principal, end_user_limits, model_group, demand, now);
+  if (!admitted) co_return admitted.error();
+  out.headroom = admitted->headroom;
+  out.key_spend = admitted->key_spend;
+  out.limit.emplace(*limiter_, std::move(admitted->ticket), std::move(admitted->targets), control);
+  co_return std::nullopt;
+}
+
 asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(http::Exchange& ex,
                                                                               api::Endpoint endpoint,
+                                                                              const auth::Principal& principal,
                                                                               CallOutcome& out) {
   const std::shared_ptr<const Snapshot> snap = snapshot_;  // this request keeps its config version
   const router::Router& router = snap->router;
@@ -454,7 +579,19 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
   out.model_group = capped_name(fields.model);
   out.stream = fields.stream;
 
-  std::optional<router::Target> target = router.resolve(fields.model);
+  const auth::AccessDecision access = auth::check_model_access(principal, fields.model, snap->gate.catalog());
+  if (!access.allowed) {
+    api::ApiError denied = api::make_error(
+        Errc::kModelAccessDenied,
+        (access.by_team ? "Team not allowed to access model. Team=" + principal.team_id() + ", Model="
+                        : std::string("key not allowed to access model. This key can only access models=")) +
+            (access.by_team ? capped_name(fields.model) : nlohmann::json(principal.key.models).dump() +
+                                                             ". Tried to access " + capped_name(fields.model)),
+        "model");
+    if (access.by_team) denied.type = "team_model_access_denied";
+    co_return denied;
+  }
+  std::optional<router::Target> target = router.resolve(access.model);
   if (!target) co_return unknown_model_error(fields.model, router);
   out.model_group = capped_name(target->name);
   out.max_retries = router.max_retries(fields.num_retries);
@@ -462,6 +599,11 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
   std::vector<std::string> tags = fields.tags;
   if (auto header = req["x-litellm-tags"]; !header.empty()) add_header_tags(header, tags);
   const std::int64_t estimate = estimate_prompt_tokens(fields);
+  if (limiter_) {
+    const router::Target& group = *target;
+    auto limited = co_await admit_limits(req, principal, fields, group, estimate, out);
+    if (limited) co_return limited;
+  }
   const RequestTimeout timeout = request_timeout(snap->config->upstream, fields, req["x-litellm-timeout"]);
   const SteadyTime deadline = out.started + timeout.overall;
 
@@ -527,6 +669,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
       }
       const router::Route& route = *picked.route;
       out.deployment_id = route.deployment->id;
+      out.route_index = route.index;
       out.api_base = route.deployment->mock_response ? std::string() : route.deployment->api_base;
 
       const AttemptTimeout attempt_timeout = attempt_timeout_for(snap->config->upstream, *route.deployment, fields,
@@ -697,6 +840,7 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
     result.error = translated.error();
     co_return result;
   }
+  if (snapshot_->gate.enabled()) out.response_cost = snapshot_->gate.cost(route.index, out.usage);
   co_await send_json(ex, std::move(*translated), out);
   result.answered = true;
   co_return result;
@@ -783,6 +927,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::answer_mock(http::Ex
     co_return api::make_error(Errc::kInvalidRequest, "mock_response is not supported for embeddings.", "model");
   }
   out.usage = estimate_mock_usage(req.fields.prompt_bytes, answer);
+  if (snapshot_->gate.enabled() && out.route_index) out.response_cost = snapshot_->gate.cost(*out.route_index, out.usage);
   const std::string id = "chatcmpl-" + out.request_id;
   if (!req.fields.stream) {
     std::string body = mock_completion_body(endpoint, req.fields.model, answer, out.usage, id, unix_now());

@@ -12,6 +12,7 @@
 
 #include "support/fake_provider.hpp"
 #include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
 #include "tollgate/app/app.hpp"
 #include "tollgate/config/loader.hpp"
 
@@ -42,6 +43,8 @@ class Gateway {
     cfg.server.host = "127.0.0.1";
     cfg.server.port = 0;
     cfg.server.num_workers = 2;
+    // Each gateway gets its own SQLite file unless the test chose one (or PostgreSQL).
+    if (cfg.database.sqlite_path == config::DatabaseSettings{}.sqlite_path) cfg.database.sqlite_path = db_dir_.file("tollgate.db");
     auto log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
     app_ = std::make_unique<app::App>(std::move(cfg), log);
     port_ = app_->start();
@@ -60,7 +63,9 @@ class Gateway {
     return http_request(port_, "GET", path, {}, std::move(headers));
   }
 
+
  private:
+  TempDir db_dir_{"tollgate-gw"};
   std::unique_ptr<app::App> app_;
   std::uint16_t port_ = 0;
 };

@@ -431,6 +431,16 @@ TEST_P(StoreTest, DueRowsAreResetOnceAndTheOldWindowStopsCounting) {
                                       {Entity::kBudget, "past", 0.5, kNow + 1000}})));
   EXPECT_DOUBLE_EQ(spend_of(*store, Entity::kBudget, "past"), 0.5);
   EXPECT_EQ(ids(await(store->due_for_reset(Entity::kBudget, kNow))), std::vector<std::string>{"now"});
+
+  // Spend for a later window arrives before the sweep: the row moves to that window, from zero.
+  ASSERT_TRUE(await(store->add_spend({{Entity::kBudget, "now", 0.25, kNow + 500}})));
+  row = await(store->get(Entity::kBudget, "now"));
+  ASSERT_TRUE(row && *row);
+  EXPECT_DOUBLE_EQ((*row)->spend, 0.25);
+  EXPECT_EQ((*row)->budget_reset_at_ms, kNow + 500);
+  // A row without windows never moves.
+  ASSERT_TRUE(await(store->add_spend({{Entity::kBudget, "never", 1.0, kNow}})));
+  EXPECT_DOUBLE_EQ(spend_of(*store, Entity::kBudget, "never"), 1.0);
 }
 
 TEST_P(StoreTest, PingAnswers) {

@@ -57,8 +57,9 @@ struct ListFilter {
   std::size_t offset = 0;
 };
 
-/// Spend to add to one entity's current window; applied only while the row's budget_reset_at_ms
-/// still equals `window_ms` (spend of a window that has been reset is not carried into the next).
+/// Spend to add to one entity's window `window_ms`: added when the row is in that window; a row
+/// still in an earlier window (ended, not yet swept) moves to `window_ms` starting from this
+/// amount; spend for an earlier window than the row's is dropped (never carried into the next).
 /// With `model` set (keys only) the amount goes to the key's per-model spend instead
 /// (model_spend, for model_max_budget), kept per window in its own table.
 struct SpendDelta {

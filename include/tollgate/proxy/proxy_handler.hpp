@@ -14,7 +14,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include "tollgate/admin/admin_api.hpp"
 #include "tollgate/auth/master_key.hpp"
+#include "tollgate/limits/limiter.hpp"
+#include "tollgate/proxy/gate.hpp"
+#include "tollgate/store/redis.hpp"
 #include "tollgate/http/server.hpp"
 #include "tollgate/http/upstream_client.hpp"
 #include "tollgate/metrics/metrics.hpp"
@@ -28,10 +32,12 @@ namespace asio = boost::asio;
 
 /// Everything a request needs from the configuration, built once per config version.
 struct Snapshot {
-  Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m);
+  /// `control` (null without a master key) must outlive the snapshot.
+  Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m, admin::ControlPlane* control = nullptr);
   std::shared_ptr<const config::Config> config;
   router::Router router;
   auth::MasterKey master_key;
+  Gate gate;
   metrics::Metrics& metrics;
   std::vector<metrics::DeploymentMetrics*> deployment_metrics;  // by route index
   /// The handle for a model group or alias of this config; "other" for anything else.
@@ -49,17 +55,25 @@ struct AttemptTimeout;
 
 class ProxyHandler final : public http::Handler {
  public:
-  /// `tls`, `access_log` and `shared` (null without Redis) must outlive the handler.
+  /// `tls`, `access_log` and `shared` (null without Redis) must outlive the handler. `limits`:
+  /// the process's in-process limit state (the fallback when Redis is configured).
   ProxyHandler(unsigned worker_index, std::shared_ptr<const Snapshot> snapshot, asio::io_context& io,
                asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log,
-               router::SharedState* shared = nullptr);
+               router::SharedState* shared = nullptr, std::shared_ptr<limits::LocalLimitState> limits = nullptr);
+  ~ProxyHandler() override;
 
   asio::awaitable<void> handle(http::Exchange& exchange) override;
 
  private:
   // Steps return the error to answer with; nullopt means they answered themselves.
   asio::awaitable<std::optional<api::ApiError>> handle_completion(http::Exchange& ex, api::Endpoint endpoint,
-                                                                  CallOutcome& out);
+                                                                  const auth::Principal& principal, CallOutcome& out);
+  // Rate limits and budgets for a request about to be routed to `group`.
+  asio::awaitable<std::optional<api::ApiError>> admit_limits(const http::Request& req, const auth::Principal& principal,
+                                                             const api::RequestFields& fields, const router::Target& group,
+                                                             std::int64_t estimate, CallOutcome& out);
+  asio::awaitable<std::optional<api::ApiError>> handle_admin(http::Exchange& ex, const auth::Principal& principal,
+                                                             CallOutcome& out);
   // One call to one deployment; the answer reaches the client unless the attempt failed.
   asio::awaitable<AttemptResult> attempt(http::Exchange& ex, api::Endpoint endpoint, const api::ParsedRequest& parsed,
                                          const router::Route& route, const router::Target& target,
@@ -73,7 +87,8 @@ class ProxyHandler final : public http::Handler {
                                      CallOutcome& out);
   asio::awaitable<void> send_error(http::Exchange& ex, const api::ApiError& error, CallOutcome& out);
   asio::awaitable<void> send_json(http::Exchange& ex, std::string&& body, CallOutcome& out);
-  asio::awaitable<std::optional<api::ApiError>> list_models(http::Exchange& ex, std::string_view id, CallOutcome& out);
+  asio::awaitable<std::optional<api::ApiError>> list_models(http::Exchange& ex, std::string_view id,
+                                                            const auth::Principal& principal, CallOutcome& out);
   std::string new_request_id();
 
   unsigned worker_index_;
@@ -83,6 +98,8 @@ class ProxyHandler final : public http::Handler {
   AccessLog& access_log_;
   std::shared_ptr<spdlog::logger> log_;
   router::SharedState* shared_;
+  std::unique_ptr<store::RedisConnection> redis_;  // this worker's, for limits (with Redis configured)
+  std::unique_ptr<limits::Limiter> limiter_;      // null without a control plane
   std::minstd_rand rng_;
   std::mt19937_64 id_rng_;
 };

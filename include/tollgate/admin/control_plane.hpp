@@ -1,0 +1,61 @@
+#pragma once
+// The control plane's moving parts, wired once per process: the store, the key cache, the spend
+// writer (batched, aggregated increments; nothing dropped while the database is away), budget
+// window resets, and cache invalidation across replicas (a Redis stream, when Redis is
+// configured). They run on one background thread of their own; request threads only queue spend
+// and read the cache. See docs/admin-api.md.
+//
+// Thread safety: every public method may be called from any thread.
+// Lifetime: the destructor writes queued spend (waiting up to 5 s) and joins the thread.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tollgate/auth/key_cache.hpp"
+#include "tollgate/config/config.hpp"
+#include "tollgate/db/store.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace tollgate::admin {
+
+class ControlPlane {
+ public:
+  /// Interval of the budget-reset sweep (a window's spend is also restarted by the first spend
+  /// written into the next window; the sweep is for entities without traffic).
+  static constexpr std::chrono::seconds kResetSweep{10};
+
+  ControlPlane(std::shared_ptr<const config::Config> config, std::unique_ptr<db::Store> store, std::shared_ptr<spdlog::logger> log);
+  ~ControlPlane();
+  ControlPlane(const ControlPlane&) = delete;
+  ControlPlane& operator=(const ControlPlane&) = delete;
+
+  db::Store& store() { return *store_; }
+  auth::KeyCache& cache() { return cache_; }
+  const config::Config& config() const { return *config_; }
+
+  /// Queues spend for the next batch write (aggregated per entity and window).
+  void record_spend(const std::vector<db::SpendDelta>& deltas);
+  /// An admin change: forgotten here at once, on the other replicas within ~100 ms (Redis) or the
+  /// cache TTL (no Redis).
+  void changed(db::Entity entity, const std::string& id);
+  /// Writes queued spend now and waits for it. True when nothing is left queued.
+  bool flush();
+  std::size_t pending_spend() const;
+  /// Whether the last database round trip (spend write or health ping) succeeded.
+  bool db_up() const { return db_up_.load(std::memory_order_relaxed); }
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<const config::Config> config_;
+  std::unique_ptr<db::Store> store_;
+  auth::KeyCache cache_;
+  std::atomic<bool> db_up_{true};
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tollgate::admin

@@ -1,0 +1,111 @@
+#pragma once
+// The control plane's checks on an LLM request (docs/admin-api.md, "Enforcement"):
+//   authenticate() — the master key, or a virtual key from the key cache (expired, blocked and
+//                    unknown keys refused; a database outage answered per
+//                    allow_requests_on_db_unavailable);
+//   model access   — auth::check_model_access() against the snapshot's catalog;
+//   admit()        — every rate limit and budget the request falls under (key, user, team,
+//                    organization, end user, key×model) charged at once through the Limiter;
+//   LimitGuard     — settles the charge on every exit path with the real tokens and cost, and
+//                    queues the spend for the database.
+//
+// Thread safety: Gate is immutable (part of a Snapshot); a LimitGuard belongs to one request.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "tollgate/admin/control_plane.hpp"
+#include "tollgate/api/api_error.hpp"
+#include "tollgate/auth/model_access.hpp"
+#include "tollgate/limits/limiter.hpp"
+#include "tollgate/providers/provider.hpp"
+
+namespace tollgate::proxy {
+
+/// USD per token of one deployment (config override, else the price table; 0 when unpriced).
+struct TokenRates {
+  double input = 0;
+  double output = 0;
+};
+
+/// Output tokens assumed for the worst-case reservation of a request without max_tokens.
+inline constexpr std::int64_t kDefaultReservedOutputTokens = 4096;
+
+class Gate {
+ public:
+  /// `control` null: no master key, every request is let through unchecked.
+  Gate(const config::Config& config, admin::ControlPlane* control);
+
+  bool enabled() const { return control_ != nullptr; }
+  admin::ControlPlane* control() const { return control_; }
+  const auth::ModelCatalog& catalog() const { return catalog_; }
+
+  /// The principal of a presented key, or the error to answer (401, 503).
+  boost::asio::awaitable<api::ApiResult<std::shared_ptr<const auth::Principal>>> authenticate(
+      std::string_view presented, bool master_matches, std::int64_t now_ms) const;
+
+  /// The request's cost on deployment `route_index`.
+  double cost(std::size_t route_index, const providers::Usage& usage) const;
+  /// Worst case over `routes` (a group's deployments): the dearest input and output rates.
+  TokenRates worst_rates(const std::vector<std::size_t>& routes) const;
+
+  /// A principal for requests that pass without one (no master key, or the database is down and
+  /// allow_requests_on_db_unavailable is set): no limits, every model.
+  static std::shared_ptr<const auth::Principal> unrestricted();
+
+ private:
+  admin::ControlPlane* control_;
+  auth::ModelCatalog catalog_;
+  std::vector<TokenRates> rates_;  // by route index
+  bool allow_on_db_unavailable_;
+};
+
+/// Who is charged for one request, kept beside the limiter's ticket.
+struct SpendTarget {
+  db::Entity entity;
+  std::string id;
+  std::int64_t window_ms = 0;
+  std::string model;  // keys: per-model spend
+};
+
+/// Settles an admitted request on every exit path: the limiter gets the real tokens and cost,
+/// the control plane the spend. Set `tokens` and `cost` before it goes out of scope.
+class LimitGuard {
+ public:
+  LimitGuard(limits::Limiter& limiter, limits::Ticket ticket, std::vector<SpendTarget> targets,
+             admin::ControlPlane& control)
+      : limiter_(limiter), ticket_(std::move(ticket)), targets_(std::move(targets)), control_(control) {}
+  ~LimitGuard();
+  LimitGuard(const LimitGuard&) = delete;
+  LimitGuard& operator=(const LimitGuard&) = delete;
+
+  std::int64_t tokens = 0;
+  double cost = 0;
+
+ private:
+  limits::Limiter& limiter_;
+  limits::Ticket ticket_;
+  std::vector<SpendTarget> targets_;
+  admin::ControlPlane& control_;
+};
+
+/// What admit() decided: the ticket and spend targets to guard, the headers' numbers.
+struct GateAdmission {
+  limits::Ticket ticket;
+  std::vector<SpendTarget> targets;
+  limits::Headroom headroom;
+  double key_spend = -1;  // < 0: no key spend to report
+};
+
+/// Builds the scopes of `principal` (+ the end user's, when known) for `model_group`, charges
+/// `demand`, and answers 429 (rate limit, with retry-after) or 400 (budget_exceeded) when denied.
+boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& limiter, const auth::Principal& principal,
+                                                            const auth::EntityLimits* end_user,
+                                                            const std::string& model_group,
+                                                            const limits::Demand& demand, std::int64_t now_ms);
+
+}  // namespace tollgate::proxy

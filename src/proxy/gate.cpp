@@ -1,0 +1,200 @@
+#include "tollgate/proxy/gate.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "tollgate/spend/price_table.hpp"
+
+namespace tollgate::proxy {
+namespace {
+
+struct Window {
+  std::int64_t end_ms = 0;
+  double seed = 0;
+};
+
+// The budget window `now` falls in. A window that ended starts the next one at zero, whether or
+// not the database's reset sweep has run yet.
+Window window_of(const auth::EntityLimits& l, std::int64_t now_ms) {
+  if (!l.budget_duration || l.window_ms == 0) return {l.window_ms, l.spend};
+  const std::int64_t end = auth::current_window_end(l.window_ms, *l.budget_duration, now_ms);
+  return {end, end == l.window_ms ? l.spend : 0.0};
+}
+
+bool has_limits(const limits::Scope& s) {
+  return s.rpm >= 0 || s.tpm >= 0 || s.max_parallel >= 0 || s.max_budget >= 0;
+}
+
+limits::Scope scope_of(std::string id, const auth::EntityLimits& l, const Window& w) {
+  return limits::Scope{.id = std::move(id),
+                       .rpm = l.rpm,
+                       .tpm = l.tpm,
+                       .max_parallel = l.max_parallel,
+                       .max_budget = l.max_budget,
+                       .spend_seed = w.seed,
+                       .window_ms = w.end_ms};
+}
+
+const char* kind_name(limits::LimitKind k) {
+  switch (k) {
+    case limits::LimitKind::kRpm: return "rpm";
+    case limits::LimitKind::kTpm: return "tpm";
+    case limits::LimitKind::kParallel: return "max_parallel_requests";
+    case limits::LimitKind::kBudget: return "budget";
+  }
+  return "limit";
+}
+
+std::string_view scope_kind(std::string_view id) { return id.substr(0, id.find(':')); }
+
+}  // namespace
+
+Gate::Gate(const config::Config& config, admin::ControlPlane* control)
+    : control_(control), catalog_(config), allow_on_db_unavailable_(config.control.allow_requests_on_db_unavailable) {
+  if (!control_) return;
+  // Budgets need prices; the table is parsed once per snapshot, only when budgets can apply.
+  const auto table = spend::PriceTable::embedded();
+  rates_.reserve(config.model_list.size());
+  for (const auto& d : config.model_list) {
+    const auto price = table->find(d.provider, d.model);
+    rates_.push_back({.input = d.input_cost_per_token.value_or(price ? price->input_per_token() : 0.0),
+                      .output = d.output_cost_per_token.value_or(price ? price->output_per_token() : 0.0)});
+  }
+}
+
+std::shared_ptr<const auth::Principal> Gate::unrestricted() {
+  static const auto p = std::make_shared<const auth::Principal>();
+  return p;
+}
+
+boost::asio::awaitable<api::ApiResult<std::shared_ptr<const auth::Principal>>> Gate::authenticate(
+    std::string_view presented, bool master_matches, std::int64_t now_ms) const {
+  using Out = std::shared_ptr<const auth::Principal>;
+  if (!control_) co_return unrestricted();
+  if (master_matches) {
+    static const Out master = [] {
+      auth::Principal p;
+      p.master = true;
+      return std::make_shared<const auth::Principal>(std::move(p));
+    }();
+    co_return master;
+  }
+  if (presented.empty()) {
+    co_return api::make_error(Errc::kUnauthorized,
+                              "Authentication Error, no API key passed in. Pass it as 'Authorization: Bearer <key>'.");
+  }
+  std::string token = auth::hash_key(presented);
+  Result<Out> found = co_await control_->cache().lookup(std::move(token));
+  if (!found) {
+    if (allow_on_db_unavailable_) co_return unrestricted();
+    co_return api::make_error(Errc::kDbUnavailable,
+                              "Authentication Error, the key cannot be checked: database unavailable. Try again shortly.");
+  }
+  const Out& p = *found;
+  if (!p) co_return api::make_error(Errc::kUnauthorized, "Authentication Error, Invalid proxy server token passed.");
+  if (p->expires_ms && *p->expires_ms <= now_ms) {
+    co_return api::make_error(Errc::kUnauthorized,
+                              "Authentication Error - Expired Key. Key Expiry time " + auth::iso8601(*p->expires_ms) + ".");
+  }
+  if (p->key.blocked) co_return api::make_error(Errc::kUnauthorized, "Authentication Error, Key is blocked.");
+  if (p->team && p->team->blocked) {
+    co_return api::make_error(Errc::kUnauthorized, "Authentication Error, Team=" + p->team->id + " is blocked.");
+  }
+  co_return p;
+}
+
+double Gate::cost(std::size_t route_index, const providers::Usage& usage) const {
+  if (route_index >= rates_.size()) return 0;
+  const TokenRates& r = rates_[route_index];
+  return static_cast<double>(std::max<std::int64_t>(0, usage.prompt_tokens)) * r.input +
+         static_cast<double>(std::max<std::int64_t>(0, usage.completion_tokens)) * r.output;
+}
+
+TokenRates Gate::worst_rates(const std::vector<std::size_t>& routes) const {
+  TokenRates worst;
+  for (std::size_t i : routes) {
+    if (i >= rates_.size()) continue;
+    worst.input = std::max(worst.input, rates_[i].input);
+    worst.output = std::max(worst.output, rates_[i].output);
+  }
+  return worst;
+}
+
+LimitGuard::~LimitGuard() {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  limiter_.settle(std::move(ticket_), tokens, cost, now);
+  if (cost <= 0) return;
+  std::vector<db::SpendDelta> deltas;
+  deltas.reserve(targets_.size());
+  for (SpendTarget& t : targets_) {
+    deltas.push_back({.entity = t.entity, .id = std::move(t.id), .amount = cost, .window_ms = t.window_ms, .model = std::move(t.model)});
+  }
+  control_.record_spend(deltas);
+}
+
+boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& limiter, const auth::Principal& p,
+                                                            const auth::EntityLimits* end_user,
+                                                            const std::string& model_group,
+                                                            const limits::Demand& demand, std::int64_t now_ms) {
+  GateAdmission out;
+  if (p.master || p.token.empty()) co_return out;
+  std::vector<limits::Scope> scopes;
+  auto add = [&](db::Entity entity, std::string_view prefix, const auth::EntityLimits& l) {
+    const Window w = window_of(l, now_ms);
+    limits::Scope s = scope_of(std::string(prefix) + l.id, l, w);
+    if (has_limits(s)) scopes.push_back(std::move(s));
+    out.targets.push_back({.entity = entity, .id = l.id, .window_ms = w.end_ms});
+    return w;
+  };
+  const Window key_window = add(db::Entity::kKey, "key:", p.key);
+  if (p.user) add(db::Entity::kUser, "user:", *p.user);
+  if (p.team) add(db::Entity::kTeam, "team:", *p.team);
+  if (p.organization) add(db::Entity::kOrganization, "org:", *p.organization);
+  if (end_user) add(db::Entity::kEndUser, "end_user:", *end_user);
+
+  // Per-model limits of the key, in the key's budget window.
+  limits::Scope model_scope{.id = "key_model:" + p.token + ":" + model_group, .window_ms = key_window.end_ms};
+  if (auto it = p.model_rpm_limit.find(model_group); it != p.model_rpm_limit.end()) model_scope.rpm = it->second;
+  if (auto it = p.model_tpm_limit.find(model_group); it != p.model_tpm_limit.end()) model_scope.tpm = it->second;
+  if (auto it = p.model_max_budget.find(model_group); it != p.model_max_budget.end()) {
+    model_scope.max_budget = it->second;
+    if (auto s = p.model_spend.find(model_group); s != p.model_spend.end() && key_window.end_ms == p.key.window_ms) {
+      model_scope.spend_seed = s->second;
+    }
+  }
+  if (has_limits(model_scope)) scopes.push_back(std::move(model_scope));
+  out.targets.push_back({.entity = db::Entity::kKey, .id = p.token, .window_ms = key_window.end_ms, .model = model_group});
+
+  if (scopes.empty()) {
+    out.key_spend = key_window.seed;
+    co_return out;
+  }
+  Result<limits::Admission> admission = co_await limiter.admit(scopes, demand, now_ms);
+  if (!admission) co_return api::make_error(Errc::kInternal, "Limit check failed: " + admission.error().message());
+  if (const auto& d = admission->denial) {
+    const std::string& id = scopes[d->scope].id;
+    const std::string kind(scope_kind(id));
+    if (d->kind == limits::LimitKind::kBudget) {
+      co_return api::make_error(Errc::kBudgetExceeded,
+                                fmt::format("Budget has been exceeded! Current cost: {}, Max budget: {} ({} budget)",
+                                            d->spend, d->max_budget, kind));
+    }
+    api::ApiError e = api::make_error(
+        Errc::kRateLimited, fmt::format("Rate limit exceeded for {}: {} limit of {} reached.", kind, kind_name(d->kind), d->limit));
+    e.retry_after = std::chrono::ceil<std::chrono::seconds>(std::max(d->retry_after, std::chrono::milliseconds(1000)));
+    co_return e;
+  }
+  out.ticket = std::move(admission->ticket);
+  out.headroom = admission->headroom;
+  out.key_spend = key_window.seed;
+  for (std::size_t i = 0; i < scopes.size(); ++i) {
+    if (scopes[i].id.starts_with("key:") && i < admission->spend.size()) out.key_spend = admission->spend[i];
+  }
+  co_return out;
+}
+
+}  // namespace tollgate::proxy

@@ -1,0 +1,333 @@
+// The admin API and its enforcement on LLM requests, end to end through the gateway, against
+// SQLite and against a real PostgreSQL (same suite, parametrised).
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "gateway_fixture.hpp"
+#include "support/eventually.hpp"
+#include "support/postgres_server.hpp"
+
+namespace tollgate::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+// One PostgreSQL for the whole binary; each test gets a fresh database in it.
+PostgresServer& postgres() {
+  static PostgresServer server;
+  return server;
+}
+
+// 2^-7 per output token and answers of exactly 2 tokens: every request costs 2^-6, in binary
+// exactly, so budgets in whole multiples of it are exact.
+constexpr double kOutputCost = 0.0078125;
+constexpr double kRequestCost = 2 * kOutputCost;
+
+std::string config_for(const std::string& backend) {
+  ConfigExtras extras;
+  extras.models =
+      "  - model_name: cheap\n"
+      "    litellm_params: {model: openai/cheap, mock_response: \"abcdefgh\", input_cost_per_token: 0, "
+      "output_cost_per_token: 0.0078125}\n"
+      "    model_info: {id: cheap-1, access_groups: [\"beta\"]}\n"
+      "  - model_name: other\n"
+      "    litellm_params: {model: openai/other, mock_response: \"hello\"}\n";
+  extras.general = ", proxy_batch_write_at: 1";
+  if (backend == "postgres") {
+    extras.general += ", database_url: \"" + postgres().create_database() + "\"";
+  }
+  return fake_config("http://127.0.0.1:9", extras);
+}
+
+Headers bearer(const std::string& key) { return {{"authorization", "Bearer " + key}}; }
+
+std::string chat(const std::string& model, int max_tokens = 2) {
+  return Json{{"model", model}, {"max_tokens", max_tokens}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}.dump();
+}
+
+class AdminTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  AdminTest() : gw_(config_for(GetParam())) {}
+
+  Json admin(const std::string& path, const Json& body, unsigned expect = 200) {
+    HttpResponse r = gw_.post(path, body.dump());
+    EXPECT_EQ(r.status, expect) << path << " " << r.body;
+    return Json::parse(r.body, nullptr, false);
+  }
+  Json admin_get(const std::string& path, unsigned expect = 200, Headers h = auth_headers()) {
+    HttpResponse r = gw_.get(path, std::move(h));
+    EXPECT_EQ(r.status, expect) << path << " " << r.body;
+    return Json::parse(r.body, nullptr, false);
+  }
+  std::string new_key(const Json& fields) { return admin("/key/generate", fields)["key"].get<std::string>(); }
+
+  Gateway gw_;
+};
+
+TEST_P(AdminTest, KeyLifecycleGenerateUseUpdateBlockDelete) {
+  const Json created = admin("/key/generate", {{"key_alias", "ci"}, {"models", {"cheap"}}, {"metadata", {{"team", "x"}}}});
+  const std::string key = created["key"];
+  EXPECT_TRUE(key.starts_with("sk-"));
+  EXPECT_EQ(created["token"].get<std::string>().size(), 64u);
+  EXPECT_EQ(created["key_name"], "sk-..." + key.substr(key.size() - 4));
+  EXPECT_EQ(created["key_alias"], "ci");
+  EXPECT_TRUE(created["expires"].is_null());
+
+  HttpResponse ok = gw_.post("/v1/chat/completions", chat("cheap"), bearer(key));
+  ASSERT_EQ(ok.status, 200u) << ok.body;
+  EXPECT_EQ(ok.header("x-litellm-response-cost"), "0.015625");
+
+  const Json info = admin_get("/key/info?key=" + key);
+  EXPECT_EQ(info["key"], key);
+  EXPECT_EQ(info["info"]["key_alias"], "ci");
+  EXPECT_EQ(info["info"]["models"], Json::array({"cheap"}));
+
+  admin("/key/update", {{"key", key}, {"key_alias", "renamed"}, {"max_budget", 10}});
+  EXPECT_EQ(admin_get("/key/info?key=" + key)["info"]["max_budget"], 10);
+
+  admin("/key/block", {{"key", key}});
+  HttpResponse blocked = gw_.post("/v1/chat/completions", chat("cheap"), bearer(key));
+  EXPECT_EQ(blocked.status, 401u);
+  EXPECT_NE(blocked.body.find("blocked"), std::string::npos);
+  admin("/key/unblock", {{"key", key}});
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);
+
+  const Json deleted = admin("/key/delete", {{"keys", {key}}});
+  EXPECT_EQ(deleted["deleted_keys"], Json::array({key}));
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 401u);
+  admin_get("/key/info?key=" + key, 404);
+}
+
+TEST_P(AdminTest, UnknownExpiredAndMissingKeysAreRejected) {
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer("sk-not-a-key")).status, 401u);
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), Headers{}).status, 401u);
+  const std::string expiring = new_key({{"duration", "1s"}});
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(expiring)).status, 200u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  HttpResponse expired = gw_.post("/v1/chat/completions", chat("cheap"), bearer(expiring));
+  EXPECT_EQ(expired.status, 401u);
+  EXPECT_NE(expired.body.find("Expired Key"), std::string::npos);
+}
+
+TEST_P(AdminTest, ValidationErrorsName400Fields) {
+  const Json e = admin("/key/generate", {{"max_budget", "lots"}}, 400);
+  EXPECT_EQ(e["error"]["param"], "max_budget");
+  EXPECT_EQ(e["error"]["code"], "400");
+  EXPECT_EQ(admin("/team/new", {{"rpm_limit", -1}}, 400)["error"]["param"], "rpm_limit");
+  EXPECT_EQ(admin("/key/generate", {{"team_id", "no-such-team"}}, 400)["error"]["param"], "team_id");
+  const std::string dup = new_key({{"key", "sk-my-own-key-1"}});
+  EXPECT_EQ(dup, "sk-my-own-key-1");
+  admin("/key/generate", {{"key", "sk-my-own-key-1"}}, 400);
+}
+
+TEST_P(AdminTest, ModelAccessByKeyListAccessGroupAndModelsEndpoint) {
+  const std::string key = new_key({{"models", {"cheap"}}});
+  HttpResponse denied = gw_.post("/v1/chat/completions", chat("other"), bearer(key));
+  EXPECT_EQ(denied.status, 401u);
+  const Json err = Json::parse(denied.body);
+  EXPECT_EQ(err["error"]["type"], "key_model_access_denied");
+  EXPECT_EQ(err["error"]["code"], "403");
+  EXPECT_EQ(err["error"]["param"], "model");
+  EXPECT_NE(err["error"]["message"].get<std::string>().find("key not allowed to access model"), std::string::npos);
+
+  const Json models = admin_get("/v1/models", 200, bearer(key));
+  ASSERT_EQ(models["data"].size(), 1u);
+  EXPECT_EQ(models["data"][0]["id"], "cheap");
+
+  const std::string grouped = new_key({{"models", {"beta"}}});
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(grouped)).status, 200u);
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("other"), bearer(grouped)).status, 401u);
+
+  const std::string aliased = new_key({{"models", {"mine"}}, {"aliases", {{"mine", "cheap"}}}});
+  HttpResponse via_alias = gw_.post("/v1/chat/completions", chat("mine"), bearer(aliased));
+  EXPECT_EQ(via_alias.status, 200u) << via_alias.body;
+  EXPECT_EQ(via_alias.header("x-litellm-model-group"), "cheap");
+}
+
+TEST_P(AdminTest, TeamModelsAndTeamBlockApplyToTeamKeys) {
+  admin("/team/new", {{"team_id", "t1"}, {"models", {"cheap"}}});
+  const std::string key = new_key({{"team_id", "t1"}});
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);
+  HttpResponse denied = gw_.post("/v1/chat/completions", chat("other"), bearer(key));
+  EXPECT_EQ(denied.status, 401u);
+  EXPECT_EQ(Json::parse(denied.body)["error"]["type"], "team_model_access_denied");
+  admin("/team/block", {{"team_id", "t1"}});
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 401u);
+  const Json info = admin_get("/team/info?team_id=t1");
+  EXPECT_EQ(info["team_id"], "t1");
+  EXPECT_EQ(info["team_info"]["blocked"], true);
+  ASSERT_EQ(info["keys"].size(), 1u);
+}
+
+TEST_P(AdminTest, AuthorizationMatrix) {
+  admin("/team/new", {{"team_id", "eng"}});
+  admin("/team/new", {{"team_id", "ops"}});
+  const Json alice = admin("/user/new", {{"user_id", "alice"}, {"user_role", "internal_user"}});
+  const std::string alice_key = alice["key"];
+  const Json viewer = admin("/user/new", {{"user_id", "vic"}, {"user_role", "proxy_admin_viewer"}});
+  const std::string viewer_key = viewer["key"];
+  admin("/user/new", {{"user_id", "bob"}, {"user_role", "internal_user"}, {"auto_create_key", false}});
+  admin("/team/member_add", {{"team_id", "eng"}, {"member", {{"user_id", "bob"}, {"role", "admin"}}}});
+  const std::string bob_team_key = new_key({{"user_id", "bob"}, {"team_id", "eng"}});
+  const Json admin_user = admin("/user/new", {{"user_id", "root"}, {"user_role", "proxy_admin"}});
+  const std::string root_key = admin_user["key"];
+
+  // An internal user mints keys for themselves only, and reads only their own.
+  HttpResponse own = gw_.post("/key/generate", Json{{"key_alias", "mine"}}.dump(), bearer(alice_key));
+  ASSERT_EQ(own.status, 200u) << own.body;
+  EXPECT_EQ(Json::parse(own.body)["user_id"], "alice");
+  EXPECT_EQ(gw_.post("/key/generate", Json{{"user_id", "bob"}}.dump(), bearer(alice_key)).status, 403u);
+  EXPECT_EQ(gw_.get("/key/info?key=" + bob_team_key, bearer(alice_key)).status, 403u);
+  EXPECT_EQ(gw_.post("/team/new", Json{{"team_id", "x"}}.dump(), bearer(alice_key)).status, 403u);
+  EXPECT_EQ(gw_.post("/user/new", Json{{"user_id", "y"}}.dump(), bearer(alice_key)).status, 403u);
+  EXPECT_EQ(gw_.get("/user/info?user_id=alice", bearer(alice_key)).status, 200u);
+  EXPECT_EQ(gw_.get("/user/info?user_id=bob", bearer(alice_key)).status, 403u);
+  // An internal user may not raise their own key's budget.
+  EXPECT_EQ(gw_.post("/key/update", Json{{"key", alice_key}, {"max_budget", 1000}}.dump(), bearer(alice_key)).status, 403u);
+
+  // A viewer reads everything and changes nothing.
+  EXPECT_EQ(gw_.get("/key/info?key=" + bob_team_key, bearer(viewer_key)).status, 200u);
+  EXPECT_EQ(gw_.get("/team/list", bearer(viewer_key)).status, 200u);
+  EXPECT_EQ(gw_.post("/key/generate", Json::object().dump(), bearer(viewer_key)).status, 403u);
+  EXPECT_EQ(gw_.post("/key/delete", Json{{"keys", {bob_team_key}}}.dump(), bearer(viewer_key)).status, 403u);
+
+  // A team admin manages their team's members and keys, not another team's.
+  EXPECT_EQ(gw_.post("/team/member_add", Json{{"team_id", "eng"}, {"member", {{"user_id", "alice"}}}}.dump(),
+                     bearer(bob_team_key)).status, 200u);
+  EXPECT_EQ(gw_.post("/team/member_add", Json{{"team_id", "ops"}, {"member", {{"user_id", "alice"}}}}.dump(),
+                     bearer(bob_team_key)).status, 403u);
+  EXPECT_EQ(gw_.post("/key/generate", Json{{"team_id", "eng"}}.dump(), bearer(bob_team_key)).status, 200u);
+  EXPECT_EQ(gw_.post("/key/generate", Json{{"team_id", "ops"}}.dump(), bearer(bob_team_key)).status, 403u);
+  EXPECT_EQ(gw_.post("/team/update", Json{{"team_id", "eng"}, {"max_budget", 5}}.dump(), bearer(bob_team_key)).status, 403u);
+
+  // A key without a user or role may read its own info only.
+  const std::string plain = new_key(Json::object());
+  EXPECT_EQ(gw_.get("/key/info", bearer(plain)).status, 200u);
+  EXPECT_EQ(gw_.get("/key/list", bearer(plain)).status, 403u);
+  EXPECT_EQ(gw_.post("/key/generate", Json::object().dump(), bearer(plain)).status, 403u);
+
+  // A proxy_admin user may do what the master key does.
+  EXPECT_EQ(gw_.post("/team/new", Json{{"team_id", "made-by-root"}}.dump(), bearer(root_key)).status, 200u);
+  EXPECT_EQ(gw_.post("/organization/new", Json{{"organization_alias", "acme"}}.dump(), bearer(root_key)).status, 200u);
+}
+
+TEST_P(AdminTest, EveryEntityHasNewInfoUpdateListDelete) {
+  const Json org = admin("/organization/new", {{"organization_alias", "acme"}, {"max_budget", 100}});
+  const std::string org_id = org["organization_id"];
+  EXPECT_EQ(admin_get("/organization/info?organization_id=" + org_id)["organization_alias"], "acme");
+  admin("/organization/update", {{"organization_id", org_id}, {"organization_alias", "acme2"}});
+  EXPECT_EQ(admin_get("/organization/list").size(), 1u);
+
+  const Json budget = admin("/budget/new", {{"budget_id", "small"}, {"max_budget", kRequestCost}});
+  EXPECT_EQ(budget["budget_id"], "small");
+  admin("/customer/new", {{"user_id", "cust-1"}, {"budget_id", "small"}});
+  admin("/end_user/new", {{"user_id", "cust-2"}, {"max_budget", 5}});
+  EXPECT_EQ(admin_get("/customer/list").size(), 2u);
+  EXPECT_EQ(admin_get("/end_user/info?end_user_id=cust-2")["max_budget"], 5);
+
+  admin("/team/new", {{"team_id", "t"}, {"team_alias", "T"}, {"members_with_roles", {{{"user_id", "u1"}, {"role", "admin"}}}}});
+  admin("/user/new", {{"user_id", "u1"}, {"auto_create_key", false}});
+  const Json user = admin_get("/user/info?user_id=u1");
+  ASSERT_EQ(user["teams"].size(), 1u);
+  EXPECT_EQ(user["teams"][0]["role"], "admin");
+  admin("/team/member_delete", {{"team_id", "t"}, {"user_id", "u1"}});
+  EXPECT_EQ(admin_get("/user/info?user_id=u1")["teams"].size(), 0u);
+  EXPECT_EQ(admin_get("/user/list")["users"].size(), 1u);
+
+  admin("/team/delete", {{"team_ids", {"t"}}});
+  admin_get("/team/info?team_id=t", 404);
+  admin("/organization/delete", {{"organization_ids", {org_id}}});
+  admin("/customer/delete", {{"user_ids", {"cust-1", "cust-2"}}});
+  admin("/budget/delete", {{"budget_ids", {"small"}}});
+  admin("/user/delete", {{"user_ids", {"u1"}}});
+  EXPECT_EQ(admin_get("/customer/list").size(), 0u);
+  admin("/team/delete", {{"team_ids", {"t"}}}, 404);
+}
+
+// Sends `n` requests at once (from `n` threads) and counts the statuses.
+std::map<unsigned, int> burst(const Gateway& gw, int n, const std::string& body, const Headers& h) {
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::map<unsigned, int> counts;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&] {
+      const unsigned status = gw.post("/v1/chat/completions", body, h).status;
+      std::lock_guard lock(mu);
+      ++counts[status];
+    });
+  }
+  for (auto& t : threads) t.join();
+  return counts;
+}
+
+TEST_P(AdminTest, ConcurrentRequestsCannotOvershootAKeyBudget) {
+  // A budget for exactly 50 requests; reservations equal the real cost, so exactly 50 pass.
+  const std::string key = new_key({{"max_budget", 50 * kRequestCost}});
+  auto counts = burst(gw_, 200, chat("cheap"), bearer(key));
+  EXPECT_EQ(counts[200], 50);
+  EXPECT_EQ(counts[400], 150);
+  HttpResponse over = gw_.post("/v1/chat/completions", chat("cheap"), bearer(key));
+  EXPECT_EQ(over.status, 400u);
+  const Json err = Json::parse(over.body)["error"];
+  EXPECT_EQ(err["type"], "budget_exceeded");
+  EXPECT_TRUE(err["message"].get<std::string>().starts_with("Budget has been exceeded! Current cost: 0.78125, Max budget: 0.78125"))
+      << err["message"];
+  // The spend reaches the database in the next batch write.
+  ASSERT_TRUE(eventually([&] { return admin_get("/key/info?key=" + key)["info"]["spend"] == 50 * kRequestCost; },
+                         std::chrono::seconds(5)));
+}
+
+TEST_P(AdminTest, RpmLimitAdmitsExactlyTheLimitWithRetryAfter) {
+  const std::string key = new_key({{"rpm_limit", 10}});
+  auto counts = burst(gw_, 30, chat("cheap"), bearer(key));
+  EXPECT_EQ(counts[200], 10);
+  EXPECT_EQ(counts[429], 20);
+  HttpResponse limited = gw_.post("/v1/chat/completions", chat("cheap"), bearer(key));
+  EXPECT_EQ(limited.status, 429u);
+  EXPECT_FALSE(limited.header("retry-after").empty());
+}
+
+TEST_P(AdminTest, RateLimitHeadersAndKeySpendAreReported) {
+  const std::string key = new_key({{"rpm_limit", 100}, {"tpm_limit", 100000}, {"max_budget", 1}});
+  HttpResponse r = gw_.post("/v1/chat/completions", chat("cheap"), bearer(key));
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(r.header("x-ratelimit-limit-requests"), "100");
+  EXPECT_EQ(r.header("x-ratelimit-remaining-requests"), "99");
+  EXPECT_EQ(r.header("x-ratelimit-limit-tokens"), "100000");
+  EXPECT_FALSE(r.header("x-litellm-key-spend").empty());
+}
+
+TEST_P(AdminTest, TeamAndEndUserBudgetsApply) {
+  admin("/team/new", {{"team_id", "t"}, {"max_budget", 2 * kRequestCost}});
+  const std::string a = new_key({{"team_id", "t"}});
+  const std::string b = new_key({{"team_id", "t"}});
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(a)).status, 200u);
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(b)).status, 200u);
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(a)).status, 400u);  // the team's budget is spent
+
+  admin("/customer/new", {{"user_id", "c1"}, {"max_budget", kRequestCost}});
+  const std::string k = new_key(Json::object());
+  const std::string as_customer =
+      Json{{"model", "cheap"}, {"max_tokens", 2}, {"user", "c1"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}.dump();
+  EXPECT_EQ(gw_.post("/v1/chat/completions", as_customer, bearer(k)).status, 200u);
+  EXPECT_EQ(gw_.post("/v1/chat/completions", as_customer, bearer(k)).status, 400u);
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(k)).status, 200u);  // without the end user
+}
+
+TEST_P(AdminTest, BudgetWindowResetsSpend) {
+  const std::string key = new_key({{"max_budget", kRequestCost}, {"budget_duration", "2s"}});
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 400u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);  // a new window
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, AdminTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& p) { return p.param; });
+
+}  // namespace
+}  // namespace tollgate::testing
