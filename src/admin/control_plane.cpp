@@ -130,6 +130,7 @@ asio::awaitable<void> ControlPlane::Impl::reset_loop() {
   timers.push_back(&wait);
   while (!stopping.load()) {
     co_await reset_once();
+    if (stopping.load()) break;  // stop() may have cancelled the timers while the sweep ran
     wait.expires_after(kResetSweep);
     boost::system::error_code ec;
     co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -174,6 +175,7 @@ asio::awaitable<void> ControlPlane::Impl::event_loop() {
   timers.push_back(&wait);
   while (!stopping.load()) {
     co_await read_events();
+    if (stopping.load()) break;
     wait.expires_after(kEventPoll);
     boost::system::error_code ec;
     co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -44,6 +44,7 @@ struct Families {
   CounterFamily& proxy_failed_requests;
   HistogramFamily& request_total_latency;
   HistogramFamily& overhead_latency;
+  CounterFamily& control_rejections;
   // Stores.
   prometheus::Counter& redis_errors;
   prometheus::Gauge& redis_connected;

@@ -83,6 +83,8 @@ Families::Families(std::function<bool(std::string_view)> known)
                                       "Total latency (seconds) of a request to the proxy")),
       overhead_latency(histogram(registry, "litellm_overhead_latency_metric",
                                  "Latency (seconds) the proxy added to a request, upstream excluded")),
+      control_rejections(counter(registry, "tollgate_control_rejections_total",
+                                 "Requests refused by the control plane, by reason")),
       redis_errors(counter(registry, "tollgate_redis_errors_total", "Failed Redis commands").Add({})),
       redis_connected(gauge(registry, "tollgate_redis_connected", "1 when Redis is connected").Add({})) {}
 
@@ -131,6 +133,20 @@ RequestedModelMetrics& Metrics::requested_model(std::string_view name) {
 }
 
 void Metrics::redis_error() { impl_->families.redis_errors.Increment(); }
+
+void Metrics::control_rejection(Errc reason) {
+  const char* label = nullptr;
+  switch (reason) {
+    case Errc::kUnauthorized: label = "auth"; break;
+    case Errc::kForbidden: label = "forbidden"; break;
+    case Errc::kModelAccessDenied: label = "model_access"; break;
+    case Errc::kRateLimited: label = "rate_limit"; break;
+    case Errc::kBudgetExceeded: label = "budget"; break;
+    case Errc::kDbUnavailable: label = "db_unavailable"; break;
+    default: return;
+  }
+  impl_->families.control_rejections.Add({{"reason", label}}).Increment();
+}
 
 void Metrics::set_redis_connected(bool connected) { impl_->families.redis_connected.Set(connected ? 1 : 0); }
 

@@ -360,6 +360,7 @@ std::string ProxyHandler::new_request_id() {
 }
 
 asio::awaitable<void> ProxyHandler::send_error(http::Exchange& ex, const api::ApiError& error, CallOutcome& out) {
+  snapshot_->metrics.control_rejection(error.errc);
   out.status = error.status;
   out.error_type = error.type;
   http::HeaderList headers = response_headers(out);

@@ -8,8 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway_fixture.hpp"
+#include <fstream>
+
 #include "support/eventually.hpp"
+#include "support/gateway_process.hpp"
 #include "support/postgres_server.hpp"
+#include "support/redis_server.hpp"
+#include "support/temp_dir.hpp"
 
 namespace tollgate::testing {
 namespace {
@@ -289,6 +294,8 @@ TEST_P(AdminTest, RpmLimitAdmitsExactlyTheLimitWithRetryAfter) {
   HttpResponse limited = gw_.post("/v1/chat/completions", chat("cheap"), bearer(key));
   EXPECT_EQ(limited.status, 429u);
   EXPECT_FALSE(limited.header("retry-after").empty());
+  const std::string metrics = gw_.get("/metrics", {}).body;
+  EXPECT_NE(metrics.find("tollgate_control_rejections_total{reason=\"rate_limit\"} 21"), std::string::npos);
 }
 
 TEST_P(AdminTest, RateLimitHeadersAndKeySpendAreReported) {
@@ -326,8 +333,115 @@ TEST_P(AdminTest, BudgetWindowResetsSpend) {
   EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);  // a new window
 }
 
+// Stopping the database is a PostgreSQL matter (SQLite is a file in the process).
+class PostgresAdminTest : public AdminTest {};
+
+TEST_P(PostgresAdminTest, DatabaseOutageKeepsKnownKeysWorkingAndLosesNoSpend) {
+  const std::string key = new_key({{"max_budget", 100}});
+  ASSERT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);  // now cached
+  postgres().stop();
+  // Known key: served from the cache, spend queued. Unknown key: a clear 503. Admin: 503.
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);
+  HttpResponse unknown = gw_.post("/v1/chat/completions", chat("cheap"), bearer("sk-never-seen-before"));
+  EXPECT_EQ(unknown.status, 503u);
+  EXPECT_EQ(Json::parse(unknown.body)["error"]["type"], "service_unavailable");
+  EXPECT_EQ(gw_.post("/key/generate", "{}").status, 503u);
+  EXPECT_EQ(admin_get("/health/readiness", 200, {})["db"], "disconnected");
+  postgres().start();
+  // Back without a restart: new keys work, and the spend made during the outage is written.
+  ASSERT_TRUE(eventually([&] { return gw_.post("/key/generate", "{}").status == 200; }, std::chrono::seconds(10)));
+  ASSERT_TRUE(eventually([&] { return admin_get("/key/info?key=" + key)["info"]["spend"] == 21 * kRequestCost; },
+                         std::chrono::seconds(10)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, PostgresAdminTest, ::testing::Values("postgres"),
+                         [](const auto& p) { return p.param; });
 INSTANTIATE_TEST_SUITE_P(Stores, AdminTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& p) { return p.param; });
+
+// Two gateway processes (the real binary) sharing PostgreSQL and Redis: limits and budgets hold
+// across both, and a key revoked on one is refused by the other.
+class TwoReplicasTest : public ::testing::Test {
+ protected:
+  TwoReplicasTest() {
+    fake_.start();
+    const std::string path = dir_.file("config.yaml");
+    std::ofstream(path) << "model_list:\n"
+                        << "  - model_name: cheap\n"
+                        << "    litellm_params: {model: openai/cheap, mock_response: \"abcdefgh\", input_cost_per_token: 0, "
+                           "output_cost_per_token: 0.0078125}\n"
+                        << "  - model_name: slow\n"
+                        << "    litellm_params: {model: openai/slow, api_key: k, api_base: \""
+                        << fake_deployment_base(fake_.port(), "slow", "delay_headers_ms=400") << "\"}\n"
+                        << "router_settings: {redis_host: 127.0.0.1, redis_port: " << redis_.port() << "}\n"
+                        << "general_settings: {master_key: " << kMasterKey << ", proxy_batch_write_at: 1, database_url: \""
+                        << postgres().create_database() << "\"}\n"
+                        << "tollgate_settings: {access_log: \"off\", log_level: warn}\n";
+    one_ = std::make_unique<GatewayProcess>(TOLLGATE_BINARY, path, dir_.file("one.log"));
+    two_ = std::make_unique<GatewayProcess>(TOLLGATE_BINARY, path, dir_.file("two.log"));
+  }
+  std::string new_key(const Json& fields) {
+    HttpResponse r = http_request(one_->port(), "POST", "/key/generate", fields.dump(), auth_headers());
+    EXPECT_EQ(r.status, 200u) << r.body;
+    return Json::parse(r.body)["key"];
+  }
+  // `n` requests at once, alternating between the replicas.
+  std::map<unsigned, int> burst(int n, const std::string& key, const std::string& model = "cheap") {
+    std::vector<std::thread> threads;
+    std::mutex mu;
+    std::map<unsigned, int> counts;
+    for (int i = 0; i < n; ++i) {
+      const std::uint16_t port = i % 2 == 0 ? one_->port() : two_->port();
+      threads.emplace_back([&, port] {
+        const unsigned status = http_request(port, "POST", "/v1/chat/completions", chat(model), bearer(key)).status;
+        std::lock_guard lock(mu);
+        ++counts[status];
+      });
+    }
+    for (auto& t : threads) t.join();
+    return counts;
+  }
+
+  TempDir dir_;
+  RedisServer redis_;
+  FakeProvider fake_;
+  std::unique_ptr<GatewayProcess> one_;
+  std::unique_ptr<GatewayProcess> two_;
+};
+
+TEST_F(TwoReplicasTest, BudgetHoldsAcrossReplicas) {
+  const std::string key = new_key({{"max_budget", 50 * kRequestCost}});
+  auto counts = burst(200, key);
+  EXPECT_EQ(counts[200], 50);
+  EXPECT_EQ(counts[400], 150);
+}
+
+TEST_F(TwoReplicasTest, RpmAndParallelLimitsHoldAcrossReplicas) {
+  const std::string key = new_key({{"rpm_limit", 20}});
+  auto counts = burst(60, key);
+  EXPECT_EQ(counts[200], 20);
+  EXPECT_EQ(counts[429], 40);
+
+  // 30 requests that each take 400 ms upstream, started together: 5 slots in all.
+  const std::string parallel = new_key({{"max_parallel_requests", 5}});
+  counts = burst(30, parallel, "slow");
+  EXPECT_EQ(counts[200], 5);
+  EXPECT_EQ(counts[429], 25);
+  // Slots come back when the requests end.
+  EXPECT_EQ(http_request(one_->port(), "POST", "/v1/chat/completions", chat("slow"), bearer(parallel)).status, 200u);
+}
+
+TEST_F(TwoReplicasTest, KeyRevokedOnOneReplicaIsRefusedByTheOtherWithinASecond) {
+  const std::string key = new_key(Json::object());
+  ASSERT_EQ(http_request(two_->port(), "POST", "/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);
+  HttpResponse del = http_request(one_->port(), "POST", "/key/delete", Json{{"keys", {key}}}.dump(), auth_headers());
+  ASSERT_EQ(del.status, 200u) << del.body;
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually(
+      [&] { return http_request(two_->port(), "POST", "/v1/chat/completions", chat("cheap"), bearer(key)).status == 401; },
+      std::chrono::seconds(5)));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+}
 
 }  // namespace
 }  // namespace tollgate::testing

@@ -35,7 +35,7 @@ std::uint16_t free_port() {
 }
 
 pid_t spawn_process(const std::vector<std::string>& args, const std::string& output_file,
-                    const std::vector<std::string>& extra_env) {
+                    const std::vector<std::string>& extra_env, const std::string& working_dir) {
   std::vector<std::string> owned = args;
   std::vector<char*> argv;
   for (auto& a : owned) argv.push_back(a.data());
@@ -51,6 +51,7 @@ pid_t spawn_process(const std::vector<std::string>& args, const std::string& out
   const std::string out = output_file.empty() ? "/dev/null" : output_file;
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  if (!working_dir.empty()) posix_spawn_file_actions_addchdir_np(&actions, working_dir.c_str());
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, owned[0].c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);

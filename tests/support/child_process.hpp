@@ -16,9 +16,10 @@ std::uint16_t free_port();
 
 /// Starts `args[0]` (a path) with `args`, stdout and stderr appended to `output_file` (or
 /// /dev/null when empty), the parent's environment plus `extra_env` ("NAME=value"). Throws
-/// std::system_error when it cannot start.
+/// std::system_error when it cannot start. `working_dir`: the child's current directory (relative
+/// paths in `args` are then relative to it); empty keeps the parent's.
 pid_t spawn_process(const std::vector<std::string>& args, const std::string& output_file = {},
-                    const std::vector<std::string>& extra_env = {});
+                    const std::vector<std::string>& extra_env = {}, const std::string& working_dir = {});
 
 /// The contents of a (small) text file; empty when it cannot be read.
 std::string read_text_file(const std::string& path);

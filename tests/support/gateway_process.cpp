@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -16,8 +17,10 @@ using namespace std::chrono_literals;
 
 GatewayProcess::GatewayProcess(const std::string& binary, const std::string& config_file, const std::string& log_file)
     : port_(free_port()), log_file_(log_file) {
+  // The child runs in the log file's directory, so its default SQLite file lands there too.
+  const std::string dir = std::filesystem::path(log_file).parent_path().string();
   pid_ = spawn_process({binary, "--config", config_file, "--port", std::to_string(port_), "--num_workers", "2"},
-                       log_file);
+                       log_file, {}, dir);
   const auto deadline = std::chrono::steady_clock::now() + 15s;
   for (;;) {
     int status = 0;

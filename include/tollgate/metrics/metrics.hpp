@@ -28,6 +28,7 @@
 #include <string_view>
 
 #include "tollgate/config/config.hpp"
+#include "tollgate/core/errc.hpp"
 
 namespace prometheus {
 class Counter;
@@ -135,6 +136,10 @@ class Metrics {
 
   void redis_error();
   void set_redis_connected(bool connected);
+  /// A request refused by the control plane (tollgate_control_rejections_total{reason}): one of
+  /// "auth", "forbidden", "model_access", "rate_limit", "budget", "db_unavailable"; other codes
+  /// are not counted here.
+  void control_rejection(Errc reason);
 
   /// Every metric in Prometheus text exposition format 0.0.4.
   std::string render() const;
