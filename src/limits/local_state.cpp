@@ -229,6 +229,13 @@ void LocalLimitState::evict_idle(std::int64_t now_ms) {
   }
 }
 
+void LocalLimitState::sweep_if_due(std::int64_t now_ms) {
+  std::int64_t last = swept_all_ms_.load(std::memory_order_relaxed);
+  if (now_ms - last < kSweepInterval.count()) return;
+  if (!swept_all_ms_.compare_exchange_strong(last, now_ms, std::memory_order_relaxed)) return;  // another did
+  evict_idle(now_ms);
+}
+
 std::size_t LocalLimitState::entries() const {
   std::size_t n = 0;
   for (std::size_t i = 0; i < kShards; ++i) {

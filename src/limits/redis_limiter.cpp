@@ -157,6 +157,7 @@ asio::awaitable<Result<Admission>> RedisLimiter::admit(const std::vector<Scope>&
     log_->info("msg=\"limits: redis is back, enforcing across replicas again\"");
   }
   detail::count(stats, *answer);
+  fallback_->sweep_if_due(now_ms);
   Result<Admission> shared = std::move(*answer);
   co_return shared;
 }
