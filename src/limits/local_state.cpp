@@ -50,9 +50,10 @@ bool expired(const BudgetCounter& c, std::int64_t now_ms) {
 
 std::optional<Denial> check(const Scope& s, std::size_t index, Entry& e, std::int64_t tokens, std::int64_t cost,
                             std::int64_t now_ms) {
-  if (s.rpm >= 0 && e.requests.sum(now_ms) > detail::rpm_target(s.rpm)) {
+  const std::int64_t request_target = detail::rpm_target(s.rpm);
+  if (s.rpm >= 0 && e.requests.sum(now_ms) > request_target) {
     return Denial{.scope = index, .kind = LimitKind::kRpm, .limit = s.rpm,
-                  .retry_after = std::chrono::milliseconds(e.requests.ms_until_at_most(now_ms, detail::rpm_target(s.rpm)))};
+                  .retry_after = std::chrono::milliseconds(e.requests.ms_until_at_most(now_ms, request_target))};
   }
   const std::int64_t token_target = detail::tpm_target(s.tpm, tokens);
   if (s.tpm >= 0 && e.tokens.sum(now_ms) > token_target) {

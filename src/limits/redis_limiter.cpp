@@ -1,6 +1,11 @@
+#include "tollgate/limits/limiter.hpp"
+
 #include <algorithm>
 #include <iterator>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <spdlog/logger.h>
