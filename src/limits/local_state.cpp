@@ -50,9 +50,10 @@ bool expired(const BudgetCounter& c, std::int64_t now_ms) {
 
 std::optional<Denial> check(const Scope& s, std::size_t index, Entry& e, std::int64_t tokens, std::int64_t cost,
                             std::int64_t now_ms) {
-  if (s.rpm >= 0 && e.requests.sum(now_ms) > detail::rpm_target(s.rpm)) {
+  const std::int64_t request_target = detail::rpm_target(s.rpm);
+  if (s.rpm >= 0 && e.requests.sum(now_ms) > request_target) {
     return Denial{.scope = index, .kind = LimitKind::kRpm, .limit = s.rpm,
-                  .retry_after = std::chrono::milliseconds(e.requests.ms_until_at_most(now_ms, detail::rpm_target(s.rpm)))};
+                  .retry_after = std::chrono::milliseconds(e.requests.ms_until_at_most(now_ms, request_target))};
   }
   const std::int64_t token_target = detail::tpm_target(s.tpm, tokens);
   if (s.tpm >= 0 && e.tokens.sum(now_ms) > token_target) {
@@ -227,6 +228,13 @@ void LocalLimitState::evict_idle(std::int64_t now_ms) {
     std::lock_guard lock(shards_[i].mu);
     stats_.evicted.fetch_add(shards_[i].sweep(now_ms), std::memory_order_relaxed);
   }
+}
+
+void LocalLimitState::sweep_if_due(std::int64_t now_ms) {
+  std::int64_t last = swept_all_ms_.load(std::memory_order_relaxed);
+  if (now_ms - last < kSweepInterval.count()) return;
+  if (!swept_all_ms_.compare_exchange_strong(last, now_ms, std::memory_order_relaxed)) return;  // another did
+  evict_idle(now_ms);
 }
 
 std::size_t LocalLimitState::entries() const {

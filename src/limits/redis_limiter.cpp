@@ -1,6 +1,11 @@
+#include "tollgate/limits/limiter.hpp"
+
 #include <algorithm>
 #include <iterator>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <spdlog/logger.h>
@@ -157,6 +162,7 @@ asio::awaitable<Result<Admission>> RedisLimiter::admit(const std::vector<Scope>&
     log_->info("msg=\"limits: redis is back, enforcing across replicas again\"");
   }
   detail::count(stats, *answer);
+  fallback_->sweep_if_due(now_ms);
   Result<Admission> shared = std::move(*answer);
   co_return shared;
 }
@@ -182,11 +188,14 @@ void RedisLimiter::send_settle(const Ticket& ticket, std::int64_t tokens, double
     return;
   }
   const store::RedisScript& script = detail::settle_script();
-  if (!settle_loaded_ || loaded_errors_ != redis_.errors() || loaded_reconnects_ != redis_.reconnects()) {
-    redis_.send({"SCRIPT", "LOAD", script.source()});  // pipelined: it reaches Redis before the EVALSHA
+  const std::uint64_t errors = redis_.errors();
+  const std::uint64_t reconnects = redis_.reconnects();
+  if (!settle_loaded_ || errors != loaded_errors_ || reconnects != loaded_reconnects_) {
+    // Counted before sending: should the load itself fail, the next settle loads again.
     settle_loaded_ = true;
-    loaded_errors_ = redis_.errors();
-    loaded_reconnects_ = redis_.reconnects();
+    loaded_errors_ = errors;
+    loaded_reconnects_ = reconnects;
+    redis_.send({"SCRIPT", "LOAD", script.source()});  // pipelined: it reaches Redis before the EVALSHA
   }
   const std::vector<Scope>& scopes = ticket.scopes;
   std::vector<std::string> keys = keys_of(scopes);

@@ -187,6 +187,24 @@ TEST(RedisLimiterTest, ErrorReplyFallsBackToLocalState) {
   EXPECT_EQ(r.stats().redis_fallbacks.load(), 1u);
 }
 
+TEST(RedisLimiterTest, SettlesRecoverAfterTheScriptCacheIsFlushed) {
+  RedisServer server;
+  Replica r(server);
+  const std::vector<Scope> slots{{.id = "key:p", .max_parallel = 2}};
+  Admission warm = r.admit(slots, {}, at(0));
+  ASSERT_TRUE(warm.admitted());
+  r.settle(std::move(warm.ticket), 0, 0, at(0));  // the settle script is loaded with this one
+  Admission a = r.admit(slots, {}, at(0));
+  Admission b = r.admit(slots, {}, at(0));
+  ASSERT_TRUE(a.admitted() && b.admitted());
+  ASSERT_EQ(server.command({"SCRIPT", "FLUSH"}), "OK");
+  r.settle(std::move(a.ticket), 0, 0, at(1));  // NOSCRIPT: lost (its slot waits for the lease)
+  ASSERT_TRUE(r.admit({{.id = "key:other", .rpm = 5}}, {}, at(1)).admitted());  // the error reply is in
+  r.settle(std::move(b.ticket), 0, 0, at(2));  // loads the script again first
+  EXPECT_TRUE(r.admit(slots, {}, at(3)).admitted());
+  EXPECT_FALSE(r.admit(slots, {}, at(3)).admitted()) << "the lost settle's slot is still held";
+}
+
 // ---- leases and TTLs -------------------------------------------------------------------------
 
 TEST(RedisLimiterTest, SlotsAndReservationsOfACrashedReplicaExpireWithTheLease) {

@@ -8,12 +8,14 @@
 // atomic across scopes and two admits with disjoint scopes rarely meet on a lock.
 //
 // Memory: a shard is swept for idle entries when an admit touches it and it was last swept
-// kSweepInterval ago; evict_idle() sweeps all (tests, or a periodic caller). Idle: no charge in
+// kSweepInterval ago; evict_idle() sweeps all, sweep_if_due() does so at most every
+// kSweepInterval. Idle: no charge in
 // the window, no parallel slot held, no budget counter left. A budget counter is dropped when its
 // window has ended, or when it has no reservation and was not touched for kBudgetIdle (the next
 // admit seeds it again from the database's spend).
 //
 // Thread safety: every member may be called from any thread.
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -42,6 +44,9 @@ class LocalLimitState {
 
   /// Drops every idle entry and ended or idle budget counter now.
   void evict_idle(std::int64_t now_ms);
+  /// evict_idle() when no call to this did it in the last kSweepInterval (one atomic load
+  /// otherwise). The Redis limiter calls it so that what an outage left here goes afterwards.
+  void sweep_if_due(std::int64_t now_ms);
   /// Scope entries held (each with its windows, parallel count and budget counters).
   std::size_t entries() const;
 
@@ -53,6 +58,7 @@ class LocalLimitState {
   void settle_locked(const Ticket& ticket, std::int64_t token_delta, std::int64_t actual_micros,
                      std::int64_t reserved_micros, std::int64_t now_ms);
   std::unique_ptr<Shard[]> shards_;
+  std::atomic<std::int64_t> swept_all_ms_{0};
   LimitStats stats_;
 };
 

@@ -143,6 +143,17 @@ TEST_F(LocalStateTest, AdmitsSweepTheShardsTheyTouch) {
   EXPECT_EQ(state_->entries(), 200u) << "every shard was touched and swept";
 }
 
+TEST_F(LocalStateTest, SweepIfDueSweepsAtMostEveryInterval) {
+  ASSERT_TRUE(admit({{.id = "a", .rpm = 1}}, {}, at(0)).admitted());
+  const std::int64_t first = at(59.5);
+  state_->sweep_if_due(first);  // due (the first call), but "a" is still in its window
+  state_->sweep_if_due(at(60));  // "a" is idle now, but the last sweep was 0.5 s ago
+  state_->sweep_if_due(first + LocalLimitState::kSweepInterval.count() - 1);
+  EXPECT_EQ(state_->entries(), 1u);
+  state_->sweep_if_due(first + LocalLimitState::kSweepInterval.count());
+  EXPECT_EQ(state_->entries(), 0u);
+}
+
 TEST_F(LocalStateTest, DeniedAdmitsCreateNothing) {
   EXPECT_FALSE(admit({{.id = "a", .rpm = 0}, {.id = "b", .rpm = 5}}, {}, at(0)).admitted());
   EXPECT_FALSE(admit({{.id = "b", .rpm = 5}, {.id = "a", .rpm = 0}}, {}, at(0)).admitted());
