@@ -24,4 +24,5 @@ else
   npm install --no-audit --no-fund
 fi
 
-npm test -- "$@"
+# Options (e.g. --test-name-pattern=...) must come before the directory for `node --test`.
+exec node --test --test-reporter=spec "$@" test/
