@@ -354,6 +354,25 @@ TEST_P(PostgresAdminTest, DatabaseOutageKeepsKnownKeysWorkingAndLosesNoSpend) {
                          std::chrono::seconds(10)));
 }
 
+TEST_P(PostgresAdminTest, DatabaseDownAtStartIsNotFatalAndRecoversWithoutRestart) {
+  const std::string url = postgres().create_database();
+  postgres().stop();
+  ConfigExtras extras;
+  extras.general = ", database_url: \"" + url + "\"";
+  Gateway late(fake_config("http://127.0.0.1:9", extras));  // starts although migrations cannot run yet
+  EXPECT_EQ(late.post("/v1/chat/completions", chat("gpt-fake"), bearer("sk-unknown-yet")).status, 503u);
+  EXPECT_EQ(late.post("/key/generate", "{}").status, 503u);
+  postgres().start();
+  // The first successful connection migrates; keys work from then on, no restart.
+  std::string key;
+  ASSERT_TRUE(eventually([&] {
+    HttpResponse r = late.post("/key/generate", "{}");
+    if (r.status == 200) key = Json::parse(r.body)["key"];
+    return r.status == 200;
+  }, std::chrono::seconds(10)));
+  EXPECT_EQ(late.get("/v1/models", bearer(key)).status, 200u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Postgres, PostgresAdminTest, ::testing::Values("postgres"),
                          [](const auto& p) { return p.param; });
 INSTANTIATE_TEST_SUITE_P(Stores, AdminTest, ::testing::Values("sqlite", "postgres"),
