@@ -415,17 +415,9 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     const std::string_view presented =
         auth::presented_key(req[bhttp::field::authorization], req["x-litellm-api-key"], req["x-api-key"]);
     const bool master = snapshot_->master_key.matches(presented);
+    const std::int64_t now = unix_ms();
     api::ApiResult<std::shared_ptr<const auth::Principal>> who =
-        api::make_error(Errc::kUnauthorized, "Authentication Error, invalid API key.");
-    if (snapshot_->gate.enabled()) {
-      const std::int64_t now = unix_ms();
-      who = co_await snapshot_->gate.authenticate(presented, master, now);
-    } else if (master) {
-      who = Gate::unrestricted();
-    } else if (presented.empty()) {
-      who = api::make_error(Errc::kUnauthorized,
-                            "Authentication Error, no API key passed in. Pass it as 'Authorization: Bearer <key>'.");
-    }
+        co_await snapshot_->gate.authenticate(presented, master, now);
     if (!who) {
       error = who.error();
     } else if (path == "/chat/completions" || path == "/completions" || path == "/embeddings") {
@@ -582,13 +574,12 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
 
   const auth::AccessDecision access = auth::check_model_access(principal, fields.model, snap->gate.catalog());
   if (!access.allowed) {
-    api::ApiError denied = api::make_error(
-        Errc::kModelAccessDenied,
-        (access.by_team ? "Team not allowed to access model. Team=" + principal.team_id() + ", Model="
-                        : std::string("key not allowed to access model. This key can only access models=")) +
-            (access.by_team ? capped_name(fields.model) : nlohmann::json(principal.key.models).dump() +
-                                                             ". Tried to access " + capped_name(fields.model)),
-        "model");
+    std::string message = access.by_team ? "Team not allowed to access model. Team=" + principal.team_id() +
+                                               ", Model=" + capped_name(fields.model)
+                                         : "key not allowed to access model. This key can only access models=" +
+                                               nlohmann::json(principal.key.models).dump() + ". Tried to access " +
+                                               capped_name(fields.model);
+    api::ApiError denied = api::make_error(Errc::kModelAccessDenied, std::move(message), "model");
     if (access.by_team) denied.type = "team_model_access_denied";
     co_return denied;
   }

@@ -325,6 +325,38 @@ TEST_P(AdminTest, TeamAndEndUserBudgetsApply) {
   EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(k)).status, 200u);  // without the end user
 }
 
+TEST_P(AdminTest, PerModelLimitsOfAKeyApplyToThatModelOnly) {
+  const std::string key = new_key({{"model_rpm_limit", {{"cheap", 1}}}, {"model_max_budget", {{"other", 0}}}});
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 429u);  // cheap: 1 per minute
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("other"), bearer(key)).status, 400u);  // other: no budget at all
+  const std::string spent = new_key({{"model_max_budget", {{"cheap", kRequestCost}}}});
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(spent)).status, 200u);
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(spent)).status, 400u);
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("other"), bearer(spent)).status, 200u);
+  // The per-model spend reaches the key's info.
+  ASSERT_TRUE(eventually([&] {
+    return admin_get("/key/info?key=" + spent)["info"]["model_spend"].value("cheap", 0.0) == kRequestCost;
+  }, std::chrono::seconds(5)));
+}
+
+TEST_P(AdminTest, UserAndOrganizationLimitsCoverAllTheirKeys) {
+  admin("/user/new", {{"user_id", "u"}, {"rpm_limit", 2}, {"auto_create_key", false}});
+  const std::string k1 = new_key({{"user_id", "u"}});
+  const std::string k2 = new_key({{"user_id", "u"}});
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(k1)).status, 200u);
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(k2)).status, 200u);
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(k1)).status, 429u);  // the user's 2 per minute
+
+  const Json org = admin("/organization/new", {{"max_budget", kRequestCost}});
+  admin("/team/new", {{"team_id", "in-org"}, {"organization_id", org["organization_id"]}});
+  const std::string team_key = new_key({{"team_id", "in-org"}});
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(team_key)).status, 200u);
+  HttpResponse over = gw_.post("/v1/chat/completions", chat("cheap"), bearer(team_key));
+  EXPECT_EQ(over.status, 400u);
+  EXPECT_NE(over.body.find("org budget"), std::string::npos) << over.body;
+}
+
 TEST_P(AdminTest, BudgetWindowResetsSpend) {
   const std::string key = new_key({{"max_budget", kRequestCost}, {"budget_duration", "2s"}});
   EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);
