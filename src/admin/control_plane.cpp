@@ -27,6 +27,7 @@ namespace {
 constexpr std::string_view kEventStream = "tollgate:control:events";
 constexpr std::chrono::milliseconds kEventPoll{100};
 constexpr std::chrono::seconds kFinalFlushWait{5};
+constexpr std::chrono::seconds kHealthPing{1};
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -53,6 +54,7 @@ struct ControlPlane::Impl {
   asio::awaitable<void> reset_loop();
   asio::awaitable<void> reset_once();
   asio::awaitable<void> event_loop();
+  asio::awaitable<void> health_loop();
   asio::awaitable<void> read_events();
   void publish(db::Entity entity, const std::string& id);
 
@@ -183,6 +185,20 @@ asio::awaitable<void> ControlPlane::Impl::event_loop() {
   std::erase(timers, &wait);
 }
 
+asio::awaitable<void> ControlPlane::Impl::health_loop() {
+  asio::steady_timer wait(io);
+  timers.push_back(&wait);
+  while (!stopping.load()) {
+    Result<void> r = co_await owner.store_->ping();
+    owner.db_up_.store(r.has_value(), std::memory_order_relaxed);
+    if (stopping.load()) break;
+    wait.expires_after(kHealthPing);
+    boost::system::error_code ec;
+    co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  std::erase(timers, &wait);
+}
+
 void ControlPlane::Impl::publish(db::Entity entity, const std::string& id) {
   if (!redis || !redis->connected()) return;
   std::string value = std::string(db::entity_name(entity)) + ":" + id;
@@ -205,6 +221,7 @@ ControlPlane::ControlPlane(std::shared_ptr<const config::Config> config, std::un
     }
     asio::co_spawn(impl->io, impl->flush_loop(), asio::detached);
     asio::co_spawn(impl->io, impl->reset_loop(), asio::detached);
+    asio::co_spawn(impl->io, impl->health_loop(), asio::detached);
     impl->io.run();
     impl->redis.reset();
   });

@@ -33,47 +33,37 @@ void KeyCache::put(Map<T>& map, const std::string& id, std::shared_ptr<const T> 
   map.insert_or_assign(id, Entry<T>{std::move(value), now + ttl});
 }
 
-boost::asio::awaitable<Result<std::shared_ptr<const Principal>>> KeyCache::lookup(std::string token) {
-  std::shared_ptr<const Principal> cached;
+template <class T, class Loader>
+boost::asio::awaitable<Result<std::shared_ptr<const T>>> KeyCache::cached(Map<T>& map, std::string id, Loader load) {
+  std::shared_ptr<const T> found;
   bool stale = false;
   bool hit = false;
   {
     std::shared_lock lock(mu_);
-    hit = find(keys_, token, cached, stale);
+    hit = find(map, id, found, stale);
   }
-  if (hit && !stale) co_return cached;
-  Result<std::shared_ptr<const Principal>> loaded = co_await load_key(token);
+  if (hit && !stale) co_return found;
+  Result<std::shared_ptr<const T>> loaded = co_await (this->*load)(id);
   if (!loaded) {
-    // The database is away: a key we knew keeps working until it is back.
-    if (hit && cached) co_return cached;
+    // The database is away: an entry we knew keeps answering until it is back.
+    if (hit && found) co_return found;
     co_return loaded.error();
   }
   {
     std::unique_lock lock(mu_);
-    put(keys_, token, *loaded);
+    put(map, id, *loaded);
   }
   co_return *loaded;
 }
 
+boost::asio::awaitable<Result<std::shared_ptr<const Principal>>> KeyCache::lookup(std::string token) {
+  Result<std::shared_ptr<const Principal>> r = co_await cached(keys_, std::move(token), &KeyCache::load_key);
+  co_return r;
+}
+
 boost::asio::awaitable<Result<std::shared_ptr<const EntityLimits>>> KeyCache::lookup_end_user(std::string id) {
-  std::shared_ptr<const EntityLimits> cached;
-  bool stale = false;
-  bool hit = false;
-  {
-    std::shared_lock lock(mu_);
-    hit = find(end_users_, id, cached, stale);
-  }
-  if (hit && !stale) co_return cached;
-  Result<std::shared_ptr<const EntityLimits>> loaded = co_await load_end_user(id);
-  if (!loaded) {
-    if (hit) co_return cached;
-    co_return loaded.error();
-  }
-  {
-    std::unique_lock lock(mu_);
-    put(end_users_, id, *loaded);
-  }
-  co_return *loaded;
+  Result<std::shared_ptr<const EntityLimits>> r = co_await cached(end_users_, std::move(id), &KeyCache::load_end_user);
+  co_return r;
 }
 
 boost::asio::awaitable<Result<std::shared_ptr<const Principal>>> KeyCache::load_key(const std::string& token) {

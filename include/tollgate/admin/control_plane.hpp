@@ -45,7 +45,7 @@ class ControlPlane {
   /// Writes queued spend now and waits for it. True when nothing is left queued.
   bool flush();
   std::size_t pending_spend() const;
-  /// Whether the last database round trip (spend write or health ping) succeeded.
+  /// Whether the last database round trip (a ping every second, spend writes, sweeps) succeeded.
   bool db_up() const { return db_up_.load(std::memory_order_relaxed); }
 
   struct Impl;

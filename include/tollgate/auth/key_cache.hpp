@@ -56,6 +56,9 @@ class KeyCache {
 
   boost::asio::awaitable<Result<std::shared_ptr<const Principal>>> load_key(const std::string& token);
   boost::asio::awaitable<Result<std::shared_ptr<const EntityLimits>>> load_end_user(const std::string& id);
+  // A fresh entry, else `load` (a stale entry answers while the store is unreachable).
+  template <class T, class Loader>
+  boost::asio::awaitable<Result<std::shared_ptr<const T>>> cached(Map<T>& map, std::string id, Loader load);
   template <class T>
   bool find(const Map<T>& map, const std::string& id, std::shared_ptr<const T>& out, bool& stale) const;
   template <class T>
