@@ -2,6 +2,7 @@
 
 #include <future>
 #include <map>
+#include <set>
 #include <mutex>
 #include <thread>
 #include <tuple>
@@ -66,6 +67,7 @@ struct ControlPlane::Impl {
   std::string last_event_id;                      // empty: not read yet (or missed: invalidate all)
   mutable std::mutex mu;
   std::map<SpendKey, double> pending;             // guarded by mu
+  std::set<std::pair<std::string, std::int64_t>> soft_alerted;  // guarded by mu
   std::atomic<bool> stopping{false};
   std::vector<asio::steady_timer*> timers;        // of the loops, while they run (io thread only)
   std::thread thread;
@@ -258,6 +260,13 @@ bool ControlPlane::flush() {
   std::future<void> done = asio::co_spawn(impl->io, impl->flush_once(), asio::use_future);
   if (done.wait_for(kFinalFlushWait) != std::future_status::ready) return false;
   return pending_spend() == 0;
+}
+
+bool ControlPlane::first_soft_budget_alert(const std::string& scope, std::int64_t window_ms) {
+  constexpr std::size_t kMaxRemembered = 100'000;  // beyond: start over (an alert may repeat)
+  std::lock_guard lock(impl_->mu);
+  if (impl_->soft_alerted.size() >= kMaxRemembered) impl_->soft_alerted.clear();
+  return impl_->soft_alerted.emplace(scope, window_ms).second;
 }
 
 std::size_t ControlPlane::pending_spend() const {

@@ -45,6 +45,7 @@ struct Families {
   HistogramFamily& request_total_latency;
   HistogramFamily& overhead_latency;
   CounterFamily& control_rejections;
+  CounterFamily& soft_budget_alerts;
   // Stores.
   prometheus::Counter& redis_errors;
   prometheus::Gauge& redis_connected;

@@ -1,5 +1,7 @@
 #include "tollgate/metrics/metrics.hpp"
 
+#include <algorithm>
+#include <array>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -85,6 +87,8 @@ Families::Families(std::function<bool(std::string_view)> known)
                                  "Latency (seconds) the proxy added to a request, upstream excluded")),
       control_rejections(counter(registry, "tollgate_control_rejections_total",
                                  "Requests refused by the control plane, by reason")),
+      soft_budget_alerts(counter(registry, "tollgate_soft_budget_alerts_total",
+                                 "Soft budgets crossed, once per entity and budget window")),
       redis_errors(counter(registry, "tollgate_redis_errors_total", "Failed Redis commands").Add({})),
       redis_connected(gauge(registry, "tollgate_redis_connected", "1 when Redis is connected").Add({})) {}
 
@@ -146,6 +150,12 @@ void Metrics::control_rejection(Errc reason) {
     default: return;
   }
   impl_->families.control_rejections.Add({{"reason", label}}).Increment();
+}
+
+void Metrics::soft_budget_alert(std::string_view entity) {
+  static constexpr std::array<std::string_view, 6> kEntities{"key", "user", "team", "org", "end_user", "key_model"};
+  if (std::find(kEntities.begin(), kEntities.end(), entity) == kEntities.end()) return;  // bounded labels
+  impl_->families.soft_budget_alerts.Add({{"entity", std::string(entity)}}).Increment();
 }
 
 void Metrics::set_redis_connected(bool connected) { impl_->families.redis_connected.Set(connected ? 1 : 0); }

@@ -143,12 +143,34 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
   GateAdmission out;
   if (p.master || p.token.empty()) co_return out;
   std::vector<limits::Scope> scopes;
+  struct Soft {
+    std::string scope;
+    Window window;
+    double soft_budget;
+    std::optional<std::size_t> index;  // into scopes, when the limiter keeps its spend
+  };
+  std::vector<Soft> soft;
   auto add = [&](db::Entity entity, std::string_view prefix, const auth::EntityLimits& l) {
     const Window w = window_of(l, now_ms);
     limits::Scope s = scope_of(std::string(prefix) + l.id, l, w);
-    if (has_limits(s)) scopes.push_back(std::move(s));
+    std::optional<std::size_t> index;
+    if (l.soft_budget >= 0) soft.push_back({s.id, w, l.soft_budget, std::nullopt});
+    if (has_limits(s)) {
+      index = scopes.size();
+      scopes.push_back(std::move(s));
+    }
+    if (l.soft_budget >= 0) soft.back().index = index;
     out.targets.push_back({.entity = entity, .id = l.id, .window_ms = w.end_ms});
     return w;
+  };
+  // Soft budgets are alerts: reported when the spend (the limiter's, else the database's) reached them.
+  auto check_soft = [&](const std::vector<double>& spend) {
+    for (const Soft& s : soft) {
+      const double current = s.index && *s.index < spend.size() ? spend[*s.index] : s.window.seed;
+      if (current >= s.soft_budget) {
+        out.soft_crossings.push_back({s.scope, s.window.end_ms, current, s.soft_budget});
+      }
+    }
   };
   const Window key_window = add(db::Entity::kKey, "key:", p.key);
   if (p.user) add(db::Entity::kUser, "user:", *p.user);
@@ -171,6 +193,7 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
 
   if (scopes.empty()) {
     out.key_spend = key_window.seed;
+    check_soft({});
     co_return out;
   }
   Result<limits::Admission> admission = co_await limiter.admit(scopes, demand, now_ms);
@@ -194,6 +217,7 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
   for (std::size_t i = 0; i < scopes.size(); ++i) {
     if (scopes[i].id.starts_with("key:") && i < admission->spend.size()) out.key_spend = admission->spend[i];
   }
+  check_soft(admission->spend);
   co_return out;
 }
 

@@ -14,43 +14,11 @@
 #include <spdlog/logger.h>
 
 #include "tollgate/api/sse.hpp"
+#include "proxy/call_outcome.hpp"
 #include "tollgate/limits/local_state.hpp"
 #include "tollgate/proxy/mock_response.hpp"
 
 namespace tollgate::proxy {
-
-using Clock = std::chrono::steady_clock;
-
-struct CallOutcome {
-  std::string request_id;
-  std::string_view method;
-  std::string_view path;
-  std::string model_group;
-  std::string deployment_id;
-  std::string api_base;
-  unsigned status = 0;
-  bool stream = false;
-  providers::Usage usage;
-  Clock::duration upstream_wait{0};
-  std::string error_type;
-  SteadyTime started{};
-  // Router outcome, reported in response headers.
-  int attempted_retries = 0;
-  int attempted_fallbacks = 0;
-  int max_retries = 0;
-  std::string fallback_group;        // the fallback group that answered or failed last
-  double timeout_s = 0;              // timeout of the last attempt, seconds
-  SteadyTime attempt_started{};      // of the streaming attempt, for time to first token
-  double ttft_s = 0;
-  std::optional<router::ErrorClass> error_class;  // of the error answered, when the router knew it
-  std::optional<router::ErrorClass> stream_failure;  // the upstream broke a stream already under way
-  // Control plane (virtual keys): the deployment that answered, the charge to settle, headers.
-  std::optional<std::size_t> route_index;
-  std::optional<LimitGuard> limit;
-  limits::Headroom headroom;
-  double key_spend = -1;              // spend of the key before this request; < 0: not reported
-  double response_cost = -1;          // known before the head for whole responses; < 0: not reported
-};
 
 /// How one attempt on one deployment ended.
 struct AttemptResult {
@@ -73,16 +41,6 @@ constexpr std::size_t kMaxUpstreamErrorBody = 1u << 20;
 constexpr std::size_t kMaxUpstreamBody = 256u << 20;
 constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kEventStream = "text/event-stream";
-
-// Client-chosen names are echoed in headers and logs: cap them so response headers stay small.
-constexpr std::size_t kMaxEchoedName = 256;
-
-std::string capped_name(std::string_view name) {
-  if (name.size() <= kMaxEchoedName) return std::string(name);
-  std::size_t cut = kMaxEchoedName;
-  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
-  return std::string(name.substr(0, cut));
-}
 
 double to_ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -191,11 +149,6 @@ AttemptTimeout attempt_timeout_for(const config::UpstreamSettings& up, const con
     first_byte = std::min(first_byte, *up.default_stream_timeout);
   }
   return {configured, total, first_byte, up.chunk_timeout};
-}
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // `x-litellm-tags: a, b` adds to the body's tags.
@@ -475,88 +428,6 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
                      .overhead_ms = std::max(0.0, total - upstream),
                      .usage = &out.usage,
                      .error_type = out.error_type});
-}
-
-asio::awaitable<std::optional<api::ApiError>> ProxyHandler::list_models(http::Exchange& ex, std::string_view id,
-                                                                        const auth::Principal& principal,
-                                                                        CallOutcome& out) {
-  const auth::ModelCatalog& catalog = snapshot_->gate.catalog();
-  auto may_use = [&](std::string_view name) { return auth::check_model_access(principal, name, catalog).allowed; };
-  auto model_json = [](std::string_view name) {
-    return nlohmann::json{{"id", name}, {"object", "model"}, {"created", 1677610602}, {"owned_by", "openai"}};
-  };
-  std::string body;
-  if (!id.empty()) {
-    if (!snapshot_->router.knows(id) || !may_use(id)) {
-      co_return api::make_error(Errc::kNotFound, "The model '" + std::string(id) + "' does not exist.", "model");
-    }
-    body = model_json(id).dump();
-  } else {
-    nlohmann::json data = nlohmann::json::array();
-    for (const auto& name : snapshot_->router.listed_models()) {
-      if (may_use(name)) data.push_back(model_json(name));
-    }
-    body = nlohmann::json{{"object", "list"}, {"data", std::move(data)}}.dump();
-  }
-  co_await send_json(ex, std::move(body), out);
-  co_return std::nullopt;
-}
-
-asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_admin(http::Exchange& ex,
-                                                                         const auth::Principal& principal,
-                                                                         CallOutcome& out) {
-  namespace bhttp = boost::beast::http;
-  const http::Request& req = ex.request();
-  if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::post) {
-    co_return api::make_error(Errc::kMethodNotAllowed, "Use GET or POST for " + std::string(out.path) + ".");
-  }
-  const std::string_view target = req.target();
-  const auto q = target.find('?');
-  const admin::AdminRequest request{.post = req.method() == bhttp::verb::post,
-                                    .path = out.path,
-                                    .query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1),
-                                    .body = req.body()};
-  admin::AdminApi api(*snapshot_->gate.control());
-  const std::int64_t now = unix_ms();
-  api::ApiResult<std::string> answer = co_await api.handle(request, principal, now);
-  if (!answer) co_return answer.error();
-  co_await send_json(ex, std::move(*answer), out);
-  co_return std::nullopt;
-}
-
-asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const http::Request& req,
-                                                                         const auth::Principal& principal,
-                                                                         const api::RequestFields& fields,
-                                                                         const router::Target& group,
-                                                                         std::int64_t estimate, CallOutcome& out) {
-  if (principal.master || principal.token.empty()) co_return std::nullopt;
-  const Gate& gate = snapshot_->gate;
-  admin::ControlPlane& control = *gate.control();
-  // The end user: the body's `user`, else the x-litellm-end-user-id header.
-  std::string end_user_id = fields.user;
-  if (end_user_id.empty()) end_user_id = std::string(req["x-litellm-end-user-id"]);
-  std::shared_ptr<const auth::EntityLimits> end_user;
-  if (!end_user_id.empty()) {
-    Result<std::shared_ptr<const auth::EntityLimits>> found = co_await control.cache().lookup_end_user(end_user_id);
-    if (found) end_user = *found;  // a database outage leaves the end user's limits unchecked
-    if (end_user && end_user->blocked) {
-      co_return api::make_error(Errc::kForbidden, "Blocked end user: " + capped_name(end_user_id) + ".", "user");
-    }
-  }
-  const TokenRates rates = gate.worst_rates(group.group->members);
-  const std::int64_t output = fields.max_tokens.value_or(kDefaultReservedOutputTokens);
-  const limits::Demand demand{.tokens = estimate + output,
-                              .cost = static_cast<double>(estimate) * rates.input + static_cast<double>(output) * rates.output};
-  const std::int64_t now = unix_ms();
-  const std::string& model_group = group.name;
-  const auth::EntityLimits* end_user_limits = end_user.get();
-  api::ApiResult<GateAdmission> admitted =
-      co_await proxy::admit(*limiter_, principal, end_user_limits, model_group, demand, now);
-  if (!admitted) co_return admitted.error();
-  out.headroom = admitted->headroom;
-  out.key_spend = admitted->key_spend;
-  out.limit.emplace(*limiter_, std::move(admitted->ticket), std::move(admitted->targets), control);
-  co_return std::nullopt;
 }
 
 asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(http::Exchange& ex,

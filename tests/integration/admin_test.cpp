@@ -357,6 +357,14 @@ TEST_P(AdminTest, UserAndOrganizationLimitsCoverAllTheirKeys) {
   EXPECT_NE(over.body.find("org budget"), std::string::npos) << over.body;
 }
 
+TEST_P(AdminTest, SoftBudgetAlertsOnceAndNeverRefuses) {
+  const std::string key = new_key({{"soft_budget", kRequestCost}, {"max_budget", 100 * kRequestCost}});
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);
+  // From the second request on the key's spend is at the soft budget: one alert for the window.
+  const std::string metrics = gw_.get("/metrics", {}).body;
+  EXPECT_NE(metrics.find("tollgate_soft_budget_alerts_total{entity=\"key\"} 1"), std::string::npos);
+}
+
 TEST_P(AdminTest, BudgetWindowResetsSpend) {
   const std::string key = new_key({{"max_budget", kRequestCost}, {"budget_duration", "2s"}});
   EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);

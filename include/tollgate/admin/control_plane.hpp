@@ -45,6 +45,9 @@ class ControlPlane {
   /// Writes queued spend now and waits for it. True when nothing is left queued.
   bool flush();
   std::size_t pending_spend() const;
+  /// True the first time (in this process) a scope's budget window crosses its soft budget, so
+  /// the alert is raised once per window, not on every request after.
+  bool first_soft_budget_alert(const std::string& scope, std::int64_t window_ms);
   /// Whether the last database round trip (a ping every second, spend writes, sweeps) succeeded.
   bool db_up() const { return db_up_.load(std::memory_order_relaxed); }
 

@@ -140,6 +140,9 @@ class Metrics {
   /// "auth", "forbidden", "model_access", "rate_limit", "budget", "db_unavailable"; other codes
   /// are not counted here.
   void control_rejection(Errc reason);
+  /// A soft budget crossed (once per entity and budget window): tollgate_soft_budget_alerts_total{entity}
+  /// with entity one of key, user, team, org, end_user, key_model.
+  void soft_budget_alert(std::string_view entity);
 
   /// Every metric in Prometheus text exposition format 0.0.4.
   std::string render() const;

@@ -94,11 +94,20 @@ class LimitGuard {
 };
 
 /// What admit() decided: the ticket and spend targets to guard, the headers' numbers.
+/// A scope whose spend has reached its soft_budget (an alert, never a refusal).
+struct SoftBudgetCrossing {
+  std::string scope;        // "key:<token>", "team:<id>", ...
+  std::int64_t window_ms = 0;
+  double spend = 0;
+  double soft_budget = 0;
+};
+
 struct GateAdmission {
   limits::Ticket ticket;
   std::vector<SpendTarget> targets;
   limits::Headroom headroom;
   double key_spend = -1;  // < 0: no key spend to report
+  std::vector<SoftBudgetCrossing> soft_crossings;
 };
 
 /// Builds the scopes of `principal` (+ the end user's, when known) for `model_group`, charges

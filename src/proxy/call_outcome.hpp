@@ -1,0 +1,66 @@
+#pragma once
+// Module-private to proxy/: what one request did (for headers, the access log and metrics), and
+// small helpers shared by proxy_handler.cpp and control_routes.cpp.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "tollgate/core/clock.hpp"
+#include "tollgate/limits/limiter.hpp"
+#include "tollgate/providers/provider.hpp"
+#include "tollgate/proxy/gate.hpp"
+#include "tollgate/router/error_class.hpp"
+
+namespace tollgate::proxy {
+
+using Clock = std::chrono::steady_clock;
+
+struct CallOutcome {
+  std::string request_id;
+  std::string_view method;
+  std::string_view path;
+  std::string model_group;
+  std::string deployment_id;
+  std::string api_base;
+  unsigned status = 0;
+  bool stream = false;
+  providers::Usage usage;
+  Clock::duration upstream_wait{0};
+  std::string error_type;
+  SteadyTime started{};
+  // Router outcome, reported in response headers.
+  int attempted_retries = 0;
+  int attempted_fallbacks = 0;
+  int max_retries = 0;
+  std::string fallback_group;        // the fallback group that answered or failed last
+  double timeout_s = 0;              // timeout of the last attempt, seconds
+  SteadyTime attempt_started{};      // of the streaming attempt, for time to first token
+  double ttft_s = 0;
+  std::optional<router::ErrorClass> error_class;  // of the error answered, when the router knew it
+  std::optional<router::ErrorClass> stream_failure;  // the upstream broke a stream already under way
+  // Control plane (virtual keys): the deployment that answered, the charge to settle, headers.
+  std::optional<std::size_t> route_index;
+  std::optional<LimitGuard> limit;
+  limits::Headroom headroom;
+  double key_spend = -1;              // spend of the key before this request; < 0: not reported
+  double response_cost = -1;          // known before the head for whole responses; < 0: not reported
+};
+
+// Client-chosen names are echoed in headers and logs: cap them so response headers stay small.
+constexpr std::size_t kMaxEchoedName = 256;
+
+inline std::string capped_name(std::string_view name) {
+  if (name.size() <= kMaxEchoedName) return std::string(name);
+  std::size_t cut = kMaxEchoedName;
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  return std::string(name.substr(0, cut));
+}
+
+inline std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace tollgate::proxy

@@ -1,0 +1,101 @@
+// The routes the control plane adds to the proxy: /v1/models filtered by the key, the admin API,
+// and the admission of a request to its rate limits and budgets (docs/admin-api.md).
+#include <boost/beast/http/verb.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
+
+#include "proxy/call_outcome.hpp"
+#include "tollgate/proxy/proxy_handler.hpp"
+
+namespace tollgate::proxy {
+
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::list_models(http::Exchange& ex, std::string_view id,
+                                                                        const auth::Principal& principal,
+                                                                        CallOutcome& out) {
+  const auth::ModelCatalog& catalog = snapshot_->gate.catalog();
+  auto may_use = [&](std::string_view name) { return auth::check_model_access(principal, name, catalog).allowed; };
+  auto model_json = [](std::string_view name) {
+    return nlohmann::json{{"id", name}, {"object", "model"}, {"created", 1677610602}, {"owned_by", "openai"}};
+  };
+  std::string body;
+  if (!id.empty()) {
+    if (!snapshot_->router.knows(id) || !may_use(id)) {
+      co_return api::make_error(Errc::kNotFound, "The model '" + std::string(id) + "' does not exist.", "model");
+    }
+    body = model_json(id).dump();
+  } else {
+    nlohmann::json data = nlohmann::json::array();
+    for (const auto& name : snapshot_->router.listed_models()) {
+      if (may_use(name)) data.push_back(model_json(name));
+    }
+    body = nlohmann::json{{"object", "list"}, {"data", std::move(data)}}.dump();
+  }
+  co_await send_json(ex, std::move(body), out);
+  co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_admin(http::Exchange& ex,
+                                                                         const auth::Principal& principal,
+                                                                         CallOutcome& out) {
+  namespace bhttp = boost::beast::http;
+  const http::Request& req = ex.request();
+  if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::post) {
+    co_return api::make_error(Errc::kMethodNotAllowed, "Use GET or POST for " + std::string(out.path) + ".");
+  }
+  const std::string_view target = req.target();
+  const auto q = target.find('?');
+  const admin::AdminRequest request{.post = req.method() == bhttp::verb::post,
+                                    .path = out.path,
+                                    .query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1),
+                                    .body = req.body()};
+  admin::AdminApi api(*snapshot_->gate.control());
+  const std::int64_t now = unix_ms();
+  api::ApiResult<std::string> answer = co_await api.handle(request, principal, now);
+  if (!answer) co_return answer.error();
+  co_await send_json(ex, std::move(*answer), out);
+  co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const http::Request& req,
+                                                                         const auth::Principal& principal,
+                                                                         const api::RequestFields& fields,
+                                                                         const router::Target& group,
+                                                                         std::int64_t estimate, CallOutcome& out) {
+  if (principal.master || principal.token.empty()) co_return std::nullopt;
+  const Gate& gate = snapshot_->gate;
+  admin::ControlPlane& control = *gate.control();
+  // The end user: the body's `user`, else the x-litellm-end-user-id header.
+  std::string end_user_id = fields.user;
+  if (end_user_id.empty()) end_user_id = std::string(req["x-litellm-end-user-id"]);
+  std::shared_ptr<const auth::EntityLimits> end_user;
+  if (!end_user_id.empty()) {
+    Result<std::shared_ptr<const auth::EntityLimits>> found = co_await control.cache().lookup_end_user(end_user_id);
+    if (found) end_user = *found;  // a database outage leaves the end user's limits unchecked
+    if (end_user && end_user->blocked) {
+      co_return api::make_error(Errc::kForbidden, "Blocked end user: " + capped_name(end_user_id) + ".", "user");
+    }
+  }
+  const TokenRates rates = gate.worst_rates(group.group->members);
+  const std::int64_t output = fields.max_tokens.value_or(kDefaultReservedOutputTokens);
+  const limits::Demand demand{.tokens = estimate + output,
+                              .cost = static_cast<double>(estimate) * rates.input + static_cast<double>(output) * rates.output};
+  const std::int64_t now = unix_ms();
+  const std::string& model_group = group.name;
+  const auth::EntityLimits* end_user_limits = end_user.get();
+  api::ApiResult<GateAdmission> admitted =
+      co_await proxy::admit(*limiter_, principal, end_user_limits, model_group, demand, now);
+  if (!admitted) co_return admitted.error();
+  out.headroom = admitted->headroom;
+  out.key_spend = admitted->key_spend;
+  for (const SoftBudgetCrossing& c : admitted->soft_crossings) {
+    if (!control.first_soft_budget_alert(c.scope, c.window_ms)) continue;
+    const std::string_view entity = std::string_view(c.scope).substr(0, c.scope.find(':'));
+    snapshot_->metrics.soft_budget_alert(entity);
+    log_->warn("request_id={} msg=\"soft budget reached\" scope={} spend={} soft_budget={}", out.request_id, c.scope,
+               c.spend, c.soft_budget);
+  }
+  out.limit.emplace(*limiter_, std::move(admitted->ticket), std::move(admitted->targets), control);
+  co_return std::nullopt;
+}
+
+}  // namespace tollgate::proxy
