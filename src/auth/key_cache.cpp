@@ -68,45 +68,15 @@ boost::asio::awaitable<Result<std::shared_ptr<const EntityLimits>>> KeyCache::lo
 
 boost::asio::awaitable<Result<std::shared_ptr<const Principal>>> KeyCache::load_key(const std::string& token) {
   loads_.fetch_add(1, std::memory_order_relaxed);
-  auto key = co_await store_.get(db::Entity::kKey, token);
-  if (!key) co_return key.error();
-  if (!*key) co_return std::shared_ptr<const Principal>();
-  const db::Record& k = **key;
-
-  std::optional<db::Record> team, user, org;
-  std::optional<std::string> role;
-  std::optional<std::string> org_id = string_field(k, "organization_id");
-  if (auto team_id = string_field(k, "team_id")) {
-    auto t = co_await store_.get(db::Entity::kTeam, *team_id);
-    if (!t) co_return t.error();
-    team = std::move(*t);
-    if (team && !org_id) org_id = string_field(*team, "organization_id");
-  }
-  if (auto user_id = string_field(k, "user_id")) {
-    auto u = co_await store_.get(db::Entity::kUser, *user_id);
-    if (!u) co_return u.error();
-    user = std::move(*u);
-    if (team) {
-      auto teams = co_await store_.teams_of_user(*user_id);
-      if (!teams) co_return teams.error();
-      for (const auto& m : *teams) {
-        if (m.team_id == team->id) role = m.role;
-      }
-    }
-  }
-  if (org_id) {
-    auto o = co_await store_.get(db::Entity::kOrganization, *org_id);
-    if (!o) co_return o.error();
-    org = std::move(*o);
-  }
-  std::optional<std::string_view> role_view;
-  if (role) role_view = *role;
-  Principal p = make_principal(k, team, user, org, role_view);
-  if (!p.model_max_budget.empty()) {
-    auto spend = co_await store_.model_spend(k.id, k.budget_reset_at_ms);
-    if (!spend) co_return spend.error();
-    for (auto& [model, amount] : *spend) p.model_spend.emplace(std::move(model), amount);
-  }
+  // One trip to the store's threads for the key, its team, user, organization, role and model spend.
+  Result<std::optional<db::KeyBundle>> bundle = co_await store_.key_bundle(token);
+  if (!bundle) co_return bundle.error();
+  if (!*bundle) co_return std::shared_ptr<const Principal>();
+  const db::KeyBundle& b = **bundle;
+  std::optional<std::string_view> role;
+  if (b.team_role) role = *b.team_role;
+  Principal p = make_principal(b.key, b.team, b.user, b.organization, role);
+  for (const auto& [model, amount] : b.model_spend) p.model_spend.emplace(model, amount);
   auto principal = std::make_shared<const Principal>(std::move(p));
   co_return principal;
 }

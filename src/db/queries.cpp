@@ -126,6 +126,57 @@ Result<std::optional<Record>> get(Session& s, Entity entity, const std::string& 
   return std::optional<Record>(std::move(*r));
 }
 
+namespace {
+
+Result<std::optional<KeyBundle>> read_key_bundle(Session& s, const std::string& key_id) {
+  auto string_field = [](const Record& r, const char* name) -> std::optional<std::string> {
+    const auto it = r.data.find(name);
+    if (it == r.data.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  Result<std::optional<Record>> key = get(s, Entity::kKey, key_id);
+  if (!key) return key.error();
+  if (!*key) return std::optional<KeyBundle>();
+  KeyBundle b;
+  b.key = std::move(**key);
+  std::optional<std::string> org_id = string_field(b.key, "organization_id");
+  const std::optional<std::string> team_id = string_field(b.key, "team_id");
+  const std::optional<std::string> user_id = string_field(b.key, "user_id");
+  if (team_id) {
+    Result<std::optional<Record>> team = get(s, Entity::kTeam, *team_id);
+    if (!team) return team.error();
+    b.team = std::move(*team);
+    if (b.team && !org_id) org_id = string_field(*b.team, "organization_id");
+  }
+  if (user_id) {
+    Result<std::optional<Record>> user = get(s, Entity::kUser, *user_id);
+    if (!user) return user.error();
+    b.user = std::move(*user);
+  }
+  if (team_id && user_id) {
+    const std::vector<Value> params{*team_id, *user_id};
+    const Result<Rows> role = s.query("SELECT role FROM tollgate_team_members WHERE team_id = $1 AND user_id = $2", params);
+    if (!role) return role.error();
+    if (!role->rows.empty()) b.team_role = as_text(role->rows.front()[0]);
+  }
+  if (org_id) {
+    Result<std::optional<Record>> org = get(s, Entity::kOrganization, *org_id);
+    if (!org) return org.error();
+    b.organization = std::move(*org);
+  }
+  Result<std::vector<std::pair<std::string, double>>> spend = model_spend(s, key_id, b.key.budget_reset_at_ms);
+  if (!spend) return spend.error();
+  b.model_spend = std::move(*spend);
+  return std::optional<KeyBundle>(std::move(b));
+}
+
+}  // namespace
+
+Result<std::optional<KeyBundle>> key_bundle(Session& s, const std::string& key_id) {
+  // One transaction: the key and the rows it names are read as one consistent picture.
+  return in_transaction(s, [&](Session& tx) { return read_key_bundle(tx, key_id); });
+}
+
 Result<Record> insert(Session& s, Entity entity, Record record) {
   const std::int64_t now = now_unix_ms();
   if (record.created_at_ms == 0) record.created_at_ms = now;

@@ -20,6 +20,8 @@ Result<bool> update(Session& s, Entity entity, const Record& record, bool set_sp
 Result<bool> remove(Session& s, Entity entity, const std::string& id);
 Result<std::vector<Record>> list(Session& s, Entity entity, const ListFilter& filter);
 
+Result<std::optional<KeyBundle>> key_bundle(Session& s, const std::string& key_id);
+
 Result<void> put_member(Session& s, const Membership& m);
 Result<bool> remove_member(Session& s, const std::string& team_id, const std::string& user_id);
 Result<std::vector<Membership>> members_of_team(Session& s, const std::string& team_id);

@@ -112,6 +112,12 @@ class SqlStore final : public Store {
     co_return r;
   }
 
+  asio::awaitable<Result<std::optional<KeyBundle>>> key_bundle(std::string key_id) override {
+    auto job = [key_id = std::move(key_id)](Session& s) { return queries::key_bundle(s, key_id); };
+    Result<std::optional<KeyBundle>> r = co_await run<std::optional<KeyBundle>>(job);
+    co_return r;
+  }
+
   asio::awaitable<Result<Memberships>> teams_of_user(std::string user_id) override {
     auto job = [user_id = std::move(user_id)](Session& s) { return queries::teams_of_user(s, user_id); };
     Result<Memberships> r = co_await run<Memberships>(job);

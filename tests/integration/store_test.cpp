@@ -31,6 +31,7 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using db::Entity;
+using db::KeyBundle;
 using db::ListFilter;
 using db::Membership;
 using db::Record;
@@ -441,6 +442,36 @@ TEST_P(StoreTest, DueRowsAreResetOnceAndTheOldWindowStopsCounting) {
   // A row without windows never moves.
   ASSERT_TRUE(await(store->add_spend({{Entity::kBudget, "never", 1.0, kNow}})));
   EXPECT_DOUBLE_EQ(spend_of(*store, Entity::kBudget, "never"), 1.0);
+}
+
+TEST_P(StoreTest, KeyBundleReadsTheKeyAndWhatItNamesInOneCall) {
+  auto store = open();
+  constexpr std::int64_t kWindow = 1'800'000'000'000;
+  ASSERT_TRUE(await(store->insert(Entity::kOrganization, make_record("o1", {{"max_budget", 9}}))));
+  ASSERT_TRUE(await(store->insert(Entity::kTeam, make_record("t1", {{"organization_id", "o1"}}))));
+  ASSERT_TRUE(await(store->insert(Entity::kUser, make_record("u1", {{"user_role", "internal_user"}}))));
+  ASSERT_TRUE(await(store->put_member({"t1", "u1", "admin"})));
+  ASSERT_TRUE(await(store->insert(Entity::kKey, make_record("k1", {{"team_id", "t1"}, {"user_id", "u1"}}, kWindow))));
+  ASSERT_TRUE(await(store->add_spend({{Entity::kKey, "k1", 0.5, kWindow, "gpt-4o"}})));
+
+  Result<std::optional<KeyBundle>> b = await(store->key_bundle("k1"));
+  ASSERT_TRUE(b && *b);
+  EXPECT_EQ((*b)->key.id, "k1");
+  ASSERT_TRUE((*b)->team && (*b)->user && (*b)->organization);
+  EXPECT_EQ((*b)->team->id, "t1");
+  EXPECT_EQ((*b)->user->id, "u1");
+  EXPECT_EQ((*b)->organization->id, "o1");  // through the team
+  EXPECT_EQ((*b)->team_role, "admin");
+  EXPECT_EQ((*b)->model_spend, (std::vector<std::pair<std::string, double>>{{"gpt-4o", 0.5}}));
+
+  // Dangling references are absent, not errors; a missing key is nullopt.
+  ASSERT_TRUE(await(store->insert(Entity::kKey, make_record("k2", {{"team_id", "gone"}, {"user_id", "gone"}}))));
+  b = await(store->key_bundle("k2"));
+  ASSERT_TRUE(b && *b);
+  EXPECT_FALSE((*b)->team || (*b)->user || (*b)->organization || (*b)->team_role);
+  b = await(store->key_bundle("nope"));
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(*b);
 }
 
 TEST_P(StoreTest, PingAnswers) {

@@ -2,7 +2,8 @@
 // Virtual keys and end users in memory, so a request costs no database round trip.
 //
 // lookup(): a fresh entry answers at once; a miss (or an entry past its TTL) costs one load from
-// the store (the key and the team, user and organization it refers to). Unknown keys are
+// the store (Store::key_bundle: the key and the team, user and organization it refers to, in one
+// job and one transaction on the store's threads). Unknown keys are
 // remembered for `negative_cache_ttl`. When the store cannot be reached, an entry that was known
 // keeps answering (stale) and an unknown key gets kDbUnavailable — the caller decides (503, or
 // pass per allow_requests_on_db_unavailable). Admin changes call invalidate(); other replicas

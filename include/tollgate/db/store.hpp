@@ -76,6 +76,16 @@ struct Membership {
   std::string role;  // "admin" | "user"
 };
 
+/// Everything the key cache needs to know about one key, read in one job on one connection.
+struct KeyBundle {
+  Record key;
+  std::optional<Record> team;          // the key's team_id row
+  std::optional<Record> user;          // the key's user_id row
+  std::optional<Record> organization;  // the key's organization_id row, else its team's
+  std::optional<std::string> team_role;  // the user's role in the key's team, when a member
+  std::vector<std::pair<std::string, double>> model_spend;  // in the key's window
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -90,6 +100,9 @@ class Store {
   virtual asio::awaitable<Result<bool>> remove(Entity entity, std::string id) = 0;
   /// Ordered by created_at, then id.
   virtual asio::awaitable<Result<std::vector<Record>>> list(Entity entity, ListFilter filter) = 0;
+
+  /// A key and what it refers to (one round trip to the store's threads); nullopt when no such key.
+  virtual asio::awaitable<Result<std::optional<KeyBundle>>> key_bundle(std::string key_id) = 0;
 
   /// Insert or change a member's role.
   virtual asio::awaitable<Result<void>> put_member(Membership m) = 0;
