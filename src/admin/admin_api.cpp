@@ -62,6 +62,11 @@ std::string query_param(std::string_view query, std::string_view name) {
   return {};
 }
 
+std::string string_of(const Json& data, std::string_view name) {
+  const auto it = data.find(name);
+  return it != data.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 bool is_admin(const auth::Principal& p) { return p.master || p.role == auth::UserRole::kProxyAdmin; }
 
 bool can_view_all(const auth::Principal& p) { return is_admin(p) || p.role == auth::UserRole::kProxyAdminViewer; }

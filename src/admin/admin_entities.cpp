@@ -47,11 +47,6 @@ std::string new_id() {
   return out;
 }
 
-std::string string_of(const Json& data, std::string_view name) {
-  const auto it = data.find(name);
-  return it != data.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 bool is_member_of(const auth::Principal& c, const std::string& team_id) { return !team_id.empty() && c.team_id() == team_id; }
 
 // Who may do `action` on the entity `id` (empty for new/list).

@@ -43,11 +43,6 @@ bool is_token(std::string_view k) {
 // A key is named by itself ("sk-...") or by its token (the SHA-256 hex the API returns).
 std::string token_of(std::string_view k) { return is_token(k) ? std::string(k) : auth::hash_key(k); }
 
-std::string string_of(const Json& data, std::string_view name) {
-  const auto it = data.find(name);
-  return it != data.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 bool may_manage(const auth::Principal& c, const db::Record& key) {
   if (is_admin(c)) return true;
   if (c.team_admin && !c.team_id().empty() && string_of(key.data, "team_id") == c.team_id()) return true;

@@ -18,6 +18,7 @@
 #include <boost/asio/use_future.hpp>
 #include <spdlog/logger.h>
 
+#include "tollgate/core/clock.hpp"
 #include "tollgate/store/redis.hpp"
 
 namespace tollgate::admin {
@@ -29,11 +30,6 @@ constexpr std::string_view kEventStream = "tollgate:control:events";
 constexpr std::chrono::milliseconds kEventPoll{100};
 constexpr std::chrono::seconds kFinalFlushWait{5};
 constexpr std::chrono::seconds kHealthPing{1};
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::optional<db::Entity> entity_from(std::string_view name) {
   for (db::Entity e : {db::Entity::kKey, db::Entity::kTeam, db::Entity::kUser, db::Entity::kOrganization,
@@ -113,7 +109,7 @@ asio::awaitable<void> ControlPlane::Impl::flush_loop() {
 }
 
 asio::awaitable<void> ControlPlane::Impl::reset_once() {
-  const std::int64_t now = unix_ms();
+  const std::int64_t now = unix_ms_now();
   for (db::Entity e : {db::Entity::kKey, db::Entity::kTeam, db::Entity::kUser, db::Entity::kOrganization,
                        db::Entity::kEndUser}) {
     auto due = co_await owner.store_->due_for_reset(e, now);

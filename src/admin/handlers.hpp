@@ -30,6 +30,9 @@ bool is_admin(const auth::Principal& p);   // master key or proxy_admin
 bool can_view_all(const auth::Principal& p);  // is_admin or proxy_admin_viewer
 api::ApiError forbidden(std::string_view what);
 
+/// `data[name]` when it is a string, else "".
+std::string string_of(const Json& data, std::string_view name);
+
 /// A record as LiteLLM shows it: its fields, its id under `id_field`, spend, budget_reset_at,
 /// created_at/updated_at (ISO 8601).
 Json record_json(const db::Record& r, std::string_view id_field);

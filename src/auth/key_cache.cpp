@@ -123,9 +123,4 @@ void KeyCache::invalidate_all() {
   end_users_.clear();
 }
 
-std::size_t KeyCache::size() const {
-  std::shared_lock lock(mu_);
-  return keys_.size() + end_users_.size();
-}
-
 }  // namespace tollgate::auth

@@ -89,17 +89,6 @@ std::optional<UserRole> parse_user_role(std::string_view text) {
   return std::nullopt;
 }
 
-const char* user_role_name(UserRole role) {
-  switch (role) {
-    case UserRole::kProxyAdmin: return "proxy_admin";
-    case UserRole::kProxyAdminViewer: return "proxy_admin_viewer";
-    case UserRole::kInternalUser: return "internal_user";
-    case UserRole::kInternalUserViewer: return "internal_user_viewer";
-    case UserRole::kNone: break;
-  }
-  return "";
-}
-
 EntityLimits limits_of(const db::Record& record) {
   const Json& d = record.data;
   EntityLimits l;

@@ -78,7 +78,7 @@ Result<void> apply_once(Session& s, const Migration& m, bool& applied) {
   if (!seen->rows.empty()) return {};
   const std::string& sql = s.postgres() && !m.postgres_sql.empty() ? m.postgres_sql : m.sql;
   if (Result<void> done = s.script(sql); !done) return done;
-  const std::vector<Value> row{std::int64_t{m.version}, m.description, now_unix_ms()};
+  const std::vector<Value> row{std::int64_t{m.version}, m.description, unix_ms_now()};
   const Result<Rows> recorded =
       s.query("INSERT INTO tollgate_schema_migrations (version, description, applied_at_ms) VALUES ($1, $2, $3)", row);
   if (!recorded) return recorded.error();

@@ -178,7 +178,7 @@ Result<std::optional<KeyBundle>> key_bundle(Session& s, const std::string& key_i
 }
 
 Result<Record> insert(Session& s, Entity entity, Record record) {
-  const std::int64_t now = now_unix_ms();
+  const std::int64_t now = unix_ms_now();
   if (record.created_at_ms == 0) record.created_at_ms = now;
   record.updated_at_ms = now;
   const std::vector<Value> params{record.id,
@@ -205,7 +205,7 @@ Result<bool> update(Session& s, Entity entity, const Record& record, bool set_sp
                             owner(record.data, "organization_id"),
                             dump(record.data),
                             record.budget_reset_at_ms,
-                            now_unix_ms()};
+                            unix_ms_now()};
   std::string sql = "UPDATE " + table(entity) +
                     " SET user_id = $2, team_id = $3, organization_id = $4, data = $5, budget_reset_at = $6, "
                     "updated_at = $7";
@@ -321,7 +321,7 @@ Result<std::vector<Record>> due_for_reset(Session& s, Entity entity, std::int64_
 
 Result<bool> reset_budget(Session& s, Entity entity, const std::string& id, std::int64_t expected_ms,
                           std::int64_t next_ms) {
-  const std::vector<Value> params{id, expected_ms, next_ms, now_unix_ms()};
+  const std::vector<Value> params{id, expected_ms, next_ms, unix_ms_now()};
   return changed_any(s.query("UPDATE " + table(entity) +
                                  " SET spend = 0, budget_reset_at = $3, updated_at = $4 "
                                  "WHERE id = $1 AND budget_reset_at = $2",

@@ -50,9 +50,5 @@ std::string as_text(const Value& v) {
 
 bool is_null(const Value& v) { return std::holds_alternative<std::monostate>(v); }
 
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace tollgate::db

@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "tollgate/core/clock.hpp"
 #include "tollgate/core/errc.hpp"
 
 namespace tollgate::db {
@@ -28,9 +29,6 @@ std::int64_t as_int(const Value& v);  // 0 for NULL or text that is not a number
 double as_double(const Value& v);     // 0 for NULL or text that is not a number
 std::string as_text(const Value& v);  // "" for NULL
 bool is_null(const Value& v);
-
-/// Wall-clock unix milliseconds, the unit of every timestamp column.
-std::int64_t now_unix_ms();
 
 struct Rows {
   std::vector<std::vector<Value>> rows;  // the last statement's result rows

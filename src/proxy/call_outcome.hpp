@@ -58,9 +58,4 @@ inline std::string capped_name(std::string_view name) {
   return std::string(name.substr(0, cut));
 }
 
-inline std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace tollgate::proxy

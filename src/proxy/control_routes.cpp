@@ -49,7 +49,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_admin(http::E
                                     .query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1),
                                     .body = req.body()};
   admin::AdminApi api(*snapshot_->gate.control());
-  const std::int64_t now = unix_ms();
+  const std::int64_t now = unix_ms_now();
   api::ApiResult<std::string> answer = co_await api.handle(request, principal, now);
   if (!answer) co_return answer.error();
   co_await send_json(ex, std::move(*answer), out);
@@ -79,7 +79,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const h
   const std::int64_t output = fields.max_tokens.value_or(kDefaultReservedOutputTokens);
   const limits::Demand demand{.tokens = estimate + output,
                               .cost = static_cast<double>(estimate) * rates.input + static_cast<double>(output) * rates.output};
-  const std::int64_t now = unix_ms();
+  const std::int64_t now = unix_ms_now();
   const std::string& model_group = group.name;
   const auth::EntityLimits* end_user_limits = end_user.get();
   api::ApiResult<GateAdmission> admitted =

@@ -123,10 +123,7 @@ TokenRates Gate::worst_rates(const std::vector<std::size_t>& routes) const {
 }
 
 LimitGuard::~LimitGuard() {
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-  limiter_.settle(std::move(ticket_), tokens, cost, now);
+  limiter_.settle(std::move(ticket_), tokens, cost, unix_ms_now());
   if (cost <= 0) return;
   std::vector<db::SpendDelta> deltas;
   deltas.reserve(targets_.size());
@@ -178,17 +175,22 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
   if (p.organization) add(db::Entity::kOrganization, "org:", *p.organization);
   if (end_user) add(db::Entity::kEndUser, "end_user:", *end_user);
 
-  // Per-model limits of the key, in the key's budget window.
-  limits::Scope model_scope{.id = "key_model:" + p.token + ":" + model_group, .window_ms = key_window.end_ms};
-  if (auto it = p.model_rpm_limit.find(model_group); it != p.model_rpm_limit.end()) model_scope.rpm = it->second;
-  if (auto it = p.model_tpm_limit.find(model_group); it != p.model_tpm_limit.end()) model_scope.tpm = it->second;
-  if (auto it = p.model_max_budget.find(model_group); it != p.model_max_budget.end()) {
-    model_scope.max_budget = it->second;
-    if (auto s = p.model_spend.find(model_group); s != p.model_spend.end() && key_window.end_ms == p.key.window_ms) {
-      model_scope.spend_seed = s->second;
+  // Per-model limits of the key, in the key's budget window (most keys have none: no scope built).
+  const auto rpm = p.model_rpm_limit.find(model_group);
+  const auto tpm = p.model_tpm_limit.find(model_group);
+  const auto budget = p.model_max_budget.find(model_group);
+  if (rpm != p.model_rpm_limit.end() || tpm != p.model_tpm_limit.end() || budget != p.model_max_budget.end()) {
+    limits::Scope model_scope{.id = "key_model:" + p.token + ":" + model_group, .window_ms = key_window.end_ms};
+    if (rpm != p.model_rpm_limit.end()) model_scope.rpm = rpm->second;
+    if (tpm != p.model_tpm_limit.end()) model_scope.tpm = tpm->second;
+    if (budget != p.model_max_budget.end()) {
+      model_scope.max_budget = budget->second;
+      if (auto s = p.model_spend.find(model_group); s != p.model_spend.end() && key_window.end_ms == p.key.window_ms) {
+        model_scope.spend_seed = s->second;
+      }
     }
+    scopes.push_back(std::move(model_scope));
   }
-  if (has_limits(model_scope)) scopes.push_back(std::move(model_scope));
   out.targets.push_back({.entity = db::Entity::kKey, .id = p.token, .window_ms = key_window.end_ms, .model = model_group});
 
   if (scopes.empty()) {

@@ -228,7 +228,7 @@ struct ClaimGuard {
       : router(r), route(claimed), estimate(estimated), actual_tokens(estimated), claimed_ms(at_ms) {}
   ~ClaimGuard() {
     if (called) {
-      router.release(route, estimate, actual_tokens, claimed_ms, unix_ms());
+      router.release(route, estimate, actual_tokens, claimed_ms, unix_ms_now());
     } else {
       router.unclaim(route, estimate, claimed_ms);
     }
@@ -368,7 +368,7 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     const std::string_view presented =
         auth::presented_key(req[bhttp::field::authorization], req["x-litellm-api-key"], req["x-api-key"]);
     const bool master = snapshot_->master_key.matches(presented);
-    const std::int64_t now = unix_ms();
+    const std::int64_t now = unix_ms_now();
     api::ApiResult<std::shared_ptr<const auth::Principal>> who =
         co_await snapshot_->gate.authenticate(presented, master, now);
     if (!who) {
@@ -490,7 +490,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
                                     .estimated_prompt_tokens = estimate,
                                     .stream = fields.stream,
                                     .tried = tried};
-      const std::int64_t now = unix_ms();
+      const std::int64_t now = unix_ms_now();
       router::PickResult picked = router.pick(*target, input, now, rng_);
       if (picked.route && !router.claim(*picked.route, estimate, now)) {
         // Another request took the last slot between pick and claim: count it as unavailable.
@@ -558,7 +558,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
           result.error = api::make_error(Errc::kUpstreamProtocol, "stream broken");
         }
         if (!result.error) {
-          router.record_success(route, fields.stream, seconds, out.ttft_s, out.usage.completion_tokens, unix_ms());
+          router.record_success(route, fields.stream, seconds, out.ttft_s, out.usage.completion_tokens, unix_ms_now());
           dm.success(metrics::Seconds(seconds), static_cast<std::uint64_t>(std::max<std::int64_t>(0, out.usage.completion_tokens)));
           if (fields.stream && out.ttft_s > 0) dm.time_to_first_token(metrics::Seconds(out.ttft_s));
         } else {
@@ -567,8 +567,8 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
           const bool clients_timeout = result.cls == router::ErrorClass::kTimeout && timeout.from_request;
           const auto cooled = clients_timeout ? std::nullopt
                                               : router.record_failure(route, result.cls, result.retry_after,
-                                                                      attempt_timeout.total, unix_ms());
-          if (cooled && shared_) shared_->publish_cooldown(route, unix_ms() + cooled->count());
+                                                                      attempt_timeout.total, unix_ms_now());
+          if (cooled && shared_) shared_->publish_cooldown(route, unix_ms_now() + cooled->count());
           if (cooled) {
             dm.cooled_down(static_cast<int>(result.error->status));
             log_->warn("request_id={} msg=\"deployment cooling down\" deployment={} class={} seconds={:.1f}",
@@ -576,7 +576,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
                        std::chrono::duration<double>(*cooled).count());
           }
         }
-        dm.set_state(static_cast<metrics::DeploymentState>(router.health(route, unix_ms())));
+        dm.set_state(static_cast<metrics::DeploymentState>(router.health(route, unix_ms_now())));
       }
       guard.reset();
       if (result.answered && !on_requested) snap->model_metrics(requested_group).fallback(target->name, true);
@@ -594,7 +594,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
                                          .estimated_prompt_tokens = estimate,
                                          .stream = fields.stream,
                                          .tried = tried};
-      const router::PickResult peek = router.pick(*target, peek_input, unix_ms(), rng_);
+      const router::PickResult peek = router.pick(*target, peek_input, unix_ms_now(), rng_);
       if (!peek.route) break;
       const bool fresh = std::find(tried.begin(), tried.end(), peek.route->index) == tried.end();
       if (!fresh) {
@@ -677,7 +677,7 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
     std::string reset = resp.header("x-ratelimit-reset-requests");
     if (reset.empty()) reset = resp.header("x-ratelimit-reset-tokens");
     const router::Classified classified =
-        router::classify_response(resp.status(), error_body, retry_after, reset, unix_ms() / 1000);
+        router::classify_response(resp.status(), error_body, retry_after, reset, unix_ms_now() / 1000);
     result.cls = classified.cls;
     result.retry_after = classified.retry_after;
     result.error = provider.map_error(resp.status(), error_body, retry_after);

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <spdlog/logger.h>
 
+#include "tollgate/core/clock.hpp"
 #include "tollgate/metrics/metrics.hpp"
 #include "tollgate/store/redis.hpp"
 
@@ -25,11 +26,6 @@ namespace {
 
 namespace asio = boost::asio;
 using store::RedisReply;
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // One call per sync for every deployment. KEYS: 4 per deployment (requests hash, tokens hash,
 // in-flight hash, cooldown key). ARGV: now_ms, replica id, then 3 per deployment (requests to
@@ -163,7 +159,7 @@ asio::awaitable<void> SharedState::Impl::sync_once() {
   up.store(is_up, std::memory_order_relaxed);
   metrics.set_redis_connected(is_up);
   if (routes.empty()) co_return;
-  const std::int64_t now = unix_ms();
+  const std::int64_t now = unix_ms_now();
   std::vector<std::int64_t> pushed_requests(routes.size());
   std::vector<std::int64_t> pushed_tokens(routes.size());
   std::vector<std::string> keys;
@@ -206,7 +202,7 @@ asio::awaitable<void> SharedState::Impl::sync_once() {
     synced_once = true;
     first_sync.set_value();
   }
-  const std::int64_t after = unix_ms();
+  const std::int64_t after = unix_ms_now();
   for (const Route& r : routes) {
     DeploymentState& s = router.state(r);
     const auto* v = &reply->elements[r.index * 4];
@@ -286,7 +282,7 @@ bool SharedState::connected() const { return impl_->up.load(std::memory_order_re
 void SharedState::publish_cooldown(const Route& route, std::int64_t until_ms) {
   std::shared_ptr<Impl> impl = impl_;
   std::vector<std::string> argv{"EVAL", std::string(kCooldownLua), "1", impl->key(route, "cooldown"),
-                                std::to_string(until_ms), std::to_string(unix_ms())};
+                                std::to_string(until_ms), std::to_string(unix_ms_now())};
   asio::post(impl->io, [impl, argv = std::move(argv)]() mutable {
     if (impl->conn && impl->conn->connected()) impl->conn->send(std::move(argv));
   });

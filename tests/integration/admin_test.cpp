@@ -32,7 +32,9 @@ PostgresServer& postgres() {
 constexpr double kOutputCost = 0.0078125;
 constexpr double kRequestCost = 2 * kOutputCost;
 
-std::string config_for(const std::string& backend) {
+// `database`: where the store is (a postgresql:// URL, or a SQLite path); empty: a fresh one.
+std::string config_for(const std::string& backend, const std::string& batch_seconds = "1",
+                       const std::string& database = "") {
   ConfigExtras extras;
   extras.models =
       "  - model_name: cheap\n"
@@ -41,9 +43,11 @@ std::string config_for(const std::string& backend) {
       "    model_info: {id: cheap-1, access_groups: [\"beta\"]}\n"
       "  - model_name: other\n"
       "    litellm_params: {model: openai/other, mock_response: \"hello\"}\n";
-  extras.general = ", proxy_batch_write_at: 1";
+  extras.general = ", proxy_batch_write_at: " + batch_seconds;
   if (backend == "postgres") {
-    extras.general += ", database_url: \"" + postgres().create_database() + "\"";
+    extras.general += ", database_url: \"" + (database.empty() ? postgres().create_database() : database) + "\"";
+  } else if (!database.empty()) {
+    extras.tollgate = ", database_path: \"" + database + "\"";
   }
   return fake_config("http://127.0.0.1:9", extras);
 }
@@ -305,7 +309,10 @@ TEST_P(AdminTest, RateLimitHeadersAndKeySpendAreReported) {
   EXPECT_EQ(r.header("x-ratelimit-limit-requests"), "100");
   EXPECT_EQ(r.header("x-ratelimit-remaining-requests"), "99");
   EXPECT_EQ(r.header("x-ratelimit-limit-tokens"), "100000");
-  EXPECT_FALSE(r.header("x-litellm-key-spend").empty());
+  EXPECT_EQ(r.header("x-litellm-key-spend"), "0");  // the spend before this request
+  HttpResponse second = gw_.post("/v1/chat/completions", chat("cheap"), bearer(key));
+  EXPECT_EQ(second.header("x-litellm-key-spend"), "0.015625");
+  EXPECT_EQ(second.header("x-ratelimit-remaining-requests"), "98");
 }
 
 TEST_P(AdminTest, TeamAndEndUserBudgetsApply) {
@@ -363,6 +370,24 @@ TEST_P(AdminTest, SoftBudgetAlertsOnceAndNeverRefuses) {
   // From the second request on the key's spend is at the soft budget: one alert for the window.
   const std::string metrics = gw_.get("/metrics", {}).body;
   EXPECT_NE(metrics.find("tollgate_soft_budget_alerts_total{entity=\"key\"} 1"), std::string::npos);
+}
+
+TEST_P(AdminTest, QueuedSpendIsWrittenAtShutdown) {
+  // A batch interval far longer than the test: only the shutdown write can store the spend.
+  TempDir dir("tollgate-spend");
+  const std::string database = GetParam() == "postgres" ? postgres().create_database() : dir.file("spend.db");
+  std::string key;
+  {
+    Gateway gw(config_for(GetParam(), "3600", database));
+    HttpResponse made = gw.post("/key/generate", "{}");
+    ASSERT_EQ(made.status, 200u);
+    key = Json::parse(made.body)["key"];
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(gw.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);
+  }
+  Gateway again(config_for(GetParam(), "3600", database));
+  HttpResponse info = again.get("/key/info?key=" + key);
+  ASSERT_EQ(info.status, 200u) << info.body;
+  EXPECT_EQ(Json::parse(info.body)["info"]["spend"], 3 * kRequestCost);
 }
 
 TEST_P(AdminTest, BudgetWindowResetsSpend) {

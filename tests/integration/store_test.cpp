@@ -162,7 +162,7 @@ class StoreTest : public StoreTestBase, public ::testing::WithParamInterface<Bac
 
 TEST_P(StoreTest, InsertThenGetRoundTrips) {
   auto store = open();
-  const std::int64_t before = db::now_unix_ms();
+  const std::int64_t before = unix_ms_now();
   const Json data = {{"key_alias", "ci"},
                      {"user_id", "u1"},
                      {"models", {"gpt-4o", "gpt-4o-mini"}},

@@ -43,7 +43,6 @@ class KeyCache {
   void invalidate(db::Entity entity, const std::string& id);
   void invalidate_all();
 
-  std::size_t size() const;
   std::uint64_t loads() const { return loads_.load(std::memory_order_relaxed); }
 
  private:

@@ -38,7 +38,6 @@ struct EntityLimits {
 /// The roles of LITELLM_COMPAT.md. kNone: a key without a user (or a user without a role).
 enum class UserRole { kNone, kProxyAdmin, kProxyAdminViewer, kInternalUser, kInternalUserViewer };
 std::optional<UserRole> parse_user_role(std::string_view text);
-const char* user_role_name(UserRole role);
 
 struct Principal {
   bool master = false;                      // the master key: every check passes
