@@ -1,7 +1,9 @@
 #include "db/sqlite_session.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <stdexcept>
+#include <thread>
 
 #include <sqlite3.h>
 
@@ -58,7 +60,14 @@ SqliteSession::SqliteSession(const std::string& path) {
   sqlite3_busy_timeout(db_, static_cast<int>(kBusyTimeout.count()));
   // WAL: readers do not block the writer nor the writer readers; NORMAL is durable across an
   // application crash (not a power cut) in WAL mode, and much faster than FULL.
-  const Result<Rows> mode = query("PRAGMA journal_mode=WAL", {});
+  // Switching a fresh file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at once
+  // (without the busy handler) when another process or store is opening the same file: retry.
+  Result<Rows> mode = query("PRAGMA journal_mode=WAL", {});
+  const auto give_up = std::chrono::steady_clock::now() + kBusyTimeout;
+  while (!mode && (sqlite3_errcode(db_) & 0xff) == SQLITE_BUSY && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    mode = query("PRAGMA journal_mode=WAL", {});
+  }
   if (!mode || !script("PRAGMA synchronous=NORMAL")) {
     const std::string message = last_error_;
     sqlite3_close(db_);
