@@ -32,6 +32,7 @@ int hex_value(char c) {
 }  // namespace
 
 bool AdminApi::handles(std::string_view path) {
+  if (is_spend_route(path)) return true;
   for (const auto& p : kPrefixes) {
     if (path.starts_with(p.prefix)) return true;
   }
@@ -120,6 +121,10 @@ boost::asio::awaitable<api::ApiResult<std::string>> AdminApi::handle(const Admin
     body = std::move(*parsed);
   }
   Call call{.control = control_, .caller = caller, .request = request, .body = std::move(body), .now_ms = now_ms};
+  if (is_spend_route(request.path)) {
+    Reply r = co_await spend_route(call);
+    co_return r;
+  }
   for (const auto& p : kPrefixes) {
     if (!request.path.starts_with(p.prefix)) continue;
     std::string_view action = request.path.substr(p.prefix.size());

@@ -1,11 +1,10 @@
 #include "tollgate/admin/control_plane.hpp"
 
+#include <deque>
 #include <future>
-#include <map>
 #include <set>
 #include <mutex>
 #include <thread>
-#include <tuple>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,7 +17,9 @@
 #include <boost/asio/use_future.hpp>
 #include <spdlog/logger.h>
 
+#include "admin/spend_journal.hpp"
 #include "tollgate/core/clock.hpp"
+#include "tollgate/metrics/metrics.hpp"
 #include "tollgate/store/redis.hpp"
 
 namespace tollgate::admin {
@@ -30,6 +31,20 @@ constexpr std::string_view kEventStream = "tollgate:control:events";
 constexpr std::chrono::milliseconds kEventPoll{100};
 constexpr std::chrono::seconds kFinalFlushWait{5};
 constexpr std::chrono::seconds kHealthPing{1};
+constexpr std::chrono::milliseconds kJournalSync{100};
+constexpr std::chrono::seconds kRetentionSweep{60};
+constexpr std::size_t kEventsPerWrite = 1000;     // spend events per transaction
+constexpr std::size_t kPurgeBatch = 1000;         // spend-log rows per retention DELETE
+constexpr std::size_t kMaxPurgeBatches = 100;     // per sweep: bounded work, the rest next time
+
+// Spend events between two rotations of the journal: in memory, unless some spilled (queue full),
+// in which case the journal's segment is the source and is read back at write time.
+struct Segment {
+  std::uint64_t seq = 0;                 // journal segment number (0 without a journal)
+  std::vector<db::SpendEvent> events;    // in memory
+  std::size_t count = 0;                 // events in the segment, in memory or not
+  bool spilled = false;                  // some events are only in the journal
+};
 
 std::optional<db::Entity> entity_from(std::string_view name) {
   for (db::Entity e : {db::Entity::kKey, db::Entity::kTeam, db::Entity::kUser, db::Entity::kOrganization,
@@ -42,57 +57,111 @@ std::optional<db::Entity> entity_from(std::string_view name) {
 }  // namespace
 
 struct ControlPlane::Impl {
-  using SpendKey = std::tuple<int, std::string, std::int64_t, std::string>;  // entity, id, window, model
-
-  Impl(ControlPlane& o, std::shared_ptr<spdlog::logger> l) : owner(o), log(std::move(l)), work(asio::make_work_guard(io)) {}
+  Impl(ControlPlane& o, std::shared_ptr<spdlog::logger> l, metrics::Metrics* m)
+      : owner(o), log(std::move(l)), metrics(m), journal(o.config_->spend.journal_dir, *log), work(asio::make_work_guard(io)) {}
 
   asio::awaitable<void> flush_once();
+  asio::awaitable<bool> write_segment(Segment& segment);
   asio::awaitable<void> flush_loop();
+  asio::awaitable<void> sync_loop();
+  asio::awaitable<void> retention_loop();
   asio::awaitable<void> reset_loop();
   asio::awaitable<void> reset_once();
   asio::awaitable<void> event_loop();
   asio::awaitable<void> health_loop();
   asio::awaitable<void> read_events();
   void publish(db::Entity entity, const std::string& id);
+  void report_queue();
 
   ControlPlane& owner;
   std::shared_ptr<spdlog::logger> log;
+  metrics::Metrics* metrics;
+  SpendJournal journal;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::unique_ptr<store::RedisConnection> redis;  // created, used and destroyed on `thread`
   std::string last_event_id;                      // empty: not read yet (or missed: invalidate all)
   mutable std::mutex mu;
-  std::map<SpendKey, double> pending;             // guarded by mu
+  Segment current;                                // guarded by mu
+  std::deque<Segment> closed;                     // guarded by mu: rotated, waiting for the database
+  std::size_t in_memory = 0;                      // events held in memory; guarded by mu
+  std::atomic<std::size_t> pending{0};            // events not yet stored
+  bool write_failing = false;                     // io thread only
   std::set<std::pair<std::string, std::int64_t>> soft_alerted;  // guarded by mu
   std::atomic<bool> stopping{false};
   std::vector<asio::steady_timer*> timers;        // of the loops, while they run (io thread only)
   std::thread thread;
 };
 
+void ControlPlane::Impl::report_queue() {
+  if (metrics) metrics->spend_queue_depth(pending.load(std::memory_order_relaxed));
+}
+
+// Stores one segment's events (from memory, or read back from the journal), in transactions of
+// kEventsPerWrite; removes its journal file once all are stored. False when the database failed.
+asio::awaitable<bool> ControlPlane::Impl::write_segment(Segment& segment) {
+  // A spilled segment: the journal's events plus those in memory (which may include some the
+  // journal failed to take); repeats are stored once (by request id).
+  std::vector<db::SpendEvent> from_disk;
+  if (segment.spilled) {
+    std::size_t skipped = 0;
+    from_disk = journal.read(segment.seq, skipped);
+    if (skipped > 0) log->warn("msg=\"spend journal lines skipped\" seq={} lines={}", segment.seq, skipped);
+    from_disk.insert(from_disk.end(), segment.events.begin(), segment.events.end());
+  }
+  const std::vector<db::SpendEvent>& events = segment.spilled ? from_disk : segment.events;
+  std::size_t stored = 0;
+  for (std::size_t begin = 0; begin < events.size(); begin += kEventsPerWrite) {
+    const std::size_t end = std::min(events.size(), begin + kEventsPerWrite);
+    std::vector<db::SpendEvent> chunk(events.begin() + static_cast<std::ptrdiff_t>(begin),
+                                      events.begin() + static_cast<std::ptrdiff_t>(end));
+    Result<std::size_t> r = co_await owner.store_->write_spend(std::move(chunk));
+    owner.db_up_.store(r.has_value() || r.error() != Errc::kDbUnavailable, std::memory_order_relaxed);
+    if (!r) {
+      if (metrics) metrics->spend_write_error();
+      if (!write_failing) {
+        log->warn("msg=\"spend write failed; kept for the next attempt\" events={} error=\"{}\"", events.size() - begin,
+                  r.error().message());
+      }
+      write_failing = true;
+      co_return false;
+    }
+    stored += *r;
+  }
+  if (write_failing) log->info("msg=\"spend writes succeed again\"");
+  write_failing = false;
+  journal.remove(segment.seq);
+  if (metrics) metrics->spend_written(stored);
+  pending.fetch_sub(std::min(segment.count, pending.load()), std::memory_order_relaxed);
+  co_return true;
+}
+
 asio::awaitable<void> ControlPlane::Impl::flush_once() {
-  std::map<SpendKey, double> batch;
+  std::deque<Segment> batch;
   {
     std::lock_guard lock(mu);
-    batch.swap(pending);
+    if (current.count > 0) {
+      current.seq = journal.rotate();
+      closed.push_back(std::move(current));
+      current = Segment{};
+    }
+    batch.swap(closed);
   }
-  if (batch.empty()) co_return;
-  std::vector<db::SpendDelta> deltas;
-  deltas.reserve(batch.size());
-  for (const auto& [k, amount] : batch) {
-    deltas.push_back({.entity = static_cast<db::Entity>(std::get<0>(k)),
-                      .id = std::get<1>(k),
-                      .amount = amount,
-                      .window_ms = std::get<2>(k),
-                      .model = std::get<3>(k)});
+  while (!batch.empty()) {
+    const bool stored = co_await write_segment(batch.front());
+    if (!stored) break;
+    {
+      std::lock_guard lock(mu);
+      in_memory -= batch.front().events.size();
+    }
+    batch.pop_front();
   }
-  Result<void> r = co_await owner.store_->add_spend(std::move(deltas));
-  owner.db_up_.store(r.has_value() || r.error() != Errc::kDbUnavailable, std::memory_order_relaxed);
-  if (r) co_return;
-  // Put it back: spend is kept until the database takes it.
-  std::lock_guard lock(mu);
-  for (auto& [k, amount] : batch) pending[k] += amount;
-  log->warn("msg=\"spend write failed; kept for the next attempt\" entities={} error=\"{}\"", batch.size(),
-            r.error().message());
+  if (!batch.empty()) {
+    // Kept, in order, ahead of anything recorded since: the database takes them later.
+    std::lock_guard lock(mu);
+    for (auto it = batch.rbegin(); it != batch.rend(); ++it) closed.push_front(std::move(*it));
+  }
+  report_queue();
 }
 
 asio::awaitable<void> ControlPlane::Impl::flush_loop() {
@@ -104,6 +173,38 @@ asio::awaitable<void> ControlPlane::Impl::flush_loop() {
     co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping.load()) break;
     co_await flush_once();
+  }
+  std::erase(timers, &wait);
+}
+
+asio::awaitable<void> ControlPlane::Impl::sync_loop() {
+  asio::steady_timer wait(io);
+  timers.push_back(&wait);
+  while (!stopping.load()) {
+    wait.expires_after(kJournalSync);
+    boost::system::error_code ec;
+    co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    journal.sync();
+  }
+  std::erase(timers, &wait);
+}
+
+asio::awaitable<void> ControlPlane::Impl::retention_loop() {
+  const std::optional<Duration> retention = owner.config_->spend.retention;
+  if (!retention) co_return;
+  asio::steady_timer wait(io);
+  timers.push_back(&wait);
+  while (!stopping.load()) {
+    const Duration back{.count = -retention->count, .unit = retention->unit};
+    const std::int64_t cutoff = add_duration(unix_ms_now(), back);
+    for (std::size_t i = 0; i < kMaxPurgeBatches && !stopping.load(); ++i) {
+      Result<std::size_t> purged = co_await owner.store_->purge_spend_logs(cutoff, kPurgeBatch);
+      if (!purged || *purged < kPurgeBatch) break;
+    }
+    if (stopping.load()) break;
+    wait.expires_after(kRetentionSweep);
+    boost::system::error_code ec;
+    co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   std::erase(timers, &wait);
 }
@@ -204,12 +305,21 @@ void ControlPlane::Impl::publish(db::Entity entity, const std::string& id) {
 }
 
 ControlPlane::ControlPlane(std::shared_ptr<const config::Config> config, std::unique_ptr<db::Store> store,
-                           std::shared_ptr<spdlog::logger> log)
+                           std::shared_ptr<spdlog::logger> log, metrics::Metrics* metrics)
     : config_(std::move(config)),
       store_(std::move(store)),
       cache_(*store_, config_->control),
-      impl_(std::make_shared<Impl>(*this, std::move(log))) {
+      impl_(std::make_shared<Impl>(*this, std::move(log), metrics)) {
   Impl* impl = impl_.get();
+  // Segments an earlier process left (kill -9, a database that never came back): written first.
+  for (std::uint64_t seq : impl->journal.leftover()) {
+    std::size_t skipped = 0;
+    const std::size_t count = impl->journal.read(seq, skipped).size();
+    impl->closed.push_back(Segment{.seq = seq, .events = {}, .count = count, .spilled = true});
+    impl->pending += count;
+    impl->log->info("msg=\"spend journal replayed\" seq={} events={} skipped_lines={}", seq, count, skipped);
+  }
+  impl->report_queue();
   const config::RedisSettings redis = config_->router.redis;
   impl->thread = std::thread([impl, redis] {
     if (redis.enabled()) {
@@ -218,6 +328,8 @@ ControlPlane::ControlPlane(std::shared_ptr<const config::Config> config, std::un
       asio::co_spawn(impl->io, impl->event_loop(), asio::detached);
     }
     asio::co_spawn(impl->io, impl->flush_loop(), asio::detached);
+    asio::co_spawn(impl->io, impl->sync_loop(), asio::detached);
+    asio::co_spawn(impl->io, impl->retention_loop(), asio::detached);
     asio::co_spawn(impl->io, impl->reset_loop(), asio::detached);
     asio::co_spawn(impl->io, impl->health_loop(), asio::detached);
     impl->io.run();
@@ -227,7 +339,10 @@ ControlPlane::ControlPlane(std::shared_ptr<const config::Config> config, std::un
 
 ControlPlane::~ControlPlane() {
   Impl* impl = impl_.get();
-  if (!flush()) impl->log->error("msg=\"spend not written at shutdown\" entities={}", pending_spend());
+  if (!flush()) {
+    impl->log->error("msg=\"spend not written at shutdown; kept in the journal for the next start\" events={}",
+                     pending_spend());
+  }
   impl->stopping = true;
   asio::post(impl->io, [impl] {
     if (impl->redis) impl->redis->stop();
@@ -237,12 +352,25 @@ ControlPlane::~ControlPlane() {
   impl->thread.join();
 }
 
-void ControlPlane::record_spend(const std::vector<db::SpendDelta>& deltas) {
-  std::lock_guard lock(impl_->mu);
-  for (const auto& d : deltas) {
-    if (d.amount == 0) continue;
-    impl_->pending[{static_cast<int>(d.entity), d.id, d.window_ms, d.model}] += d.amount;
+void ControlPlane::record(db::SpendEvent event) {
+  Impl& impl = *impl_;
+  if (impl.metrics) impl.metrics->spend_event();
+  const std::size_t cap = config_->spend.max_queued_events;
+  std::lock_guard lock(impl.mu);
+  // Journaled first, under the same lock as the queue, so a segment's file and its events agree.
+  bool journaled = true;
+  impl.current.seq = impl.journal.append(event, journaled);
+  if (!journaled && impl.metrics) impl.metrics->spend_journal_error();
+  ++impl.current.count;
+  ++impl.pending;
+  if (impl.in_memory >= cap && impl.journal.enabled() && journaled) {
+    impl.current.spilled = true;  // read back from the journal when written
+    if (impl.metrics) impl.metrics->spend_spilled();
+    return;
   }
+  // Without a journal (or when the write failed), memory is the only copy: it is kept even past the cap.
+  impl.current.events.push_back(std::move(event));
+  ++impl.in_memory;
 }
 
 void ControlPlane::changed(db::Entity entity, const std::string& id) {
@@ -265,9 +393,6 @@ bool ControlPlane::first_soft_budget_alert(const std::string& scope, std::int64_
   return impl_->soft_alerted.emplace(scope, window_ms).second;
 }
 
-std::size_t ControlPlane::pending_spend() const {
-  std::lock_guard lock(impl_->mu);
-  return impl_->pending.size();
-}
+std::size_t ControlPlane::pending_spend() const { return impl_->pending.load(std::memory_order_relaxed); }
 
 }  // namespace tollgate::admin

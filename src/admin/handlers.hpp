@@ -45,6 +45,9 @@ api::ApiError store_error(const boost::system::error_code& ec);
 
 boost::asio::awaitable<Reply> key_route(Call& c, std::string_view action);
 boost::asio::awaitable<Reply> entity_route(Call& c, db::Entity entity, std::string_view action);
+/// Spend reports (admin_spend.cpp): /spend/logs, /global/spend/*, /user|team/daily/activity.
+bool is_spend_route(std::string_view path);
+boost::asio::awaitable<Reply> spend_route(Call& c);
 /// /user/new creates a key too (unless auto_create_key is false): shared with key_route.
 boost::asio::awaitable<api::ApiResult<Json>> create_key(Call& c, Json fields);
 

@@ -31,10 +31,10 @@ std::function<bool(std::string_view)> known_model_of(std::shared_ptr<const confi
 
 // The control plane exists when requests are authenticated (a master key is set).
 std::unique_ptr<admin::ControlPlane> make_control(const std::shared_ptr<const config::Config>& config,
-                                                  const std::shared_ptr<spdlog::logger>& log) {
+                                                  const std::shared_ptr<spdlog::logger>& log, metrics::Metrics& metrics) {
   if (config->master_key.empty()) return nullptr;
   auto store = db::open_store(config->database, log);
-  return std::make_unique<admin::ControlPlane>(config, std::move(store), log);
+  return std::make_unique<admin::ControlPlane>(config, std::move(store), log, &metrics);
 }
 
 }  // namespace
@@ -46,7 +46,7 @@ struct App::Impl {
         tls(http::make_client_tls_context(config->upstream)),
         access_log(config->log, http::worker_count(config->server)),
         metrics(known_model_of(config)),
-        control(make_control(config, log)),
+        control(make_control(config, log, metrics)),
         limit_state(limits::make_local_state()),
         snapshot(std::make_shared<const proxy::Snapshot>(config, metrics, control.get())),
         shared(config->router.redis.enabled()

@@ -128,6 +128,7 @@ Principal make_principal(const db::Record& key, const std::optional<db::Record>&
   p.tags = strings(d, "tags");
   if (team) {
     p.team = limits_of(*team);
+    p.team_alias = string_or_empty(team->data, "team_alias");
     p.team_model_aliases = string_map(team->data, "model_aliases");
   }
   if (user) {

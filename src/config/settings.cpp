@@ -18,17 +18,17 @@ constexpr std::array<std::string_view, 11> kLitellmAccepted{
     "max_budget", "budget_duration", "default_key_generate_params", "upperbound_key_generate_params",
     "set_verbose"};
 
-constexpr std::array<std::string_view, 9> kGeneralAccepted{
-    "disable_spend_logs", "store_prompts_in_spend_logs",
-    "maximum_spend_logs_retention_period", "global_max_parallel_requests",
+constexpr std::array<std::string_view, 7> kGeneralAccepted{
+    "disable_spend_logs", "global_max_parallel_requests",
     "alerting", "alerting_threshold", "background_health_checks",
     "health_check_interval", "alerting_args"};
 
-constexpr std::array<std::string_view, 5> kGeneralHandled{"master_key", "max_request_size_mb", "database_url",
-                                                          "proxy_batch_write_at", "allow_requests_on_db_unavailable"};
+constexpr std::array<std::string_view, 8> kGeneralHandled{
+    "master_key", "max_request_size_mb", "database_url", "proxy_batch_write_at", "allow_requests_on_db_unavailable",
+    "store_prompts_in_spend_logs", "maximum_spend_logs_retention_period", "baseline_model"};
 constexpr std::array<std::string_view, 2> kLitellmHandled{"request_timeout", "ssl_verify"};
-constexpr std::array<std::string_view, 17> kTollgateHandled{
-    "database_path", "database_pool_size", "key_cache_ttl_seconds", "host", "port", "num_workers", "max_header_size_kb", "header_timeout_seconds",
+constexpr std::array<std::string_view, 19> kTollgateHandled{
+    "spend_journal_dir", "spend_queue_max_events", "database_path", "database_pool_size", "key_cache_ttl_seconds", "host", "port", "num_workers", "max_header_size_kb", "header_timeout_seconds",
     "body_timeout_seconds", "idle_timeout_seconds", "shutdown_timeout_seconds",
     "upstream_connect_timeout_seconds", "upstream_chunk_timeout_seconds", "upstream_max_idle_per_host",
     "upstream_pool_idle_timeout_seconds", "log_level", "access_log"};
@@ -76,6 +76,18 @@ void read_database(const Section& s, LoadContext& ctx, Config& cfg) {
   cfg.database.url = *url;
 }
 
+void read_spend(const Section& s, LoadContext& ctx, Config& cfg) {
+  if (auto b = s.boolean("store_prompts_in_spend_logs")) cfg.spend.store_prompts = *b;
+  if (auto text = s.string("maximum_spend_logs_retention_period")) {
+    cfg.spend.retention = parse_duration(*text);
+    if (!cfg.spend.retention) {
+      ctx.error(s.path_of("maximum_spend_logs_retention_period"),
+                "expected a duration such as \"30d\", \"12h\", \"2w\" or \"1mo\", got '" + *text + "'");
+    }
+  }
+  if (auto model = s.string("baseline_model")) cfg.spend.baseline_model = *model;
+}
+
 void read_ssl_verify(const Section& s, LoadContext& ctx, Config& cfg) {
   const Json* v = s.get("ssl_verify");
   if (v == nullptr) return;
@@ -111,6 +123,7 @@ void read_general_settings(const Json& block, LoadContext& ctx, Config& cfg) {
   s.check_keys(kGeneralHandled, kGeneralAccepted);
   read_master_key(s, ctx, cfg);
   read_database(s, ctx, cfg);
+  read_spend(s, ctx, cfg);
   if (auto t = s.seconds("proxy_batch_write_at")) cfg.control.batch_write_interval = *t;
   if (auto b = s.boolean("allow_requests_on_db_unavailable")) cfg.control.allow_requests_on_db_unavailable = *b;
   if (auto mb = s.number("max_request_size_mb")) {
@@ -165,6 +178,8 @@ void read_tollgate_settings(const Json& block, LoadContext& ctx, Config& cfg) {
   }
   if (auto n = s.integer("database_pool_size", 1, 64)) cfg.database.pool_size = static_cast<int>(*n);
   if (auto t = s.seconds("key_cache_ttl_seconds")) cfg.control.key_cache_ttl = *t;
+  if (auto dir = s.string("spend_journal_dir")) cfg.spend.journal_dir = *dir;
+  if (auto n = s.integer("spend_queue_max_events", 1, 100'000'000)) cfg.spend.max_queued_events = static_cast<std::size_t>(*n);
   if (auto level = s.string("log_level")) {
     if (*level == "trace" || *level == "debug" || *level == "info" || *level == "warn" || *level == "error") {
       cfg.log.level = *level;

@@ -66,6 +66,45 @@ std::string initial_schema() {
          ");\n";
 }
 
+// Spend logs: one row per LLM request, LiteLLM_SpendLogs' column names (quoted where they are
+// camelCase or reserved), times as unix ms. request_id is the key that makes writes idempotent.
+// Part of migration 2: frozen once released.
+constexpr std::string_view kSpendLogs =
+    "CREATE TABLE tollgate_spend_logs (\n"
+    "  request_id TEXT NOT NULL PRIMARY KEY,\n"
+    "  call_type TEXT NOT NULL,\n"
+    "  api_key TEXT NOT NULL,\n"
+    "  spend DOUBLE PRECISION NOT NULL,\n"
+    "  counterfactual_spend DOUBLE PRECISION NOT NULL,\n"
+    "  total_tokens BIGINT NOT NULL,\n"
+    "  prompt_tokens BIGINT NOT NULL,\n"
+    "  completion_tokens BIGINT NOT NULL,\n"
+    "  cache_read_input_tokens BIGINT NOT NULL,\n"
+    "  cache_creation_input_tokens BIGINT NOT NULL,\n"
+    "  \"startTime\" BIGINT NOT NULL,\n"
+    "  \"endTime\" BIGINT NOT NULL,\n"
+    "  \"completionStartTime\" BIGINT NOT NULL,\n"
+    "  model TEXT NOT NULL,\n"
+    "  model_id TEXT NOT NULL,\n"
+    "  model_group TEXT NOT NULL,\n"
+    "  custom_llm_provider TEXT NOT NULL,\n"
+    "  api_base TEXT NOT NULL,\n"
+    "  \"user\" TEXT NOT NULL,\n"
+    "  team_id TEXT NOT NULL,\n"
+    "  organization_id TEXT NOT NULL,\n"
+    "  end_user TEXT NOT NULL,\n"
+    "  metadata TEXT NOT NULL,\n"
+    "  cache_hit BIGINT NOT NULL,\n"
+    "  request_tags TEXT NOT NULL,\n"
+    "  status TEXT NOT NULL,\n"
+    "  messages TEXT NOT NULL,\n"
+    "  response TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX tollgate_spend_logs_start_idx ON tollgate_spend_logs (\"startTime\");\n"
+    "CREATE INDEX tollgate_spend_logs_api_key_idx ON tollgate_spend_logs (api_key, \"startTime\");\n"
+    "CREATE INDEX tollgate_spend_logs_user_idx ON tollgate_spend_logs (\"user\", \"startTime\");\n"
+    "CREATE INDEX tollgate_spend_logs_team_idx ON tollgate_spend_logs (team_id, \"startTime\");\n";
+
 // Runs in the migration's transaction. Sets `applied` when this call applied it.
 Result<void> apply_once(Session& s, const Migration& m, bool& applied) {
   if (s.postgres()) {
@@ -94,6 +133,7 @@ const std::vector<Migration>& migrations() {
        "keys, teams, users, organizations, end users, budgets; team members; per-model key spend",
        initial_schema(),
        {}},
+      {2, "spend logs", std::string(kSpendLogs), {}},
   };
   return list;
 }

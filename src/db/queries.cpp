@@ -275,29 +275,36 @@ Result<std::vector<Membership>> teams_of_user(Session& s, const std::string& use
       s.query("SELECT team_id, user_id, role FROM tollgate_team_members WHERE user_id = $1 ORDER BY team_id", params));
 }
 
-Result<void> add_spend(Session& s, const std::vector<SpendDelta>& deltas) {
-  // Summed per row first: one statement per entity (or key and model) whatever the number of
-  // requests. The map's order is also the order rows are locked in, the same in every replica,
-  // so two concurrent batches cannot deadlock.
-  std::map<std::tuple<Entity, std::string, std::int64_t, std::string>, double> totals;
+Result<void> check_spend(Session& s, const std::vector<SpendDelta>& deltas) {
   for (const SpendDelta& d : deltas) {
     if (!std::isfinite(d.amount) || (!d.model.empty() && d.entity != Entity::kKey)) {
       s.set_last_error("spend delta for " + d.id + ": amount not finite, or a model on a non-key entity");
       return make_error_code(Errc::kInvalidRequest);
     }
-    totals[{d.entity, d.id, d.window_ms, d.model}] += d.amount;
   }
-  std::erase_if(totals, [](const auto& entry) { return entry.second == 0; });
-  if (totals.empty()) return {};
-  return in_transaction(s, [&](Session& tx) -> Result<void> {
-    for (const auto& [target, amount] : totals) {
-      const auto& [entity, id, window_ms, model] = target;
-      const Result<Rows> r = model.empty() ? add_entity_spend(tx, entity, id, window_ms, amount)
-                                           : add_model_spend(tx, id, model, window_ms, amount);
-      if (!r) return r.error();
-    }
-    return {};
-  });
+  return {};
+}
+
+Result<void> apply_spend(Session& tx, const std::vector<SpendDelta>& deltas) {
+  // Summed per row first: one statement per entity (or key and model) whatever the number of
+  // requests. The map's order is also the order rows are locked in, the same in every replica,
+  // so two concurrent batches cannot deadlock.
+  std::map<std::tuple<Entity, std::string, std::int64_t, std::string>, double> totals;
+  for (const SpendDelta& d : deltas) totals[{d.entity, d.id, d.window_ms, d.model}] += d.amount;
+  for (const auto& [target, amount] : totals) {
+    if (amount == 0) continue;
+    const auto& [entity, id, window_ms, model] = target;
+    const Result<Rows> r = model.empty() ? add_entity_spend(tx, entity, id, window_ms, amount)
+                                         : add_model_spend(tx, id, model, window_ms, amount);
+    if (!r) return r.error();
+  }
+  return {};
+}
+
+Result<void> add_spend(Session& s, const std::vector<SpendDelta>& deltas) {
+  if (Result<void> valid = check_spend(s, deltas); !valid) return valid;
+  if (std::all_of(deltas.begin(), deltas.end(), [](const SpendDelta& d) { return d.amount == 0; })) return {};
+  return in_transaction(s, [&](Session& tx) { return apply_spend(tx, deltas); });
 }
 
 Result<std::vector<std::pair<std::string, double>>> model_spend(Session& s, const std::string& key_id,

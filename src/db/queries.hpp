@@ -28,6 +28,16 @@ Result<std::vector<Membership>> members_of_team(Session& s, const std::string& t
 Result<std::vector<Membership>> teams_of_user(Session& s, const std::string& user_id);
 
 Result<void> add_spend(Session& s, const std::vector<SpendDelta>& deltas);
+/// kInvalidRequest (with last_error set) when a delta is not finite or names a model on a non-key.
+Result<void> check_spend(Session& s, const std::vector<SpendDelta>& deltas);
+/// add_spend's statements inside the caller's transaction (deltas already checked).
+Result<void> apply_spend(Session& tx, const std::vector<SpendDelta>& deltas);
+
+// Spend logs (spend_queries.cpp).
+Result<std::size_t> write_spend(Session& s, const std::vector<SpendEvent>& events);
+Result<std::vector<SpendEvent>> spend_logs(Session& s, const SpendLogFilter& filter);
+Result<std::vector<SpendSummaryRow>> spend_summary(Session& s, const SpendSummaryQuery& query);
+Result<std::size_t> purge_spend_logs(Session& s, std::int64_t before_ms, std::size_t limit);
 Result<std::vector<std::pair<std::string, double>>> model_spend(Session& s, const std::string& key_id,
                                                                 std::int64_t window_ms);
 Result<std::vector<Record>> due_for_reset(Session& s, Entity entity, std::int64_t now_ms);

@@ -153,6 +153,30 @@ class SqlStore final : public Store {
     co_return r;
   }
 
+  asio::awaitable<Result<std::size_t>> write_spend(std::vector<SpendEvent> events) override {
+    auto job = [events = std::move(events)](Session& s) { return queries::write_spend(s, events); };
+    Result<std::size_t> r = co_await run<std::size_t>(job);
+    co_return r;
+  }
+
+  asio::awaitable<Result<std::vector<SpendEvent>>> spend_logs(SpendLogFilter filter) override {
+    auto job = [filter = std::move(filter)](Session& s) { return queries::spend_logs(s, filter); };
+    Result<std::vector<SpendEvent>> r = co_await run<std::vector<SpendEvent>>(job);
+    co_return r;
+  }
+
+  asio::awaitable<Result<std::vector<SpendSummaryRow>>> spend_summary(SpendSummaryQuery query) override {
+    auto job = [query = std::move(query)](Session& s) { return queries::spend_summary(s, query); };
+    Result<std::vector<SpendSummaryRow>> r = co_await run<std::vector<SpendSummaryRow>>(job);
+    co_return r;
+  }
+
+  asio::awaitable<Result<std::size_t>> purge_spend_logs(std::int64_t before_ms, std::size_t limit) override {
+    auto job = [before_ms, limit](Session& s) { return queries::purge_spend_logs(s, before_ms, limit); };
+    Result<std::size_t> r = co_await run<std::size_t>(job);
+    co_return r;
+  }
+
   asio::awaitable<Result<void>> ping() override {
     auto job = [](Session& s) { return queries::ping(s); };
     Result<void> r = co_await run<void>(job);

@@ -46,6 +46,18 @@ struct Families {
   HistogramFamily& overhead_latency;
   CounterFamily& control_rejections;
   CounterFamily& soft_budget_alerts;
+  // Spend.
+  CounterFamily& spend;
+  CounterFamily& input_tokens;
+  CounterFamily& output_tokens;
+  GaugeFamily& remaining_key_budget;
+  GaugeFamily& remaining_team_budget;
+  prometheus::Counter& spend_events;
+  prometheus::Counter& spend_written;
+  prometheus::Counter& spend_write_errors;
+  prometheus::Gauge& spend_queue_depth;
+  prometheus::Counter& spend_spilled;
+  prometheus::Counter& spend_journal_errors;
   // Stores.
   prometheus::Counter& redis_errors;
   prometheus::Gauge& redis_connected;

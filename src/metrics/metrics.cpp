@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <initializer_list>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -89,6 +91,23 @@ Families::Families(std::function<bool(std::string_view)> known)
                                  "Requests refused by the control plane, by reason")),
       soft_budget_alerts(counter(registry, "tollgate_soft_budget_alerts_total",
                                  "Soft budgets crossed, once per entity and budget window")),
+      spend(counter(registry, "litellm_spend_metric_total", "Spend (USD) of LLM requests")),
+      input_tokens(counter(registry, "litellm_input_tokens_metric_total", "Input (prompt) tokens of LLM requests")),
+      output_tokens(counter(registry, "litellm_output_tokens_metric_total", "Output (completion) tokens of LLM requests")),
+      remaining_key_budget(gauge(registry, "litellm_remaining_api_key_budget_metric",
+                                 "Budget (USD) a virtual key has left in its window, as of its last request")),
+      remaining_team_budget(gauge(registry, "litellm_remaining_team_budget_metric",
+                                  "Budget (USD) a team has left in its window, as of its last request")),
+      spend_events(counter(registry, "tollgate_spend_events_total", "Spend events recorded (one per LLM request)").Add({})),
+      spend_written(counter(registry, "tollgate_spend_written_total",
+                            "Spend events stored in the database (replays of stored ones not counted)").Add({})),
+      spend_write_errors(counter(registry, "tollgate_spend_write_errors_total",
+                                 "Spend writes the database refused or could not take (retried)").Add({})),
+      spend_queue_depth(gauge(registry, "tollgate_spend_queue_depth", "Spend events not yet in the database").Add({})),
+      spend_spilled(counter(registry, "tollgate_spend_spilled_total",
+                            "Spend events kept only in the journal because the queue was full").Add({})),
+      spend_journal_errors(counter(registry, "tollgate_spend_journal_errors_total",
+                                   "Spend events the journal could not take (kept in memory only)").Add({})),
       redis_errors(counter(registry, "tollgate_redis_errors_total", "Failed Redis commands").Add({})),
       redis_connected(gauge(registry, "tollgate_redis_connected", "1 when Redis is connected").Add({})) {}
 
@@ -97,14 +116,76 @@ std::string Families::bounded_model(std::string_view name) const {
   return std::string(kOtherModel);
 }
 
+// The series of one spend label set.
+struct SpendSeries {
+  prometheus::Counter* spend;
+  prometheus::Counter* input;
+  prometheus::Counter* output;
+};
+
 struct Metrics::Impl {
   explicit Impl(std::function<bool(std::string_view)> known) : families(std::move(known)) {}
 
+  SpendSeries& spend_series(const SpendLabels& l);
+  prometheus::Gauge& budget_gauge(GaugeFamily& family, const char* id_label, std::string_view id, std::string_view alias);
+
   Families families;
-  std::mutex mutex;  // guards the two maps; never held while incrementing
+  std::mutex mutex;  // guards the maps; never held while incrementing
   StringMap<DeploymentMetrics> deployments;
   StringMap<RequestedModelMetrics> models;
+  std::unordered_map<std::string, SpendSeries> spend;               // by joined labels
+  std::unordered_map<std::string, prometheus::Gauge*> budget_gauges;  // by family, id and alias
 };
+
+namespace {
+
+std::string joined(std::initializer_list<std::string_view> parts) {
+  std::string key;
+  for (std::string_view p : parts) {
+    key += p;
+    key += '\0';
+  }
+  return key;
+}
+
+}  // namespace
+
+SpendSeries& Metrics::Impl::spend_series(const SpendLabels& l) {
+  std::string key = joined({l.model, l.hashed_api_key, l.api_key_alias, l.team, l.team_alias, l.user});
+  std::lock_guard lock(mutex);
+  if (auto it = spend.find(key); it != spend.end()) return it->second;
+  std::map<std::string, std::string> labels{{"model", std::string(l.model)},
+                                            {"hashed_api_key", std::string(l.hashed_api_key)},
+                                            {"api_key_alias", std::string(l.api_key_alias)},
+                                            {"team", std::string(l.team)},
+                                            {"team_alias", std::string(l.team_alias)},
+                                            {"user", std::string(l.user)}};
+  if (spend.size() >= kMaxSpendSeries) {
+    key = std::string(kOtherModel);
+    if (auto it = spend.find(key); it != spend.end()) return it->second;
+    for (auto& [name, value] : labels) value = kOtherModel;
+  }
+  SpendSeries series{&families.spend.Add(labels), &families.input_tokens.Add(labels), &families.output_tokens.Add(labels)};
+  return spend.emplace(std::move(key), series).first->second;
+}
+
+prometheus::Gauge& Metrics::Impl::budget_gauge(GaugeFamily& family, const char* id_label, std::string_view id,
+                                               std::string_view alias) {
+  const bool key_family = &family == &families.remaining_key_budget;
+  std::string key = joined({key_family ? "k" : "t", id, alias});
+  std::lock_guard lock(mutex);
+  if (auto it = budget_gauges.find(key); it != budget_gauges.end()) return *it->second;
+  const char* alias_label = key_family ? "api_key_alias" : "team_alias";
+  std::map<std::string, std::string> labels{{id_label, std::string(id)}, {alias_label, std::string(alias)}};
+  if (budget_gauges.size() >= kMaxSpendSeries) {
+    key = joined({key_family ? "k" : "t", kOtherModel});
+    if (auto it = budget_gauges.find(key); it != budget_gauges.end()) return *it->second;
+    labels = {{id_label, std::string(kOtherModel)}, {alias_label, std::string(kOtherModel)}};
+  }
+  prometheus::Gauge& g = family.Add(labels);
+  budget_gauges.emplace(std::move(key), &g);
+  return g;
+}
 
 Metrics::Metrics(std::function<bool(std::string_view)> known_model)
     : impl_(std::make_unique<Impl>(std::move(known_model))) {}
@@ -157,6 +238,29 @@ void Metrics::soft_budget_alert(std::string_view entity) {
   if (std::find(kEntities.begin(), kEntities.end(), entity) == kEntities.end()) return;  // bounded labels
   impl_->families.soft_budget_alerts.Add({{"entity", std::string(entity)}}).Increment();
 }
+
+void Metrics::request_spend(const SpendLabels& labels, double cost, std::int64_t input_tokens,
+                            std::int64_t output_tokens) {
+  SpendSeries& s = impl_->spend_series(labels);
+  if (cost > 0) s.spend->Increment(cost);
+  if (input_tokens > 0) s.input->Increment(static_cast<double>(input_tokens));
+  if (output_tokens > 0) s.output->Increment(static_cast<double>(output_tokens));
+}
+
+void Metrics::remaining_key_budget(std::string_view hashed_api_key, std::string_view alias, double remaining) {
+  impl_->budget_gauge(impl_->families.remaining_key_budget, "hashed_api_key", hashed_api_key, alias).Set(remaining);
+}
+
+void Metrics::remaining_team_budget(std::string_view team, std::string_view alias, double remaining) {
+  impl_->budget_gauge(impl_->families.remaining_team_budget, "team", team, alias).Set(remaining);
+}
+
+void Metrics::spend_event() { impl_->families.spend_events.Increment(); }
+void Metrics::spend_written(std::size_t events) { impl_->families.spend_written.Increment(static_cast<double>(events)); }
+void Metrics::spend_write_error() { impl_->families.spend_write_errors.Increment(); }
+void Metrics::spend_queue_depth(std::size_t events) { impl_->families.spend_queue_depth.Set(static_cast<double>(events)); }
+void Metrics::spend_spilled() { impl_->families.spend_spilled.Increment(); }
+void Metrics::spend_journal_error() { impl_->families.spend_journal_errors.Increment(); }
 
 void Metrics::set_redis_connected(bool connected) { impl_->families.redis_connected.Set(connected ? 1 : 0); }
 

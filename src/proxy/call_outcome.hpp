@@ -6,7 +6,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "tollgate/api/request.hpp"
 #include "tollgate/core/clock.hpp"
 #include "tollgate/limits/limiter.hpp"
 #include "tollgate/providers/provider.hpp"
@@ -46,6 +48,16 @@ struct CallOutcome {
   limits::Headroom headroom;
   double key_spend = -1;              // spend of the key before this request; < 0: not reported
   double response_cost = -1;          // known before the head for whole responses; < 0: not reported
+  double team_spend = -1;             // spend of the key's team before this request; < 0: none
+  // The spend event (settle_request): who, what, when.
+  const auth::Principal* principal = nullptr;  // once authenticated; outlives the outcome
+  std::optional<api::Endpoint> endpoint;       // an LLM call (completions, embeddings)
+  std::int64_t started_ms = 0;                 // wall clock at arrival
+  std::int64_t first_chunk_ms = 0;             // first streamed chunk from upstream; 0: none
+  std::string_view request_body;               // for store_prompts_in_spend_logs
+  std::string end_user;
+  std::vector<std::string> tags;
+  bool settled = false;                        // settle_request ran
 };
 
 // Client-chosen names are echoed in headers and logs: cap them so response headers stay small.

@@ -56,17 +56,14 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_admin(http::E
   co_return std::nullopt;
 }
 
-asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const http::Request& req,
-                                                                         const auth::Principal& principal,
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const auth::Principal& principal,
                                                                          const api::RequestFields& fields,
                                                                          const router::Target& group,
                                                                          std::int64_t estimate, CallOutcome& out) {
   if (principal.master || principal.token.empty()) co_return std::nullopt;
   const Gate& gate = snapshot_->gate;
   admin::ControlPlane& control = *gate.control();
-  // The end user: the body's `user`, else the x-litellm-end-user-id header.
-  std::string end_user_id = fields.user;
-  if (end_user_id.empty()) end_user_id = std::string(req["x-litellm-end-user-id"]);
+  const std::string& end_user_id = out.end_user;
   std::shared_ptr<const auth::EntityLimits> end_user;
   if (!end_user_id.empty()) {
     Result<std::shared_ptr<const auth::EntityLimits>> found = co_await control.cache().lookup_end_user(end_user_id);
@@ -87,6 +84,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const h
   if (!admitted) co_return admitted.error();
   out.headroom = admitted->headroom;
   out.key_spend = admitted->key_spend;
+  out.team_spend = admitted->team_spend;
   for (const SoftBudgetCrossing& c : admitted->soft_crossings) {
     if (!control.first_soft_budget_alert(c.scope, c.window_ms)) continue;
     const std::string_view entity = std::string_view(c.scope).substr(0, c.scope.find(':'));
@@ -94,7 +92,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const h
     log_->warn("request_id={} msg=\"soft budget reached\" scope={} spend={} soft_budget={}", out.request_id, c.scope,
                c.spend, c.soft_budget);
   }
-  out.limit.emplace(*limiter_, std::move(admitted->ticket), std::move(admitted->targets), control);
+  out.limit.emplace(*limiter_, std::move(admitted->ticket), std::move(admitted->targets));
   co_return std::nullopt;
 }
 

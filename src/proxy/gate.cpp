@@ -62,6 +62,22 @@ Gate::Gate(const config::Config& config, admin::ControlPlane* control)
     rates_.push_back({.input = d.input_cost_per_token.value_or(price ? price->input_per_token() : 0.0),
                       .output = d.output_cost_per_token.value_or(price ? price->output_per_token() : 0.0)});
   }
+  const std::string& baseline = config.spend.baseline_model;
+  if (baseline.empty()) return;
+  for (std::size_t i = 0; i < config.model_list.size() && !baseline_; ++i) {
+    if (config.model_list[i].model_name == baseline) baseline_ = rates_[i];
+  }
+  if (baseline_) return;
+  const auto slash = baseline.find('/');
+  const std::string provider = slash == std::string::npos ? std::string() : baseline.substr(0, slash);
+  const auto price = table->find(provider, slash == std::string::npos ? baseline : baseline.substr(slash + 1));
+  if (price) baseline_ = TokenRates{.input = price->input_per_token(), .output = price->output_per_token()};
+}
+
+double Gate::counterfactual_cost(const providers::Usage& usage, double actual) const {
+  if (!baseline_) return actual;
+  return static_cast<double>(std::max<std::int64_t>(0, usage.prompt_tokens)) * baseline_->input +
+         static_cast<double>(std::max<std::int64_t>(0, usage.completion_tokens)) * baseline_->output;
 }
 
 std::shared_ptr<const auth::Principal> Gate::unrestricted() {
@@ -122,16 +138,7 @@ TokenRates Gate::worst_rates(const std::vector<std::size_t>& routes) const {
   return worst;
 }
 
-LimitGuard::~LimitGuard() {
-  limiter_.settle(std::move(ticket_), tokens, cost, unix_ms_now());
-  if (cost <= 0) return;
-  std::vector<db::SpendDelta> deltas;
-  deltas.reserve(targets_.size());
-  for (SpendTarget& t : targets_) {
-    deltas.push_back({.entity = t.entity, .id = std::move(t.id), .amount = cost, .window_ms = t.window_ms, .model = std::move(t.model)});
-  }
-  control_.record_spend(deltas);
-}
+LimitGuard::~LimitGuard() { limiter_.settle(std::move(ticket_), tokens, cost, unix_ms_now()); }
 
 boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& limiter, const auth::Principal& p,
                                                             const auth::EntityLimits* end_user,
@@ -171,7 +178,7 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
   };
   const Window key_window = add(db::Entity::kKey, "key:", p.key);
   if (p.user) add(db::Entity::kUser, "user:", *p.user);
-  if (p.team) add(db::Entity::kTeam, "team:", *p.team);
+  if (p.team) out.team_spend = add(db::Entity::kTeam, "team:", *p.team).seed;
   if (p.organization) add(db::Entity::kOrganization, "org:", *p.organization);
   if (end_user) add(db::Entity::kEndUser, "end_user:", *end_user);
 
@@ -217,7 +224,9 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
   out.headroom = admission->headroom;
   out.key_spend = key_window.seed;
   for (std::size_t i = 0; i < scopes.size(); ++i) {
-    if (scopes[i].id.starts_with("key:") && i < admission->spend.size()) out.key_spend = admission->spend[i];
+    if (i >= admission->spend.size()) break;
+    if (scopes[i].id.starts_with("key:")) out.key_spend = admission->spend[i];
+    if (scopes[i].id.starts_with("team:")) out.team_spend = admission->spend[i];
   }
   check_soft(admission->spend);
   co_return out;

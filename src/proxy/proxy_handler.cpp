@@ -334,6 +334,7 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
   CallOutcome out;
   out.request_id = new_request_id();
   out.started = ex.received_at();
+  out.started_ms = unix_ms_now();
   out.method = req.method_string();
   std::string_view path = req.target();
   path = path.substr(0, path.find('?'));
@@ -371,6 +372,7 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     const std::int64_t now = unix_ms_now();
     api::ApiResult<std::shared_ptr<const auth::Principal>> who =
         co_await snapshot_->gate.authenticate(presented, master, now);
+    if (who) out.principal = who->get();
     if (!who) {
       error = who.error();
     } else if (path == "/chat/completions" || path == "/completions" || path == "/embeddings") {
@@ -402,11 +404,9 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     }
   }
   if (error) co_await send_error(ex, *error, out);
-  if (out.limit) {
-    out.limit->tokens = out.usage.present ? out.usage.total_tokens : 0;
-    out.limit->cost = out.route_index ? snapshot_->gate.cost(*out.route_index, out.usage) : 0.0;
-    out.limit.reset();  // settles now: the next request on this key sees it
-  }
+  // Failures, and answers cut short (the client left, the stream broke): settled here.
+  const bool succeeded = out.status < 400 && !out.stream_failure && out.error_type.empty();
+  settle_request(out, succeeded, {});
 
   const double total = to_ms(Clock::now() - out.started);
   const double upstream = to_ms(out.upstream_wait);
@@ -442,6 +442,10 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
   const api::RequestFields& fields = parsed->fields;
   out.model_group = capped_name(fields.model);
   out.stream = fields.stream;
+  out.endpoint = endpoint;
+  out.request_body = req.body();
+  // The end user: the body's `user`, else the x-litellm-end-user-id header.
+  out.end_user = capped_name(fields.user.empty() ? std::string_view(req["x-litellm-end-user-id"]) : std::string_view(fields.user));
 
   const auth::AccessDecision access = auth::check_model_access(principal, fields.model, snap->gate.catalog());
   if (!access.allowed) {
@@ -461,10 +465,11 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
 
   std::vector<std::string> tags = fields.tags;
   if (auto header = req["x-litellm-tags"]; !header.empty()) add_header_tags(header, tags);
+  out.tags = tags;
   const std::int64_t estimate = estimate_prompt_tokens(fields);
   if (limiter_) {
     const router::Target& group = *target;
-    auto limited = co_await admit_limits(req, principal, fields, group, estimate, out);
+    auto limited = co_await admit_limits(principal, fields, group, estimate, out);
     if (limited) co_return limited;
   }
   const RequestTimeout timeout = request_timeout(snap->config->upstream, fields, req["x-litellm-timeout"]);
@@ -704,6 +709,8 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
     co_return result;
   }
   if (snapshot_->gate.enabled()) out.response_cost = snapshot_->gate.cost(route.index, out.usage);
+  out.status = 200;
+  settle_request(out, true, *translated);
   co_await send_json(ex, std::move(*translated), out);
   result.answered = true;
   co_return result;
@@ -735,7 +742,10 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
     auto piece = co_await response.read_some();
     const auto t1 = Clock::now();
     out.upstream_wait += t1 - t0;
-    if (out.ttft_s == 0) out.ttft_s = std::chrono::duration<double>(t1 - out.attempt_started).count();
+    if (out.ttft_s == 0) {
+      out.ttft_s = std::chrono::duration<double>(t1 - out.attempt_started).count();
+      out.first_chunk_ms = unix_ms_now();
+    }
     if (!piece) {
       failure = piece.error();
       break;
@@ -753,6 +763,11 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
       failure = translator->on_event(event, pending);
     }
     events.clear();
+    if (translator->finished() && !failure) {
+      // The answer is complete: its spend is journaled before the client's last bytes go out.
+      out.usage = translator->usage();
+      settle_request(out, true, {});
+    }
     // Backpressure: this chunk reaches the client before the next upstream read.
     if (!pending.empty()) {
       const bool delivered = co_await ex.write_chunk(pending);
@@ -792,14 +807,16 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::answer_mock(http::Ex
   out.usage = estimate_mock_usage(req.fields.prompt_bytes, answer);
   if (snapshot_->gate.enabled() && out.route_index) out.response_cost = snapshot_->gate.cost(*out.route_index, out.usage);
   const std::string id = "chatcmpl-" + out.request_id;
+  out.status = 200;
   if (!req.fields.stream) {
     std::string body = mock_completion_body(endpoint, req.fields.model, answer, out.usage, id, unix_now());
+    settle_request(out, true, body);
     co_await send_json(ex, std::move(body), out);
     co_return std::nullopt;
   }
-  out.status = 200;
   const std::string body =
       mock_stream_body(endpoint, req.fields.model, answer, out.usage, req.fields.client_wants_usage, id, unix_now());
+  settle_request(out, true, {});
   const http::HeaderList headers = response_headers(out);
   if (co_await ex.begin_stream(200, kEventStream, headers)) {
     const bool delivered = co_await ex.write_chunk(body);

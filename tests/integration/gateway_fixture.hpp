@@ -43,8 +43,10 @@ class Gateway {
     cfg.server.host = "127.0.0.1";
     cfg.server.port = 0;
     cfg.server.num_workers = 2;
-    // Each gateway gets its own SQLite file unless the test chose one (or PostgreSQL).
+    // Each gateway gets its own SQLite file unless the test chose one (or PostgreSQL) ...
     if (cfg.database.sqlite_path == config::DatabaseSettings{}.sqlite_path) cfg.database.sqlite_path = db_dir_.file("tollgate.db");
+    // ... and its own spend journal (a shared one would replay one test's spend into another's database).
+    if (cfg.spend.journal_dir == config::SpendSettings{}.journal_dir) cfg.spend.journal_dir = db_dir_.file("spend-journal");
     auto log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
     app_ = std::make_unique<app::App>(std::move(cfg), log);
     port_ = app_->start();

@@ -1,8 +1,7 @@
 #pragma once
-// LiteLLM's duration strings and budget windows.
+// Budget windows over LiteLLM's duration strings (tollgate/core/duration.hpp).
 //
-// `duration` (key expiry) and `budget_duration` (how often spend resets) are "<n>s", "<n>m",
-// "<n>h", "<n>d", "<n>w" or "<n>mo" (calendar months, UTC). A budget window ends at
+// `duration` (key expiry) and `budget_duration` (how often spend resets) are durations. A budget window ends at
 // `budget_reset_at`; the next one starts there, so every entity keeps its own schedule and a
 // replica that notices late still lands on the same boundary as the others.
 //
@@ -12,18 +11,14 @@
 #include <string>
 #include <string_view>
 
+#include "tollgate/core/duration.hpp"
+
 namespace tollgate::auth {
 
-struct Duration {
-  std::int64_t count = 0;
-  enum class Unit { kSeconds, kMinutes, kHours, kDays, kWeeks, kMonths } unit = Unit::kSeconds;
-};
-
-/// nullopt when the text is not a positive duration in one of the units above.
-std::optional<Duration> parse_duration(std::string_view text);
-
-/// `from_ms` plus the duration (months: the same day and time in a later month, clamped to its end).
-std::int64_t add_duration(std::int64_t from_ms, const Duration& d);
+// The duration strings themselves live in core (config reads them too).
+using tollgate::add_duration;
+using tollgate::Duration;
+using tollgate::parse_duration;
 
 /// The end of the window that contains `now_ms`, given a window that ended (or ends) at `end_ms`:
 /// `end_ms` itself while now < end_ms, otherwise end_ms advanced by whole durations past now.

@@ -51,6 +51,7 @@ struct Principal {
   std::map<std::string, std::int64_t, std::less<>> model_tpm_limit;
   std::map<std::string, double, std::less<>> model_spend;  // in the key's window, as the database had it
   std::optional<EntityLimits> team;
+  std::string team_alias;
   std::map<std::string, std::string, std::less<>> team_model_aliases;
   std::optional<EntityLimits> user;
   std::optional<EntityLimits> organization;

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tollgate/core/duration.hpp"
+
 namespace tollgate::config {
 
 using std::chrono::milliseconds;
@@ -153,6 +155,15 @@ struct ControlSettings {
   milliseconds negative_cache_ttl{2'000};     // unknown keys are remembered this long
 };
 
+/// Spend logs and the spend writer (docs/spend.md).
+struct SpendSettings {
+  bool store_prompts = false;                 // general_settings.store_prompts_in_spend_logs
+  std::optional<Duration> retention;          // general_settings.maximum_spend_logs_retention_period; unset = keep all
+  std::string baseline_model;                 // general_settings.baseline_model: model group (or provider/model) for counterfactual cost
+  std::string journal_dir = "spend-journal";  // tollgate_settings.spend_journal_dir; "" = no journal (kill -9 loses queued spend)
+  std::size_t max_queued_events = 100'000;    // tollgate_settings.spend_queue_max_events: beyond, events wait in the journal only
+};
+
 /// Logging.
 struct LogSettings {
   std::string level = "info";                 // trace|debug|info|warn|error
@@ -167,6 +178,7 @@ struct Config {
   RouterSettings router;
   DatabaseSettings database;
   ControlSettings control;
+  SpendSettings spend;
   LogSettings log;
   std::string source_path;                    // file it was loaded from ("" when built in code)
 };

@@ -15,6 +15,7 @@
 // later call), kDbConflict when an insert hits an existing id, kDbError for anything else.
 // Thread safety: all methods may be called from any thread concurrently.
 #include <cstdint>
+#include <climits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,6 +71,78 @@ struct SpendDelta {
   std::string model;
 };
 
+/// One finished LLM request as a spend-log row (LiteLLM_SpendLogs column names), and the entity
+/// spend it adds. Written once per request id: a write of an id already stored is skipped, with
+/// its entity spend, so a batch retried after an uncertain commit never counts twice.
+struct SpendEvent {
+  std::string request_id;
+  std::string call_type;          // "acompletion", "atext_completion", "aembedding"
+  std::string api_key;            // SHA-256 hex of the virtual key; "" for the master key
+  double spend = 0;               // USD
+  double counterfactual_spend = 0;  // what the same tokens would have cost on the baseline model
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::int64_t total_tokens = 0;
+  std::int64_t cache_read_input_tokens = 0;
+  std::int64_t cache_creation_input_tokens = 0;
+  std::int64_t start_ms = 0;             // "startTime", unix ms
+  std::int64_t end_ms = 0;               // "endTime"
+  std::int64_t completion_start_ms = 0;  // "completionStartTime": first streamed byte, else end
+  std::string model;                     // the deployment's model (litellm_params.model)
+  std::string model_id;                  // the deployment's id
+  std::string model_group;               // the requested model group
+  std::string custom_llm_provider;
+  std::string api_base;
+  std::string user;                      // the key's user_id
+  std::string team_id;
+  std::string organization_id;
+  std::string end_user;                  // the request's `user` / x-litellm-end-user-id
+  nlohmann::json metadata = nlohmann::json::object();
+  bool cache_hit = false;
+  std::vector<std::string> request_tags;
+  std::string status;                    // "success" | "failure"
+  std::string messages;                  // only with store_prompts_in_spend_logs
+  std::string response;                  // only with store_prompts_in_spend_logs
+  std::vector<SpendDelta> deltas;        // entity spend to add (not part of the row)
+};
+
+/// spend_logs() filters; unset fields do not filter. Newest first.
+struct SpendLogFilter {
+  std::optional<std::string> api_key;     // key hash
+  std::optional<std::string> user;
+  std::optional<std::string> team_id;
+  std::optional<std::string> request_id;
+  std::optional<std::int64_t> start_ms;   // startTime >= start_ms
+  std::optional<std::int64_t> end_ms;     // startTime < end_ms
+  std::size_t limit = 100;
+  std::size_t offset = 0;
+};
+
+/// What spend_summary() groups by (any combination; none = one row for everything).
+enum class SpendColumn { kDay, kApiKey, kUser, kTeam, kOrganization, kEndUser, kModelGroup, kModel, kProvider };
+
+struct SpendSummaryQuery {
+  std::vector<SpendColumn> group_by;
+  std::int64_t start_ms = 0;                        // startTime >= start_ms
+  std::int64_t end_ms = INT64_MAX;                  // startTime < end_ms
+  std::optional<std::string> user;                  // only this user's rows
+  std::optional<std::string> team_id;               // only this team's rows
+};
+
+/// One group of spend_summary(): `keys` in group_by's order (a day as "YYYY-MM-DD" UTC).
+struct SpendSummaryRow {
+  std::vector<std::string> keys;
+  double spend = 0;
+  double counterfactual_spend = 0;
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::int64_t total_tokens = 0;
+  std::int64_t cache_read_input_tokens = 0;
+  std::int64_t cache_creation_input_tokens = 0;
+  std::int64_t requests = 0;
+  std::int64_t successful_requests = 0;
+};
+
 struct Membership {
   std::string team_id;
   std::string user_id;
@@ -123,6 +196,17 @@ class Store {
   /// window `expected_ms`; false when another replica did it first.
   virtual asio::awaitable<Result<bool>> reset_budget(Entity entity, std::string id, std::int64_t expected_ms,
                                                      std::int64_t next_ms) = 0;
+
+  /// Stores the events not stored yet (by request_id) and adds their entity spend, all in one
+  /// transaction: multi-row inserts and one UPDATE per entity. Returns how many were new.
+  /// kInvalidRequest, nothing written, when an event has no request id or a delta is invalid.
+  virtual asio::awaitable<Result<std::size_t>> write_spend(std::vector<SpendEvent> events) = 0;
+  /// Spend-log rows (deltas empty), newest first.
+  virtual asio::awaitable<Result<std::vector<SpendEvent>>> spend_logs(SpendLogFilter filter) = 0;
+  /// Sums over spend logs, grouped; ordered by the group keys.
+  virtual asio::awaitable<Result<std::vector<SpendSummaryRow>>> spend_summary(SpendSummaryQuery query) = 0;
+  /// Deletes up to `limit` rows that started before `before_ms` (retention); returns how many.
+  virtual asio::awaitable<Result<std::size_t>> purge_spend_logs(std::int64_t before_ms, std::size_t limit) = 0;
 
   /// A cheap round trip (SELECT 1), for readiness and for noticing recovery.
   virtual asio::awaitable<Result<void>> ping() = 0;

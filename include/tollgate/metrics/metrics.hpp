@@ -118,6 +118,18 @@ class RequestedModelMetrics {
   prometheus::Counter* no_deployment_;
 };
 
+/// Who a request's spend is attributed to on litellm_spend_metric and the token counters. Empty
+/// values are exported as "". Label sets are capped (Metrics::kMaxSpendSeries); beyond the cap
+/// new combinations are counted under every label "other".
+struct SpendLabels {
+  std::string_view model;           // the model group
+  std::string_view hashed_api_key;  // "" for the master key
+  std::string_view api_key_alias;
+  std::string_view team;
+  std::string_view team_alias;
+  std::string_view user;
+};
+
 /// The process's registry and every metric in it. Built once in app/, passed by reference.
 class Metrics {
  public:
@@ -143,6 +155,25 @@ class Metrics {
   /// A soft budget crossed (once per entity and budget window): tollgate_soft_budget_alerts_total{entity}
   /// with entity one of key, user, team, org, end_user, key_model.
   void soft_budget_alert(std::string_view entity);
+
+  /// Distinct label sets kept for spend and budget series (keys x teams x models in practice).
+  static constexpr std::size_t kMaxSpendSeries = 10'000;
+
+  /// A finished request's cost and tokens: litellm_spend_metric_total,
+  /// litellm_input_tokens_metric_total, litellm_output_tokens_metric_total. Locks once.
+  void request_spend(const SpendLabels& labels, double cost, std::int64_t input_tokens, std::int64_t output_tokens);
+  /// litellm_remaining_api_key_budget_metric / litellm_remaining_team_budget_metric (USD). Locks.
+  void remaining_key_budget(std::string_view hashed_api_key, std::string_view alias, double remaining);
+  void remaining_team_budget(std::string_view team, std::string_view alias, double remaining);
+
+  /// The spend writer (tollgate_spend_*): an event recorded, events stored, a failed write, the
+  /// events not yet stored, an event kept only in the journal (queue full), a journal write error.
+  void spend_event();
+  void spend_written(std::size_t events);
+  void spend_write_error();
+  void spend_queue_depth(std::size_t events);
+  void spend_spilled();
+  void spend_journal_error();
 
   /// Every metric in Prometheus text exposition format 0.0.4.
   std::string render() const;

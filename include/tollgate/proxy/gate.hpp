@@ -50,6 +50,9 @@ class Gate {
 
   /// The request's cost on deployment `route_index`.
   double cost(std::size_t route_index, const providers::Usage& usage) const;
+  /// What `usage` would have cost on general_settings.baseline_model (a model group of this
+  /// config, else a provider/model the price table knows); `actual` when no baseline is set.
+  double counterfactual_cost(const providers::Usage& usage, double actual) const;
   /// Worst case over `routes` (a group's deployments): the dearest input and output rates.
   TokenRates worst_rates(const std::vector<std::size_t>& routes) const;
 
@@ -61,6 +64,7 @@ class Gate {
   admin::ControlPlane* control_;
   auth::ModelCatalog catalog_;
   std::vector<TokenRates> rates_;  // by route index
+  std::optional<TokenRates> baseline_;  // general_settings.baseline_model's prices
   bool allow_on_db_unavailable_;
 };
 
@@ -72,16 +76,18 @@ struct SpendTarget {
   std::string model;  // keys: per-model spend
 };
 
-/// Settles an admitted request on every exit path: the limiter gets the real tokens and cost,
-/// the control plane the spend. Set `tokens` and `cost` before it goes out of scope.
+/// Settles an admitted request with the limiter on every exit path: the real tokens and cost.
+/// Set `tokens` and `cost` before it goes out of scope. The spend itself reaches the database
+/// through a spend event (ProxyHandler), charged to `targets()`.
 class LimitGuard {
  public:
-  LimitGuard(limits::Limiter& limiter, limits::Ticket ticket, std::vector<SpendTarget> targets,
-             admin::ControlPlane& control)
-      : limiter_(limiter), ticket_(std::move(ticket)), targets_(std::move(targets)), control_(control) {}
+  LimitGuard(limits::Limiter& limiter, limits::Ticket ticket, std::vector<SpendTarget> targets)
+      : limiter_(limiter), ticket_(std::move(ticket)), targets_(std::move(targets)) {}
   ~LimitGuard();
   LimitGuard(const LimitGuard&) = delete;
   LimitGuard& operator=(const LimitGuard&) = delete;
+
+  const std::vector<SpendTarget>& targets() const { return targets_; }
 
   std::int64_t tokens = 0;
   double cost = 0;
@@ -90,7 +96,6 @@ class LimitGuard {
   limits::Limiter& limiter_;
   limits::Ticket ticket_;
   std::vector<SpendTarget> targets_;
-  admin::ControlPlane& control_;
 };
 
 /// What admit() decided: the ticket and spend targets to guard, the headers' numbers.
@@ -106,7 +111,8 @@ struct GateAdmission {
   limits::Ticket ticket;
   std::vector<SpendTarget> targets;
   limits::Headroom headroom;
-  double key_spend = -1;  // < 0: no key spend to report
+  double key_spend = -1;   // < 0: no key spend to report
+  double team_spend = -1;  // < 0: no team
   std::vector<SoftBudgetCrossing> soft_crossings;
 };
 

@@ -69,7 +69,7 @@ class ProxyHandler final : public http::Handler {
   asio::awaitable<std::optional<api::ApiError>> handle_completion(http::Exchange& ex, api::Endpoint endpoint,
                                                                   const auth::Principal& principal, CallOutcome& out);
   // Rate limits and budgets for a request about to be routed to `group`.
-  asio::awaitable<std::optional<api::ApiError>> admit_limits(const http::Request& req, const auth::Principal& principal,
+  asio::awaitable<std::optional<api::ApiError>> admit_limits(const auth::Principal& principal,
                                                              const api::RequestFields& fields, const router::Target& group,
                                                              std::int64_t estimate, CallOutcome& out);
   asio::awaitable<std::optional<api::ApiError>> handle_admin(http::Exchange& ex, const auth::Principal& principal,
@@ -90,6 +90,9 @@ class ProxyHandler final : public http::Handler {
   asio::awaitable<std::optional<api::ApiError>> list_models(http::Exchange& ex, std::string_view id,
                                                             const auth::Principal& principal, CallOutcome& out);
   std::string new_request_id();
+  // Once per LLM request, before its last byte is sent (and at the end for failures): the real
+  // cost settles the limiter, the spend event is journaled and queued, spend metrics counted.
+  void settle_request(CallOutcome& out, bool success, std::string_view response_body);
 
   unsigned worker_index_;
   std::shared_ptr<const Snapshot> snapshot_;

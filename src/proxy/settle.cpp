@@ -1,0 +1,109 @@
+// The end of an LLM request's accounting (docs/spend.md): its cost settles the limiter's charge,
+// its spend event goes to the control plane's journal and queue, and the spend metrics count it.
+// Runs before the last byte of a successful answer is written, so a client that got its answer
+// has its spend journaled even if the process dies right after.
+#include <nlohmann/json.hpp>
+
+#include "proxy/call_outcome.hpp"
+#include "tollgate/proxy/proxy_handler.hpp"
+
+namespace tollgate::proxy {
+namespace {
+
+const char* call_type(api::Endpoint e) {
+  switch (e) {
+    case api::Endpoint::kChatCompletions: return "acompletion";
+    case api::Endpoint::kCompletions: return "atext_completion";
+    case api::Endpoint::kEmbeddings: return "aembedding";
+  }
+  return "acompletion";
+}
+
+}  // namespace
+
+void ProxyHandler::settle_request(CallOutcome& out, bool success, std::string_view response_body) {
+  if (out.settled || !out.endpoint) return;
+  out.settled = true;
+  const Snapshot& snap = *snapshot_;
+  const providers::Usage& usage = out.usage;
+  const double cost = out.route_index ? snap.gate.cost(*out.route_index, usage) : 0.0;
+  std::vector<SpendTarget> targets;
+  if (out.limit) {
+    out.limit->tokens = usage.present ? usage.total_tokens : 0;
+    out.limit->cost = cost;
+    targets = out.limit->targets();
+    out.limit.reset();  // settles now: the next request on this key sees it
+  }
+  if (!out.route_index) return;  // never reached a deployment: nothing spent, no group to label
+
+  const auth::Principal* who = out.principal;
+  const std::string empty;
+  const std::string& key = who ? who->token : empty;
+  const std::string& team = who ? who->team_id() : empty;
+  const config::Deployment& deployment = *snap.router.routes()[*out.route_index].deployment;
+  snap.metrics.request_spend({.model = out.model_group,
+                              .hashed_api_key = key,
+                              .api_key_alias = who ? std::string_view(who->key_alias) : std::string_view(),
+                              .team = team,
+                              .team_alias = who ? std::string_view(who->team_alias) : std::string_view(),
+                              .user = who ? std::string_view(who->user_id()) : std::string_view()},
+                             cost, usage.prompt_tokens, usage.completion_tokens);
+  if (who && !who->master && !key.empty()) {
+    if (who->key.max_budget >= 0) {
+      const double before = out.key_spend >= 0 ? out.key_spend : who->key.spend;
+      snap.metrics.remaining_key_budget(key, who->key_alias, who->key.max_budget - before - cost);
+    }
+    if (who->team && who->team->max_budget >= 0) {
+      const double before = out.team_spend >= 0 ? out.team_spend : who->team->spend;
+      snap.metrics.remaining_team_budget(team, who->team_alias, who->team->max_budget - before - cost);
+    }
+  }
+
+  admin::ControlPlane* control = snap.gate.control();
+  if (control == nullptr) return;  // no database: spend is counted in metrics only
+  const std::int64_t now = unix_ms_now();
+  db::SpendEvent e;
+  e.request_id = out.request_id;
+  e.call_type = call_type(*out.endpoint);
+  e.api_key = key;
+  e.spend = cost;
+  e.counterfactual_spend = snap.gate.counterfactual_cost(usage, cost);
+  e.prompt_tokens = usage.prompt_tokens;
+  e.completion_tokens = usage.completion_tokens;
+  e.total_tokens = usage.total_tokens;
+  e.cache_read_input_tokens = usage.cached_prompt_tokens;
+  e.start_ms = out.started_ms;
+  e.end_ms = now;
+  e.completion_start_ms = out.first_chunk_ms > 0 ? out.first_chunk_ms : now;
+  e.model = deployment.model;
+  e.model_id = deployment.id;
+  e.model_group = out.model_group;
+  e.custom_llm_provider = deployment.provider;
+  e.api_base = out.api_base;
+  e.user = who ? who->user_id() : empty;
+  e.team_id = team;
+  e.organization_id = who && who->organization ? who->organization->id : empty;
+  e.end_user = out.end_user;
+  e.metadata = {{"user_api_key_alias", who ? who->key_alias : empty},
+                {"user_api_key_team_alias", who ? who->team_alias : empty},
+                {"reasoning_tokens", usage.reasoning_tokens},
+                {"usage_reported", usage.present},
+                {"stream", out.stream},
+                {"status_code", out.status},
+                {"attempted_retries", out.attempted_retries},
+                {"attempted_fallbacks", out.attempted_fallbacks}};
+  if (!out.error_type.empty()) e.metadata["error_type"] = out.error_type;
+  e.request_tags = out.tags;
+  e.status = success ? "success" : "failure";
+  if (snap.config->spend.store_prompts) {
+    e.messages = std::string(out.request_body);
+    e.response = std::string(response_body);
+  }
+  e.deltas.reserve(targets.size());
+  for (SpendTarget& t : targets) {
+    e.deltas.push_back({.entity = t.entity, .id = std::move(t.id), .amount = cost, .window_ms = t.window_ms, .model = std::move(t.model)});
+  }
+  control->record(std::move(e));
+}
+
+}  // namespace tollgate::proxy
