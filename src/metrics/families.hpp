@@ -46,6 +46,7 @@ struct Families {
   HistogramFamily& overhead_latency;
   CounterFamily& control_rejections;
   CounterFamily& soft_budget_alerts;
+  CounterFamily& unpriced_requests;
   // Stores.
   prometheus::Counter& redis_errors;
   prometheus::Gauge& redis_connected;

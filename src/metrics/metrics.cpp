@@ -89,6 +89,8 @@ Families::Families(std::function<bool(std::string_view)> known)
                                  "Requests refused by the control plane, by reason")),
       soft_budget_alerts(counter(registry, "tollgate_soft_budget_alerts_total",
                                  "Soft budgets crossed, once per entity and budget window")),
+      unpriced_requests(counter(registry, "tollgate_unpriced_requests_total",
+                                "Requests answered by a deployment without a price, recorded with spend 0")),
       redis_errors(counter(registry, "tollgate_redis_errors_total", "Failed Redis commands").Add({})),
       redis_connected(gauge(registry, "tollgate_redis_connected", "1 when Redis is connected").Add({})) {}
 
@@ -159,6 +161,10 @@ void Metrics::soft_budget_alert(std::string_view entity) {
 }
 
 void Metrics::set_redis_connected(bool connected) { impl_->families.redis_connected.Set(connected ? 1 : 0); }
+
+void Metrics::unpriced_request(std::string_view model) {
+  impl_->families.unpriced_requests.Add({{"model", std::string(model)}}).Increment();
+}
 
 std::string Metrics::render() const {
   return prometheus::TextSerializer{}.Serialize(impl_->families.registry.Collect());
