@@ -407,6 +407,9 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     out.limit->cost = out.route_index ? snapshot_->gate.cost(*out.route_index, out.usage) : 0.0;
     out.limit.reset();  // settles now: the next request on this key sees it
   }
+  if (out.route_index && out.status < 400 && !snapshot_->gate.priced(*out.route_index)) {
+    snapshot_->metrics.unpriced_request(snapshot_->config->model_list[*out.route_index].model);
+  }
 
   const double total = to_ms(Clock::now() - out.started);
   const double upstream = to_ms(out.upstream_wait);
@@ -703,7 +706,7 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
     result.error = translated.error();
     co_return result;
   }
-  if (snapshot_->gate.enabled()) out.response_cost = snapshot_->gate.cost(route.index, out.usage);
+  if (snapshot_->gate.priced(route.index)) out.response_cost = snapshot_->gate.cost(route.index, out.usage);
   co_await send_json(ex, std::move(*translated), out);
   result.answered = true;
   co_return result;
@@ -790,7 +793,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::answer_mock(http::Ex
     co_return api::make_error(Errc::kInvalidRequest, "mock_response is not supported for embeddings.", "model");
   }
   out.usage = estimate_mock_usage(req.fields.prompt_bytes, answer);
-  if (snapshot_->gate.enabled() && out.route_index) out.response_cost = snapshot_->gate.cost(*out.route_index, out.usage);
+  if (out.route_index && snapshot_->gate.priced(*out.route_index)) out.response_cost = snapshot_->gate.cost(*out.route_index, out.usage);
   const std::string id = "chatcmpl-" + out.request_id;
   if (!req.fields.stream) {
     std::string body = mock_completion_body(endpoint, req.fields.model, answer, out.usage, id, unix_now());
