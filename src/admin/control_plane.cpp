@@ -167,6 +167,7 @@ asio::awaitable<void> ControlPlane::Impl::flush_once() {
 asio::awaitable<void> ControlPlane::Impl::flush_loop() {
   asio::steady_timer wait(io);
   timers.push_back(&wait);
+  co_await flush_once();  // what an earlier process left in the journal, without waiting a whole interval
   while (!stopping.load()) {
     wait.expires_after(owner.config_->control.batch_write_interval);
     boost::system::error_code ec;

@@ -37,6 +37,18 @@ std::unique_ptr<admin::ControlPlane> make_control(const std::shared_ptr<const co
   return std::make_unique<admin::ControlPlane>(config, std::move(store), log, &metrics);
 }
 
+// Once per snapshot: a deployment without a price is counted per request
+// (tollgate_unpriced_requests_total), but said in words only here.
+void warn_unpriced(const proxy::Snapshot& snapshot, spdlog::logger& log) {
+  const auto& deployments = snapshot.config->model_list;
+  for (std::size_t i = 0; i < deployments.size(); ++i) {
+    if (snapshot.gate.priced(i)) continue;
+    log.warn("msg=\"model {}/{} has no price; its requests are recorded with spend 0\" deployment={} model_group={} "
+             "hint=\"set input_cost_per_token/output_cost_per_token or model_info.base_model\"",
+             deployments[i].provider, deployments[i].model, deployments[i].id, deployments[i].model_name);
+  }
+}
+
 }  // namespace
 
 struct App::Impl {
@@ -57,7 +69,9 @@ struct App::Impl {
                  return std::make_unique<proxy::ProxyHandler>(worker, snapshot, io, *tls, access_log, log,
                                                               shared.get(), limit_state);
                },
-               log) {}
+               log) {
+    warn_unpriced(*snapshot, *log);
+  }
 
   std::shared_ptr<spdlog::logger> log;
   std::shared_ptr<const config::Config> config;

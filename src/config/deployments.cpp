@@ -88,6 +88,7 @@ void read_model_info(const Section& entry, LoadContext& ctx, Deployment& d) {
     }
   }
   d.max_input_tokens = s.integer("max_input_tokens", 1, kMaxInt64);
+  d.base_model = s.string("base_model").value_or("");
   d.access_groups = s.string_list("access_groups").value_or(std::vector<std::string>{});
 }
 
@@ -105,7 +106,9 @@ void read_router_fields(const Section& p, const Section& info, Deployment& d) {
   auto max_retries = p.integer("max_retries", 0, kMaxInt);
   if (auto n = num_retries ? num_retries : max_retries) d.num_retries = static_cast<int>(*n);
   for (auto [key, field] : {std::pair{"input_cost_per_token", &Deployment::input_cost_per_token},
-                            std::pair{"output_cost_per_token", &Deployment::output_cost_per_token}}) {
+                            std::pair{"output_cost_per_token", &Deployment::output_cost_per_token},
+                            std::pair{"cache_read_input_token_cost", &Deployment::cache_read_input_token_cost},
+                            std::pair{"cache_creation_input_token_cost", &Deployment::cache_creation_input_token_cost}}) {
     auto from_params = p.number_at_least(key, 0);
     auto from_info = info.number_at_least(key, 0);
     d.*field = from_params ? from_params : from_info;

@@ -58,6 +58,7 @@ struct Families {
   prometheus::Gauge& spend_queue_depth;
   prometheus::Counter& spend_spilled;
   prometheus::Counter& spend_journal_errors;
+  CounterFamily& unpriced_requests;
   // Stores.
   prometheus::Counter& redis_errors;
   prometheus::Gauge& redis_connected;

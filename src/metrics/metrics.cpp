@@ -108,6 +108,8 @@ Families::Families(std::function<bool(std::string_view)> known)
                             "Spend events kept only in the journal because the queue was full").Add({})),
       spend_journal_errors(counter(registry, "tollgate_spend_journal_errors_total",
                                    "Spend events the journal could not take (kept in memory only)").Add({})),
+      unpriced_requests(counter(registry, "tollgate_unpriced_requests_total",
+                                "Requests answered by a deployment without a price, recorded with spend 0")),
       redis_errors(counter(registry, "tollgate_redis_errors_total", "Failed Redis commands").Add({})),
       redis_connected(gauge(registry, "tollgate_redis_connected", "1 when Redis is connected").Add({})) {}
 
@@ -263,6 +265,10 @@ void Metrics::spend_spilled() { impl_->families.spend_spilled.Increment(); }
 void Metrics::spend_journal_error() { impl_->families.spend_journal_errors.Increment(); }
 
 void Metrics::set_redis_connected(bool connected) { impl_->families.redis_connected.Set(connected ? 1 : 0); }
+
+void Metrics::unpriced_request(std::string_view model) {
+  impl_->families.unpriced_requests.Add({{"model", std::string(model)}}).Increment();
+}
 
 std::string Metrics::render() const {
   return prometheus::TextSerializer{}.Serialize(impl_->families.registry.Collect());

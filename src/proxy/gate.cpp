@@ -1,6 +1,7 @@
 #include "tollgate/proxy/gate.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -53,31 +54,26 @@ std::string_view scope_kind(std::string_view id) { return id.substr(0, id.find('
 
 Gate::Gate(const config::Config& config, admin::ControlPlane* control)
     : control_(control), catalog_(config), allow_on_db_unavailable_(config.control.allow_requests_on_db_unavailable) {
-  if (!control_) return;
-  // Budgets need prices; the table is parsed once per snapshot, only when budgets can apply.
   const auto table = spend::PriceTable::embedded();
-  rates_.reserve(config.model_list.size());
-  for (const auto& d : config.model_list) {
-    const auto price = table->find(d.provider, d.model);
-    rates_.push_back({.input = d.input_cost_per_token.value_or(price ? price->input_per_token() : 0.0),
-                      .output = d.output_cost_per_token.value_or(price ? price->output_per_token() : 0.0)});
-  }
+  prices_.reserve(config.model_list.size());
+  for (const auto& d : config.model_list) prices_.push_back(spend::DeploymentPrice::resolve(d, *table));
   const std::string& baseline = config.spend.baseline_model;
   if (baseline.empty()) return;
   for (std::size_t i = 0; i < config.model_list.size() && !baseline_; ++i) {
-    if (config.model_list[i].model_name == baseline) baseline_ = rates_[i];
+    if (config.model_list[i].model_name == baseline) baseline_ = prices_[i];
   }
   if (baseline_) return;
+  // Not a model group of this config: a provider/model the price table knows.
+  config::Deployment named;
   const auto slash = baseline.find('/');
-  const std::string provider = slash == std::string::npos ? std::string() : baseline.substr(0, slash);
-  const auto price = table->find(provider, slash == std::string::npos ? baseline : baseline.substr(slash + 1));
-  if (price) baseline_ = TokenRates{.input = price->input_per_token(), .output = price->output_per_token()};
+  named.provider = slash == std::string::npos ? std::string() : baseline.substr(0, slash);
+  named.model = slash == std::string::npos ? baseline : baseline.substr(slash + 1);
+  spend::DeploymentPrice price = spend::DeploymentPrice::resolve(named, *table);
+  if (price.priced()) baseline_ = std::move(price);
 }
 
 double Gate::counterfactual_cost(const providers::Usage& usage, double actual) const {
-  if (!baseline_) return actual;
-  return static_cast<double>(std::max<std::int64_t>(0, usage.prompt_tokens)) * baseline_->input +
-         static_cast<double>(std::max<std::int64_t>(0, usage.completion_tokens)) * baseline_->output;
+  return baseline_ ? baseline_->cost(usage) : actual;
 }
 
 std::shared_ptr<const auth::Principal> Gate::unrestricted() {
@@ -122,18 +118,20 @@ boost::asio::awaitable<api::ApiResult<std::shared_ptr<const auth::Principal>>> G
 }
 
 double Gate::cost(std::size_t route_index, const providers::Usage& usage) const {
-  if (route_index >= rates_.size()) return 0;
-  const TokenRates& r = rates_[route_index];
-  return static_cast<double>(std::max<std::int64_t>(0, usage.prompt_tokens)) * r.input +
-         static_cast<double>(std::max<std::int64_t>(0, usage.completion_tokens)) * r.output;
+  return route_index < prices_.size() ? prices_[route_index].cost(usage) : 0.0;
+}
+
+bool Gate::priced(std::size_t route_index) const {
+  return route_index < prices_.size() && prices_[route_index].priced();
 }
 
 TokenRates Gate::worst_rates(const std::vector<std::size_t>& routes) const {
   TokenRates worst;
+  const WallTime now = std::chrono::system_clock::now();
   for (std::size_t i : routes) {
-    if (i >= rates_.size()) continue;
-    worst.input = std::max(worst.input, rates_[i].input);
-    worst.output = std::max(worst.output, rates_[i].output);
+    if (i >= prices_.size()) continue;
+    worst.input = std::max(worst.input, prices_[i].input_per_token(now));
+    worst.output = std::max(worst.output, prices_[i].output_per_token(now));
   }
   return worst;
 }

@@ -407,6 +407,9 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
   // Failures, and answers cut short (the client left, the stream broke): settled here.
   const bool succeeded = out.status < 400 && !out.stream_failure && out.error_type.empty();
   settle_request(out, succeeded, {});
+  if (out.route_index && out.status < 400 && !snapshot_->gate.priced(*out.route_index)) {
+    snapshot_->metrics.unpriced_request(snapshot_->config->model_list[*out.route_index].model);
+  }
 
   const double total = to_ms(Clock::now() - out.started);
   const double upstream = to_ms(out.upstream_wait);
@@ -708,7 +711,7 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
     result.error = translated.error();
     co_return result;
   }
-  if (snapshot_->gate.enabled()) out.response_cost = snapshot_->gate.cost(route.index, out.usage);
+  if (snapshot_->gate.priced(route.index)) out.response_cost = snapshot_->gate.cost(route.index, out.usage);
   out.status = 200;
   settle_request(out, true, *translated);
   co_await send_json(ex, std::move(*translated), out);
@@ -805,7 +808,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::answer_mock(http::Ex
     co_return api::make_error(Errc::kInvalidRequest, "mock_response is not supported for embeddings.", "model");
   }
   out.usage = estimate_mock_usage(req.fields.prompt_bytes, answer);
-  if (snapshot_->gate.enabled() && out.route_index) out.response_cost = snapshot_->gate.cost(*out.route_index, out.usage);
+  if (out.route_index && snapshot_->gate.priced(*out.route_index)) out.response_cost = snapshot_->gate.cost(*out.route_index, out.usage);
   const std::string id = "chatcmpl-" + out.request_id;
   out.status = 200;
   if (!req.fields.stream) {

@@ -72,6 +72,7 @@ void ProxyHandler::settle_request(CallOutcome& out, bool success, std::string_vi
   e.completion_tokens = usage.completion_tokens;
   e.total_tokens = usage.total_tokens;
   e.cache_read_input_tokens = usage.cached_prompt_tokens;
+  e.cache_creation_input_tokens = usage.cache_write_tokens;
   e.start_ms = out.started_ms;
   e.end_ms = now;
   e.completion_start_ms = out.first_chunk_ms > 0 ? out.first_chunk_ms : now;

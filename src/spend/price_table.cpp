@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 
 #include "spend/price_data.hpp"
-#include "tollgate/config/config.hpp"
 
 namespace tollgate::spend {
 namespace detail {
@@ -109,6 +108,13 @@ const Model* find_anywhere(const PriceTable::Data& data, std::string_view name) 
   return nullptr;
 }
 
+// The model a deployment's name prices as, under the lookup rules in price_table.hpp.
+const Model* lookup(const PriceTable::Data& data, std::string_view litellm_provider, std::string_view model) {
+  const std::string name = lower(model);
+  const Provider* provider = resolve_provider(data, litellm_provider);
+  return provider ? find_with_fallbacks(data, *provider, name) : find_anywhere(data, name);
+}
+
 // Later variants take precedence; when none applies, the first one does (genai-prices semantics).
 const ModelPrice& price_at(const Model& model, WallTime now) {
   for (auto it = model.prices.rbegin(); it != model.prices.rend(); ++it) {
@@ -160,12 +166,19 @@ std::shared_ptr<const PriceTable> PriceTable::embedded() {
 
 std::optional<ModelPrice> PriceTable::find(std::string_view litellm_provider, std::string_view model,
                                            WallTime now) const {
-  const std::string name = lower(model);
-  const Provider* provider = resolve_provider(*data_, litellm_provider);
-  const Model* found = provider ? find_with_fallbacks(*data_, *provider, name) : find_anywhere(*data_, name);
+  const Model* found = lookup(*data_, litellm_provider, model);
   if (found == nullptr) return std::nullopt;
   return price_at(*found, now);
 }
+
+std::optional<ModelEntry> PriceTable::find_entry(std::string_view litellm_provider, std::string_view model) const {
+  const Model* found = lookup(*data_, litellm_provider, model);
+  if (found == nullptr) return std::nullopt;
+  // Aliasing: the entry points at the model and owns (a share of) the table it lives in.
+  return ModelEntry(std::shared_ptr<const Model>(shared_from_this(), found));
+}
+
+const ModelPrice& ModelEntry::at(WallTime now) const { return price_at(*model_, now); }
 
 std::string PriceTable::provider_id_for(std::string_view litellm_provider) const {
   const Provider* provider = resolve_provider(*data_, litellm_provider);
@@ -175,17 +188,5 @@ std::string PriceTable::provider_id_for(std::string_view litellm_provider) const
 std::size_t PriceTable::provider_count() const { return data_->providers.size(); }
 std::size_t PriceTable::model_count() const { return data_->model_count; }
 std::size_t PriceTable::skipped_regex_count() const { return data_->bad_regexes; }
-
-std::optional<double> per_token_cost(const config::Deployment& deployment, const PriceTable& table, WallTime now) {
-  const bool has_override = deployment.input_cost_per_token || deployment.output_cost_per_token;
-  if (deployment.input_cost_per_token && deployment.output_cost_per_token) {
-    return *deployment.input_cost_per_token + *deployment.output_cost_per_token;
-  }
-  const auto price = table.find(deployment.provider, deployment.model, now);
-  if (!price && !has_override) return std::nullopt;
-  const double input = deployment.input_cost_per_token.value_or(price ? price->input_per_token() : 0.0);
-  const double output = deployment.output_cost_per_token.value_or(price ? price->output_per_token() : 0.0);
-  return input + output;
-}
 
 }  // namespace tollgate::spend

@@ -227,5 +227,38 @@ TEST(BodyLimitTest, BodyOverTheConfiguredLimitIs413AndTheServerStaysUp) {
   EXPECT_EQ(gw.post("/v1/chat/completions", kChat).status, 200u);
 }
 
+TEST_F(ProxyTest, UnpricedDeploymentSendsNoCostAndIsCountedMockCostsZero) {
+  // openai/fake-model is in no price list: no cost header, spend 0, one count per answered request.
+  HttpResponse r = gw_->post("/v1/chat/completions", kChat);
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.header("x-litellm-response-cost"), "");
+  // A mock deployment is priced at 0 (it calls no provider) and is not "unpriced".
+  HttpResponse mock = gw_->post("/v1/chat/completions", R"({"model":"demo","messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_EQ(mock.status, 200u);
+  EXPECT_EQ(mock.header("x-litellm-response-cost"), "0");
+  const std::string metrics = gw_->get("/metrics", {}).body;
+  EXPECT_NE(metrics.find("tollgate_unpriced_requests_total{model=\"fake-model\"} 1"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("tollgate_unpriced_requests_total{model=\"demo\"}"), std::string::npos);
+}
+
+TEST(ResponseCostTest, PricedDeploymentReportsItsCostWithoutAMasterKey) {
+  FakeProvider fake;
+  fake.start();
+  Gateway gw("model_list:\n"
+             "  - model_name: gpt-4o\n"
+             "    litellm_params: {model: openai/gpt-4o, api_base: \"" + fake.base_url() + "\", api_key: sk-upstream}\n"
+             "tollgate_settings: {access_log: \"off\"}\n");
+  // gpt-4o: input 2.5, cache_read 1.25, output 10 USD per million tokens.
+  // 600 uncached × 2.5e-6 + 400 cached × 1.25e-6 + 100 × 10e-6 = 0.0015 + 0.0005 + 0.001 = 0.003
+  HttpResponse r = gw.post("/v1/chat/completions",
+                           R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],)"
+                           R"("fake":{"prompt_tokens":1000,"cached_tokens":400,"completion_tokens":100}})",
+                           {});
+  ASSERT_EQ(r.status, 200u) << r.body;
+  ASSERT_FALSE(r.header("x-litellm-response-cost").empty());
+  EXPECT_DOUBLE_EQ(std::stod(r.header("x-litellm-response-cost")), 0.003);
+  EXPECT_EQ(gw.get("/metrics", {}).body.find("tollgate_unpriced_requests_total{"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tollgate::testing

@@ -35,7 +35,10 @@ using db::KeyBundle;
 using db::ListFilter;
 using db::Membership;
 using db::Record;
+using db::SpendColumn;
 using db::SpendDelta;
+using db::SpendEvent;
+using db::SpendSummaryRow;
 using db::Store;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -478,6 +481,107 @@ TEST_P(StoreTest, PingAnswers) {
   auto store = open();
   EXPECT_TRUE(await(store->ping()));
   EXPECT_EQ(store->postgres(), GetParam() == Backend::kPostgres);
+}
+
+// ---- spend logs -----------------------------------------------------------------------------
+
+SpendEvent spend_event(const std::string& id, double spend, std::int64_t start_ms, const std::string& key = "k1") {
+  SpendEvent e;
+  e.request_id = id;
+  e.call_type = "acompletion";
+  e.api_key = key;
+  e.spend = spend;
+  e.counterfactual_spend = 2 * spend;
+  e.prompt_tokens = 10;
+  e.completion_tokens = 5;
+  e.total_tokens = 15;
+  e.start_ms = start_ms;
+  e.end_ms = start_ms + 100;
+  e.completion_start_ms = start_ms + 50;
+  e.model = "gpt-4o";
+  e.model_group = "smart";
+  e.custom_llm_provider = "openai";
+  e.user = "u1";
+  e.team_id = "t1";
+  e.status = "success";
+  e.metadata = {{"note", "żółw"}};
+  e.request_tags = {"a", "b"};
+  e.deltas = {{.entity = Entity::kKey, .id = key, .amount = spend}, {.entity = Entity::kTeam, .id = "t1", .amount = spend}};
+  return e;
+}
+
+TEST_P(StoreTest, SpendEventsAreStoredOnceByRequestIdWithTheirEntitySpend) {
+  auto store = open();
+  ASSERT_TRUE(await(store->insert(Entity::kKey, make_record("k1", Json::object()))));
+  ASSERT_TRUE(await(store->insert(Entity::kTeam, make_record("t1", Json::object()))));
+  const std::int64_t t0 = 1'700'000'000'000;
+  // A batch with a repeat inside it, then the same batch again (a retry after an uncertain commit).
+  std::vector<SpendEvent> batch;
+  for (int i = 0; i < 120; ++i) batch.push_back(spend_event("r" + std::to_string(i), 0.25, t0 + i));
+  batch.push_back(spend_event("r7", 0.25, t0 + 7));
+  Result<std::size_t> first = await(store->write_spend(batch));
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(*first, 120u);
+  Result<std::size_t> again = await(store->write_spend(batch));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 0u);
+  EXPECT_DOUBLE_EQ((*await(store->get(Entity::kKey, "k1")))->spend, 30.0);
+  EXPECT_DOUBLE_EQ((*await(store->get(Entity::kTeam, "t1")))->spend, 30.0);
+
+  Result<std::vector<SpendEvent>> one = await(store->spend_logs({.request_id = "r7"}));
+  ASSERT_TRUE(one && one->size() == 1u);
+  const SpendEvent& e = one->front();
+  EXPECT_EQ(e.start_ms, t0 + 7);
+  EXPECT_EQ(e.completion_start_ms, t0 + 57);
+  EXPECT_EQ(e.metadata, (Json{{"note", "żółw"}}));
+  EXPECT_EQ(e.request_tags, (std::vector<std::string>{"a", "b"}));
+  EXPECT_DOUBLE_EQ(e.counterfactual_spend, 0.5);
+  EXPECT_TRUE(e.deltas.empty());
+
+  Result<std::vector<SpendEvent>> page = await(store->spend_logs({.start_ms = t0 + 100, .limit = 5, .offset = 5}));
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 5u);
+  EXPECT_EQ(page->front().request_id, "r114");  // newest first
+
+  // An invalid event rejects the whole batch.
+  std::vector<SpendEvent> bad{spend_event("x1", 1, t0), spend_event("", 1, t0)};
+  Result<std::size_t> refused = await(store->write_spend(bad));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), Errc::kInvalidRequest);
+  EXPECT_TRUE(await(store->spend_logs({.request_id = "x1"}))->empty());
+}
+
+TEST_P(StoreTest, SpendSummaryGroupsByDayAndColumnsAndPurgeDeletesInBatches) {
+  auto store = open();
+  constexpr std::int64_t kDay = 86'400'000;
+  const std::int64_t day0 = 19'000 * kDay;  // 2022-01-08
+  std::vector<SpendEvent> events{spend_event("a", 1, day0 + 1), spend_event("b", 2, day0 + 2, "k2"),
+                                 spend_event("c", 4, day0 + kDay + 3)};
+  events[2].status = "failure";
+  ASSERT_TRUE(await(store->write_spend(events)));
+  Result<std::vector<SpendSummaryRow>> rows =
+      await(store->spend_summary({.group_by = {SpendColumn::kDay, SpendColumn::kApiKey}}));
+  ASSERT_TRUE(rows) << rows.error().message();
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].keys, (std::vector<std::string>{"2022-01-08", "k1"}));
+  EXPECT_DOUBLE_EQ((*rows)[0].spend, 1);
+  EXPECT_EQ((*rows)[2].keys, (std::vector<std::string>{"2022-01-09", "k1"}));
+  EXPECT_EQ((*rows)[2].requests, 1);
+  EXPECT_EQ((*rows)[2].successful_requests, 0);
+  Result<std::vector<SpendSummaryRow>> total = await(store->spend_summary({.start_ms = day0 + 2, .end_ms = day0 + kDay + 4}));
+  ASSERT_TRUE(total && total->size() == 1u);
+  EXPECT_DOUBLE_EQ(total->front().spend, 6);
+  EXPECT_DOUBLE_EQ(total->front().counterfactual_spend, 12);
+  EXPECT_EQ(total->front().prompt_tokens, 20);
+  EXPECT_TRUE(await(store->spend_summary({.start_ms = 0, .end_ms = 1}))->empty());
+
+  Result<std::size_t> purged = await(store->purge_spend_logs(day0 + kDay, 1));
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, 1u);
+  EXPECT_EQ(*await(store->purge_spend_logs(day0 + kDay, 10)), 1u);
+  Result<std::vector<SpendEvent>> left = await(store->spend_logs({}));
+  ASSERT_TRUE(left && left->size() == 1u);
+  EXPECT_EQ(left->front().request_id, "c");
 }
 
 // ---- migrations -----------------------------------------------------------------------------

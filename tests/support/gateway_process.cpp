@@ -62,4 +62,12 @@ int GatewayProcess::stop() {
   return status;
 }
 
+void GatewayProcess::kill_hard() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
 }  // namespace tollgate::testing

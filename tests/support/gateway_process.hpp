@@ -23,6 +23,8 @@ class GatewayProcess {
   std::uint16_t port() const { return port_; }
   /// SIGTERM and wait; returns the exit status (as waitpid reports it).
   int stop();
+  /// SIGKILL (no shutdown work at all) and reap.
+  void kill_hard();
 
  private:
   pid_t pid_ = -1;

@@ -43,6 +43,9 @@ struct Deployment {
   std::optional<int> num_retries;             // num_retries, or max_retries as LiteLLM also spells it
   std::optional<double> input_cost_per_token;   // USD; litellm_params or model_info (litellm_params wins)
   std::optional<double> output_cost_per_token;  // USD; litellm_params or model_info
+  std::optional<double> cache_read_input_token_cost;      // USD per cached prompt token; as above
+  std::optional<double> cache_creation_input_token_cost;  // USD per prompt token written to a cache; as above
+  std::string base_model;                       // model_info.base_model: the model priced, when the name is not it
   std::optional<std::int64_t> max_input_tokens; // model_info.max_input_tokens (pre-call checks)
   std::vector<std::string> access_groups;       // model_info.access_groups
   nlohmann::json litellm_params = nlohmann::json::object();  // raw, env-resolved, for later modules

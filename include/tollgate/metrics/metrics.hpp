@@ -178,6 +178,10 @@ class Metrics {
   /// Every metric in Prometheus text exposition format 0.0.4.
   std::string render() const;
 
+  /// A request answered by a deployment that has no price (tollgate_unpriced_requests_total{model}),
+  /// recorded with spend 0. `model`: the deployment's model name from the config (bounded). Locks.
+  void unpriced_request(std::string_view model);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

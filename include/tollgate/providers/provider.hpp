@@ -20,13 +20,15 @@
 
 namespace tollgate::providers {
 
-/// Token usage of one call, OpenAI's names.
+/// Token usage of one call, OpenAI's names. prompt_tokens counts every input token, cached and
+/// cache-written ones included; completion_tokens counts every output token, reasoning included.
 struct Usage {
   bool present = false;                // the upstream reported usage
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
   std::int64_t total_tokens = 0;
-  std::int64_t cached_prompt_tokens = 0;   // prompt_tokens_details.cached_tokens
+  std::int64_t cached_prompt_tokens = 0;   // prompt_tokens_details.cached_tokens (cache reads)
+  std::int64_t cache_write_tokens = 0;     // prompt tokens written to a cache (cache creation)
   std::int64_t reasoning_tokens = 0;       // completion_tokens_details.reasoning_tokens
 };
 

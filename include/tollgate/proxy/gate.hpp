@@ -8,6 +8,8 @@
 //                    organization, end user, key×model) charged at once through the Limiter;
 //   LimitGuard     — settles the charge on every exit path with the real tokens and cost, and
 //                    queues the spend for the database.
+// It also holds each deployment's price (spend::DeploymentPrice), resolved once per snapshot
+// whether or not a master key is set: every request's cost is known (docs/pricing.md).
 //
 // Thread safety: Gate is immutable (part of a Snapshot); a LimitGuard belongs to one request.
 #include <cstdint>
@@ -23,10 +25,11 @@
 #include "tollgate/auth/model_access.hpp"
 #include "tollgate/limits/limiter.hpp"
 #include "tollgate/providers/provider.hpp"
+#include "tollgate/spend/deployment_price.hpp"
 
 namespace tollgate::proxy {
 
-/// USD per token of one deployment (config override, else the price table; 0 when unpriced).
+/// Base-tier USD per token of one deployment (override, else the price table; 0 when unpriced).
 struct TokenRates {
   double input = 0;
   double output = 0;
@@ -48,11 +51,14 @@ class Gate {
   boost::asio::awaitable<api::ApiResult<std::shared_ptr<const auth::Principal>>> authenticate(
       std::string_view presented, bool master_matches, std::int64_t now_ms) const;
 
-  /// The request's cost on deployment `route_index`.
+  /// The request's cost on deployment `route_index` (spend::DeploymentPrice::cost; 0 when the
+  /// deployment has no price).
   double cost(std::size_t route_index, const providers::Usage& usage) const;
   /// What `usage` would have cost on general_settings.baseline_model (a model group of this
   /// config, else a provider/model the price table knows); `actual` when no baseline is set.
   double counterfactual_cost(const providers::Usage& usage, double actual) const;
+  /// Whether deployment `route_index` has a price (see spend::DeploymentPrice::priced).
+  bool priced(std::size_t route_index) const;
   /// Worst case over `routes` (a group's deployments): the dearest input and output rates.
   TokenRates worst_rates(const std::vector<std::size_t>& routes) const;
 
@@ -63,8 +69,8 @@ class Gate {
  private:
   admin::ControlPlane* control_;
   auth::ModelCatalog catalog_;
-  std::vector<TokenRates> rates_;  // by route index
-  std::optional<TokenRates> baseline_;  // general_settings.baseline_model's prices
+  std::vector<spend::DeploymentPrice> prices_;  // by route index
+  std::optional<spend::DeploymentPrice> baseline_;  // general_settings.baseline_model's price
   bool allow_on_db_unavailable_;
 };
 

@@ -1,7 +1,8 @@
 #pragma once
 // Model prices, from the genai-prices database (data/genai-prices, compiled into the binary) or an
 // operator's file in the same format. Cost-based routing asks for a deployment's blended price per
-// token; exact cost tracking will ask for the full price of a model at the time of a request.
+// token; exact cost tracking (spend/deployment_price.hpp) looks a deployment's model up once as a
+// ModelEntry and prices each request at the time it happens.
 //
 // Lookup follows genai-prices: the LiteLLM provider prefix of a deployment selects a price-data
 // provider, then that provider's models are tried in data order against the lower-cased model
@@ -28,6 +29,10 @@ struct Deployment;
 }
 
 namespace tollgate::spend {
+
+namespace detail {
+struct Model;  // one model of the price data with its time variants (src/spend/price_data.hpp)
+}
 
 /// From `start` input (prompt) tokens on, `price_mtok` applies.
 struct PriceTier {
@@ -66,7 +71,20 @@ struct ModelPrice {
   double output_per_token() const;
 };
 
-class PriceTable {
+/// One model of a table with all its time-dependent variants: found once, priced at any time.
+/// Keeps its table alive; cheap to copy; immutable, so usable from any thread.
+class ModelEntry {
+ public:
+  /// The prices in effect at `now` (what PriceTable::find answers for that time).
+  const ModelPrice& at(WallTime now) const;
+
+ private:
+  friend class PriceTable;
+  explicit ModelEntry(std::shared_ptr<const detail::Model> model) : model_(std::move(model)) {}
+  std::shared_ptr<const detail::Model> model_;  // shares ownership of the table
+};
+
+class PriceTable : public std::enable_shared_from_this<PriceTable> {
  public:
   /// A table, or why there is none (`error` names the JSON path of the first problem).
   struct ParseResult {
@@ -92,6 +110,10 @@ class PriceTable {
   std::optional<ModelPrice> find(std::string_view litellm_provider, std::string_view model,
                                  WallTime now = std::chrono::system_clock::now()) const;
 
+  /// The model find() would price from, with every time variant: for callers that look a
+  /// deployment up once (per config snapshot) and price its requests at their own time.
+  std::optional<ModelEntry> find_entry(std::string_view litellm_provider, std::string_view model) const;
+
   /// The price-data provider id a LiteLLM prefix maps to; empty when none (searched as unknown).
   std::string provider_id_for(std::string_view litellm_provider) const;
 
@@ -112,10 +134,9 @@ class PriceTable {
   std::unique_ptr<const Data> data_;
 };
 
-/// Blended USD per token (input + output) used by cost-based routing. A deployment's
-/// `input_cost_per_token` / `output_cost_per_token` win; a side it leaves unset comes from the
-/// table's base tier, or counts 0 when the table does not price it. nullopt when the deployment
-/// sets neither override and the table has no price for its model.
+/// Blended USD per token (input + output) used by cost-based routing: the base input and output
+/// rates of DeploymentPrice::resolve (overrides win per side, `model_info.base_model` is honoured,
+/// a mock without overrides is free). nullopt when the deployment has no price at all.
 std::optional<double> per_token_cost(const config::Deployment& deployment, const PriceTable& table,
                                      WallTime now = std::chrono::system_clock::now());
 

@@ -1,6 +1,7 @@
 #include "providers/openai/openai_provider.hpp"
 
 #include <charconv>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -64,26 +65,38 @@ bool parse_openai_usage(std::string_view raw, Usage& usage) {
   api::ScanError error;
   bool is_object = false;
   if (!api::scan_json(raw, u, is_object, error) || !is_object) return false;
-  auto integer = [](const api::ScannedObject& obj, std::string_view key) -> std::int64_t {
+  auto integer = [](const api::ScannedObject& obj, std::string_view key) -> std::optional<std::int64_t> {
     const api::JsonMember* m = obj.find(key);
     std::int64_t value = 0;
-    if (m) std::from_chars(m->value.data(), m->value.data() + m->value.size(), value);
+    if (!m || std::from_chars(m->value.data(), m->value.data() + m->value.size(), value).ec != std::errc()) {
+      return std::nullopt;
+    }
     return value;
   };
-  auto nested = [&](std::string_view key, std::string_view inner) -> std::int64_t {
+  auto details_of = [&](std::string_view key, api::ScannedObject& details) {
     const api::JsonMember* m = u.find(key);
-    api::ScannedObject details;
     bool details_is_object = false;
-    if (!m || !api::scan_json(m->value, details, details_is_object, error) || !details_is_object) return 0;
-    return integer(details, inner);
+    return m && api::scan_json(m->value, details, details_is_object, error) && details_is_object;
   };
   usage.present = true;
-  usage.prompt_tokens = integer(u, "prompt_tokens");
-  usage.completion_tokens = integer(u, "completion_tokens");
-  usage.total_tokens = integer(u, "total_tokens");
+  usage.prompt_tokens = integer(u, "prompt_tokens").value_or(0);
+  usage.completion_tokens = integer(u, "completion_tokens").value_or(0);
+  usage.total_tokens = integer(u, "total_tokens").value_or(0);
   if (usage.total_tokens == 0) usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-  usage.cached_prompt_tokens = nested("prompt_tokens_details", "cached_tokens");
-  usage.reasoning_tokens = nested("completion_tokens_details", "reasoning_tokens");
+  // Cache reads and writes: OpenAI's prompt_tokens_details, or the top-level names LiteLLM (and
+  // the Anthropic-style servers behind it) also emit. The details win when they carry the count.
+  std::optional<std::int64_t> cached;
+  std::optional<std::int64_t> written;
+  api::ScannedObject prompt_details;
+  if (details_of("prompt_tokens_details", prompt_details)) {
+    cached = integer(prompt_details, "cached_tokens");
+    written = integer(prompt_details, "cache_creation_tokens");
+  }
+  usage.cached_prompt_tokens = cached ? *cached : integer(u, "cache_read_input_tokens").value_or(0);
+  usage.cache_write_tokens = written ? *written : integer(u, "cache_creation_input_tokens").value_or(0);
+  api::ScannedObject completion_details;
+  usage.reasoning_tokens =
+      details_of("completion_tokens_details", completion_details) ? integer(completion_details, "reasoning_tokens").value_or(0) : 0;
   return true;
 }
 

@@ -593,6 +593,35 @@ TEST(DeploymentRouterFieldsTest, CostsFromModelInfoAndLitellmParamsWins) {
   EXPECT_EQ(both.config->model_list.at(0).output_cost_per_token, 1.5);
 }
 
+TEST(DeploymentRouterFieldsTest, CacheCostsAndBaseModel) {
+  auto r = load_deployment("cache_read_input_token_cost: 0.1, cache_creation_input_token_cost: 0.2",
+                           "{cache_read_input_token_cost: 0.7, cache_creation_input_token_cost: 0.8, base_model: azure/gpt-4o}");
+  EXPECT_EQ(strings(r.errors), Strings{});
+  EXPECT_EQ(strings(r.warnings), Strings{});
+  ASSERT_TRUE(r.config);
+  const Deployment& d = r.config->model_list.at(0);
+  EXPECT_EQ(d.cache_read_input_token_cost, 0.1);  // litellm_params wins
+  EXPECT_EQ(d.cache_creation_input_token_cost, 0.2);
+  EXPECT_EQ(d.base_model, "azure/gpt-4o");
+  auto info = load_deployment("rpm: 1", "{cache_read_input_token_cost: 0.7}");
+  ASSERT_TRUE(info.config);
+  EXPECT_EQ(info.config->model_list.at(0).cache_read_input_token_cost, 0.7);
+  EXPECT_EQ(info.config->model_list.at(0).cache_creation_input_token_cost, std::nullopt);
+  EXPECT_EQ(info.config->model_list.at(0).base_model, "");
+
+  auto bad = load_deployment("cache_read_input_token_cost: -1, cache_creation_input_token_cost: x",
+                             "{cache_creation_input_token_cost: -3, base_model: 4}");
+  const std::string p = "model_list[0].litellm_params.";
+  const std::string i = "model_list[0].model_info.";
+  EXPECT_EQ(strings(bad.errors), (Strings{
+                                     i + "base_model: expected a string, got a number",
+                                     p + "cache_read_input_token_cost: must be >= 0, got -1",
+                                     p + "cache_creation_input_token_cost: expected a number, got a string",
+                                     i + "cache_creation_input_token_cost: must be >= 0, got -3",
+                                 }));
+  EXPECT_FALSE(bad.config);
+}
+
 TEST(DeploymentRouterFieldsTest, ValuesFromVariables) {
   auto r = load_deployment("weight: os.environ/W, rpm: os.environ/RPM, tags: [os.environ/TAG]", "{max_input_tokens: os.environ/MAX}",
                            {{"W", "0.25"}, {"RPM", "60"}, {"TAG", "eu"}, {"MAX", "8192"}});

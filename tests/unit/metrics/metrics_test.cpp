@@ -289,5 +289,16 @@ TEST(MetricsTest, ConcurrentIncrementsOnOneHandleAreAllCounted) {
                   {{"requested_model", "gpt-4o"}, {"status_code", "200"}}), kThreads * kPerThread);
 }
 
+TEST(MetricsTest, UnpricedRequestsCountedPerModel) {
+  Metrics m = make_metrics();
+  EXPECT_EQ(value(m.render(), "tollgate_unpriced_requests_total", {}), std::nullopt);
+  m.unpriced_request("my-finetune-7b");
+  m.unpriced_request("my-finetune-7b");
+  m.unpriced_request("other-local");
+  const std::string text = m.render();
+  EXPECT_EQ(value(text, "tollgate_unpriced_requests_total", {{"model", "my-finetune-7b"}}), 2);
+  EXPECT_EQ(value(text, "tollgate_unpriced_requests_total", {{"model", "other-local"}}), 1);
+}
+
 }  // namespace
 }  // namespace tollgate::metrics

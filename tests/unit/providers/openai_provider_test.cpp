@@ -96,6 +96,44 @@ TEST(OpenAiProviderTest, NonStreamUsageIsRead) {
   EXPECT_FALSE(p.translate_response(api::Endpoint::kChatCompletions, "<html>", u));
 }
 
+TEST(OpenAiProviderTest, CacheReadsAndWritesInEveryShapeLiteLlmEmits) {
+  OpenAiProvider p;
+  // prompt_tokens_details, as LiteLLM writes it for Anthropic (cache_creation_tokens is LiteLLM's).
+  Usage details;
+  ASSERT_TRUE(p.translate_response(
+      api::Endpoint::kChatCompletions,
+      R"({"usage":{"prompt_tokens":30,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":10,"cache_creation_tokens":15},)"
+      R"("cache_read_input_tokens":99,"cache_creation_input_tokens":99}})",
+      details));
+  EXPECT_EQ(details.cached_prompt_tokens, 10) << "prompt_tokens_details wins";
+  EXPECT_EQ(details.cache_write_tokens, 15);
+  // Only the top-level names.
+  Usage top;
+  ASSERT_TRUE(p.translate_response(
+      api::Endpoint::kChatCompletions,
+      R"({"usage":{"prompt_tokens":30,"completion_tokens":4,"cache_read_input_tokens":7,"cache_creation_input_tokens":8}})", top));
+  EXPECT_EQ(top.cached_prompt_tokens, 7);
+  EXPECT_EQ(top.cache_write_tokens, 8);
+  // Details without the counts (or null ones) fall back to the top-level names.
+  Usage partial;
+  ASSERT_TRUE(p.translate_response(
+      api::Endpoint::kChatCompletions,
+      R"({"usage":{"prompt_tokens":30,"prompt_tokens_details":{"audio_tokens":0,"cached_tokens":null},)"
+      R"("cache_read_input_tokens":5,"cache_creation_input_tokens":6}})",
+      partial));
+  EXPECT_EQ(partial.cached_prompt_tokens, 5);
+  EXPECT_EQ(partial.cache_write_tokens, 6);
+  // A stream's usage chunk.
+  auto t = p.make_stream_translator(false);
+  relay(*t,
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":30,\"completion_tokens\":4,\"cache_read_input_tokens\":3,"
+        "\"prompt_tokens_details\":{\"cache_creation_tokens\":12}}}\n\n"
+        "data: [DONE]\n\n");
+  EXPECT_EQ(t->usage().cached_prompt_tokens, 3);
+  EXPECT_EQ(t->usage().cache_write_tokens, 12);
+  EXPECT_EQ(t->usage().prompt_tokens, 30);
+}
+
 TEST(OpenAiProviderTest, MapsUpstreamErrorsKeepingMessageTypeAndRetryAfter) {
   OpenAiProvider p;
   api::ApiError e = p.map_error(429, R"({"error":{"message":"slow down","type":"requests","param":null,"code":"rate_limit_exceeded"}})", "7");
