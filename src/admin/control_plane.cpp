@@ -364,6 +364,7 @@ void ControlPlane::record(db::SpendEvent event) {
   if (!journaled && impl.metrics) impl.metrics->spend_journal_error();
   ++impl.current.count;
   ++impl.pending;
+  impl.report_queue();
   if (impl.in_memory >= cap && impl.journal.enabled() && journaled) {
     impl.current.spilled = true;  // read back from the journal when written
     if (impl.metrics) impl.metrics->spend_spilled();

@@ -735,7 +735,11 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
     out.error_type = "client_disconnected";
     co_return;
   }
-  auto translator = provider.make_stream_translator(req.fields.client_wants_usage);
+  providers::Provider::CostFn cost;
+  if (out.route_index && snapshot_->gate.priced(*out.route_index)) {
+    cost = [snap = snapshot_, route = *out.route_index](const providers::Usage& u) { return snap->gate.cost(route, u); };
+  }
+  auto translator = provider.make_stream_translator(req.fields.client_wants_usage, std::move(cost));
   http::SseDecoder decoder;
   std::vector<http::SseEvent> events;
   std::string pending;

@@ -158,19 +158,22 @@ TEST_P(SpendTest, EveryLevelIsChargedExactlyNTimesTheRequestCost) {
   }
   EXPECT_EQ(logged, ids);
 
-  // Metrics count the same traffic.
+  // Metrics count the same traffic. The remaining-budget gauges are "as of the key's last
+  // request": under concurrency an earlier request may finish last, so read them after one more.
+  ASSERT_EQ(gw_.post("/v1/chat/completions", chat(), bearer(key)).status, 200u);
   const std::string metrics = gw_.get("/metrics", {}).body;
   const std::vector<std::string> who = {"hashed_api_key=\"" + hash + "\"", "team=\"eng\"", "team_alias=\"Engineering\"",
                                         "api_key_alias=\"ada-ci\"", "user=\"ada\"", "model=\"priced\""};
-  EXPECT_EQ(sample(metrics, "litellm_spend_metric_total", who), kN * kCost);
-  EXPECT_EQ(sample(metrics, "litellm_input_tokens_metric_total", who), kN * 16.0);
-  EXPECT_EQ(sample(metrics, "litellm_output_tokens_metric_total", who), kN * 8.0);
+  EXPECT_EQ(sample(metrics, "litellm_spend_metric_total", who), (kN + 1) * kCost);
+  EXPECT_EQ(sample(metrics, "litellm_input_tokens_metric_total", who), (kN + 1) * 16.0);
+  EXPECT_EQ(sample(metrics, "litellm_output_tokens_metric_total", who), (kN + 1) * 8.0);
   EXPECT_EQ(sample(metrics, "litellm_remaining_api_key_budget_metric", {"hashed_api_key=\"" + hash + "\""}),
-            1000 - kN * kCost);
-  EXPECT_EQ(sample(metrics, "litellm_remaining_team_budget_metric", {"team=\"eng\""}), 10000 - kN * kCost);
-  EXPECT_EQ(sample(metrics, "tollgate_spend_events_total", {}), kN);
-  EXPECT_EQ(sample(metrics, "tollgate_spend_written_total", {}), kN);
-  EXPECT_EQ(sample(metrics, "tollgate_spend_queue_depth", {}), 0);
+            1000 - (kN + 1) * kCost);
+  EXPECT_EQ(sample(metrics, "litellm_remaining_team_budget_metric", {"team=\"eng\""}), 10000 - (kN + 1) * kCost);
+  EXPECT_EQ(sample(metrics, "tollgate_spend_events_total", {}), kN + 1);
+  // Stored or still queued (1 s batches), never neither.
+  EXPECT_EQ(*sample(metrics, "tollgate_spend_written_total", {}) + *sample(metrics, "tollgate_spend_queue_depth", {}),
+            kN + 1);
   EXPECT_EQ(sample(metrics, "tollgate_spend_write_errors_total", {}), 0);
 }
 
@@ -182,7 +185,11 @@ TEST_P(SpendTest, StreamedUsageAndCostEqualTheWholeAnswers) {
   ASSERT_EQ(streamed.status, 200u) << streamed.body;
   const StreamText text = parse_stream(streamed.body);
   ASSERT_TRUE(text.done);
-  EXPECT_EQ(text.usage, Json::parse(whole.body)["usage"]);
+  // The streamed usage is the whole answer's, plus its cost (as OpenRouter reports it).
+  Json usage = text.usage;
+  EXPECT_EQ(usage["cost"].get<double>(), kCost);
+  usage.erase("cost");
+  EXPECT_EQ(usage, Json::parse(whole.body)["usage"]);
 
   const std::string a = whole.header("x-litellm-call-id");
   const std::string b = streamed.header("x-litellm-call-id");
@@ -267,6 +274,23 @@ TEST_P(SpendTest, ReportsSumTheLogsByTeamCustomerKeyModelAndDay) {
 
 INSTANTIATE_TEST_SUITE_P(Stores, SpendTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& p) { return p.param; });
+
+// A queue capped at 2 events: the rest wait in the journal only (counted), and are all stored.
+TEST(SpendQueueTest, EventsBeyondTheQueueCapSpillToTheJournalAndAreStillStored) {
+  FakeProvider provider;
+  provider.start();
+  Gateway gw(config_for("sqlite", provider.port(), "1", ", spend_queue_max_events: 2"));
+  HttpResponse made = gw.post("/key/generate", "{}");
+  ASSERT_EQ(made.status, 200u) << made.body;
+  const std::string key = Json::parse(made.body)["key"];
+  for (int i = 0; i < 12; ++i) ASSERT_EQ(gw.post("/v1/chat/completions", chat(), bearer(key)).status, 200u);
+  ASSERT_TRUE(eventually([&] { return Json::parse(gw.get("/spend/logs?api_key=" + key).body).size() == 12; }, 10s));
+  const std::string metrics = gw.get("/metrics", {}).body;
+  EXPECT_GE(sample(metrics, "tollgate_spend_spilled_total", {}).value_or(0), 1.0);
+  EXPECT_EQ(sample(metrics, "tollgate_spend_written_total", {}), 12);
+  const Json info = Json::parse(gw.get("/key/info?key=" + key).body);
+  EXPECT_EQ(info["info"]["spend"].get<double>(), 12 * kCost);
+}
 
 // kill -9 in the middle of traffic, with a batch interval so long that nothing was written
 // before: the restarted gateway replays its journal, and every request that got a 200 is in the

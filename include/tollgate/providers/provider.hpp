@@ -7,6 +7,7 @@
 // Thread safety: Provider instances are immutable and shared by all workers. A StreamTranslator
 // belongs to one stream.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,7 +62,10 @@ class Provider {
   virtual api::ApiResult<std::string> translate_response(api::Endpoint endpoint, std::string body,
                                                          Usage& usage) const = 0;
 
-  virtual std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage) const = 0;
+  /// USD for a call's usage; empty when the deployment has no price.
+  using CostFn = std::function<double(const Usage&)>;
+  /// `cost` set: the usage chunk the client asked for carries `usage.cost` (as OpenRouter's does).
+  virtual std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage, CostFn cost = {}) const = 0;
 
   /// An upstream error response as the OpenAI-shaped error the client receives.
   virtual api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const = 0;

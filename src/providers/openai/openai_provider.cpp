@@ -3,6 +3,7 @@
 #include <charconv>
 #include <optional>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tollgate/api/json_scan.hpp"
@@ -21,7 +22,8 @@ bool is_empty_array(std::string_view raw) {
 
 class OpenAiStreamTranslator final : public StreamTranslator {
  public:
-  explicit OpenAiStreamTranslator(bool client_wants_usage) : client_wants_usage_(client_wants_usage) {}
+  OpenAiStreamTranslator(bool client_wants_usage, Provider::CostFn cost)
+      : client_wants_usage_(client_wants_usage), cost_(std::move(cost)) {}
 
   std::optional<api::ApiError> on_event(const http::SseEvent& event, std::string& out) override {
     if (event.data == "[DONE]") {
@@ -37,13 +39,23 @@ class OpenAiStreamTranslator final : public StreamTranslator {
                                                           (error.what.empty() ? std::string("not an object") : error.what) + ".");
     }
     bool usage_only = false;
-    if (const api::JsonMember* u = chunk.find("usage"); u && u->value != "null") {
+    const api::JsonMember* u = chunk.find("usage");
+    if (u && u->value != "null") {
       parse_openai_usage(u->value, usage_);
       const api::JsonMember* choices = chunk.find("choices");
       usage_only = !choices || is_empty_array(choices->value);
     }
     // The usage-only chunk we asked for on the client's behalf is not the client's to see.
     if (usage_only && !client_wants_usage_) return std::nullopt;
+    if (usage_only && cost_ && u->value.starts_with('{')) {
+      // The usage object gains the call's cost as its first member.
+      const std::size_t at = static_cast<std::size_t>(u->value.data() - event.data.data()) + 1;
+      const bool empty = u->value.find_first_not_of(" \t\r\n", 1) == u->value.size() - 1;
+      std::string data = event.data;
+      data.insert(at, fmt::format("\"cost\":{}{}", cost_(usage_), empty ? "" : ","));
+      api::append_sse_data(out, data);
+      return std::nullopt;
+    }
     api::append_sse_data(out, event.data);
     return std::nullopt;
   }
@@ -53,6 +65,7 @@ class OpenAiStreamTranslator final : public StreamTranslator {
 
  private:
   bool client_wants_usage_;
+  Provider::CostFn cost_;
   bool finished_ = false;
   Usage usage_;
 };
@@ -131,8 +144,8 @@ api::ApiResult<std::string> OpenAiProvider::translate_response(api::Endpoint, st
   return body;
 }
 
-std::unique_ptr<StreamTranslator> OpenAiProvider::make_stream_translator(bool client_wants_usage) const {
-  return std::make_unique<OpenAiStreamTranslator>(client_wants_usage);
+std::unique_ptr<StreamTranslator> OpenAiProvider::make_stream_translator(bool client_wants_usage, CostFn cost) const {
+  return std::make_unique<OpenAiStreamTranslator>(client_wants_usage, std::move(cost));
 }
 
 api::ApiError OpenAiProvider::map_error(unsigned status, std::string_view body, std::string_view retry_after) const {

@@ -13,7 +13,7 @@ class OpenAiProvider final : public Provider {
                                                       std::string_view upstream_model,
                                                       bool want_stream_usage) const override;
   api::ApiResult<std::string> translate_response(api::Endpoint endpoint, std::string body, Usage& usage) const override;
-  std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage) const override;
+  std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage, CostFn cost = {}) const override;
   api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const override;
 };
 

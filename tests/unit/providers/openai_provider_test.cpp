@@ -49,6 +49,21 @@ TEST(OpenAiStreamTranslatorTest, RelaysEveryEventByteForByteWhenTheClientAskedFo
   EXPECT_EQ(relay(*t, kStreamWithUsage), kStreamWithUsage);
 }
 
+TEST(OpenAiStreamTranslatorTest, UsageChunkCarriesTheCostWhenPriced) {
+  OpenAiProvider p;
+  auto t = p.make_stream_translator(true, [](const Usage& u) { return 0.5 * static_cast<double>(u.total_tokens); });
+  std::string out;
+  ASSERT_FALSE(t->on_event(http::SseEvent{"", R"({"id":"c","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}})", ""}, out));
+  EXPECT_EQ(out, "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"cost\":3.5,\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n");
+  out.clear();
+  ASSERT_FALSE(t->on_event(http::SseEvent{"", R"({"choices":[],"usage":{ }})", ""}, out));
+  EXPECT_EQ(out, "data: {\"choices\":[],\"usage\":{\"cost\":0 }}\n\n");
+  // Content chunks are untouched.
+  out.clear();
+  ASSERT_FALSE(t->on_event(http::SseEvent{"", R"({"choices":[{"delta":{"content":"x"}}]})", ""}, out));
+  EXPECT_EQ(out, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n");
+}
+
 TEST(OpenAiStreamTranslatorTest, MalformedChunkIsAProtocolError) {
   OpenAiProvider p;
   auto t = p.make_stream_translator(false);
