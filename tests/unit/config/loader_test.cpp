@@ -183,6 +183,38 @@ general_settings:
   EXPECT_TRUE(none.config->control.allow_requests_on_db_unavailable);
 }
 
+TEST(ConfigLoaderTest, SpendSettingsAreReadAndARetentionThatIsNotADurationIsAnError) {
+  auto ok = load(with_mock(R"(
+general_settings:
+  store_prompts_in_spend_logs: true
+  maximum_spend_logs_retention_period: 2w
+  baseline_model: openai/gpt-4o
+tollgate_settings:
+  spend_journal_dir: /var/lib/tollgate/journal
+  spend_queue_max_events: 500
+)"));
+  expect_clean(ok);
+  const SpendSettings& spend = ok.config->spend;
+  EXPECT_TRUE(spend.store_prompts);
+  ASSERT_TRUE(spend.retention);
+  EXPECT_EQ(spend.retention->count, 2);
+  EXPECT_EQ(spend.retention->unit, Duration::Unit::kWeeks);
+  EXPECT_EQ(spend.baseline_model, "openai/gpt-4o");
+  EXPECT_EQ(spend.journal_dir, "/var/lib/tollgate/journal");
+  EXPECT_EQ(spend.max_queued_events, 500u);
+
+  auto defaults = load(with_mock(""));
+  EXPECT_FALSE(defaults.config->spend.retention);
+  EXPECT_EQ(defaults.config->spend.journal_dir, "spend-journal");
+
+  auto bad = load(with_mock(R"(
+general_settings:
+  maximum_spend_logs_retention_period: forever
+)"));
+  EXPECT_EQ(strings(bad.errors), Strings{"general_settings.maximum_spend_logs_retention_period: expected a duration such "
+                                         "as \"30d\", \"12h\", \"2w\" or \"1mo\", got 'forever'"});
+}
+
 TEST(ConfigLoaderTest, UnknownKeysInLitellmParamsAndModelInfoKeptWithoutWarning) {
   auto r = load(R"(
 model_list:
