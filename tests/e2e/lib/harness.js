@@ -88,9 +88,12 @@ export function renderConfig({ fakePort, masterKey = MASTER_KEY } = {}) {
     '    model_info: {id: fake-b}',
     '  - model_name: text-embedding-fake',
     `    litellm_params: {model: openai/fake-embed, api_base: "${base}", api_key: ${UPSTREAM_KEY}}`,
+    '  - model_name: priced-fake',
+    `    litellm_params: {model: openai/fake-model, api_base: "${base}", api_key: ${UPSTREAM_KEY}, ` +
+      'input_cost_per_token: 0.000001, output_cost_per_token: 0.000004}',
     '  - model_name: demo',
     `    litellm_params: {model: openai/demo, mock_response: "${DEMO_TEXT}"}`,
-    `general_settings: {master_key: ${masterKey}}`,
+    `general_settings: {master_key: ${masterKey}, proxy_batch_write_at: 1}`,
     // Quoted: bare `off` is a YAML 1.1 boolean, and the loader wants the string "off".
     'tollgate_settings: {access_log: "off"}',
     '',

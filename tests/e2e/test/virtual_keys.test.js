@@ -67,6 +67,43 @@ describe('virtual keys through the openai SDK', () => {
     });
   });
 
+  it('streamed usage carries the same cost as the whole answer, and both reach the spend logs', async () => {
+    const { key, token } = await admin('/key/generate', {});
+    const client = h.client({ apiKey: key });
+    const { data: whole, response } = await client.chat.completions
+      .create({ model: 'priced-fake', messages: USER_MSG })
+      .withResponse();
+    const cost = Number(response.headers.get('x-litellm-response-cost'));
+    assert.ok(cost > 0, `cost header: ${response.headers.get('x-litellm-response-cost')}`);
+
+    const stream = await client.chat.completions.create({
+      model: 'priced-fake',
+      messages: USER_MSG,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let usage;
+    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    assert.ok(usage, 'no usage chunk');
+    assert.equal(usage.cost, cost);
+    assert.equal(usage.total_tokens, whole.usage.total_tokens);
+
+    let rows = [];
+    for (let i = 0; i < 50 && rows.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const res = await fetch(`http://127.0.0.1:${h.port}/spend/logs?api_key=${token}`, {
+        headers: { authorization: `Bearer ${MASTER_KEY}` },
+      });
+      rows = await res.json();
+    }
+    assert.equal(rows.length, 2, JSON.stringify(rows));
+    for (const row of rows) {
+      assert.equal(row.spend, cost);
+      assert.equal(row.model_group, 'priced-fake');
+      assert.equal(row.status, 'success');
+    }
+  });
+
   it('a deleted key is refused with AuthenticationError', async () => {
     const { key } = await admin('/key/generate', {});
     const client = h.client({ apiKey: key });
