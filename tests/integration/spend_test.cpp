@@ -35,7 +35,7 @@ constexpr double kCost = 16.0 / 1024 + 8.0 / 256;
 constexpr double kBaselineCost = 16.0 / 256 + 8.0 / 64;
 
 std::string config_for(const std::string& backend, std::uint16_t provider_port, const std::string& batch_seconds = "1",
-                       const std::string& more_tollgate = "") {
+                       const std::string& more_tollgate = "", const std::string& more_general = "") {
   ConfigExtras extras;
   const std::string base = fake_deployment_base(provider_port, "priced", "prompt_tokens=16/completion_tokens=8");
   extras.models =
@@ -46,7 +46,7 @@ std::string config_for(const std::string& backend, std::uint16_t provider_port, 
       "  - model_name: baseline\n"
       "    litellm_params: {model: openai/baseline-model, api_base: \"" + base + "\", api_key: sk-upstream, "
       "input_cost_per_token: 0.00390625, output_cost_per_token: 0.015625}\n";
-  extras.general = ", proxy_batch_write_at: " + batch_seconds + ", baseline_model: baseline";
+  extras.general = ", proxy_batch_write_at: " + batch_seconds + ", baseline_model: baseline" + more_general;
   if (backend == "postgres") extras.general += ", database_url: \"" + postgres().create_database() + "\"";
   extras.tollgate = more_tollgate;
   return fake_config("http://127.0.0.1:9", extras);
@@ -290,6 +290,23 @@ TEST(SpendQueueTest, EventsBeyondTheQueueCapSpillToTheJournalAndAreStillStored) 
   EXPECT_EQ(sample(metrics, "tollgate_spend_written_total", {}), 12);
   const Json info = Json::parse(gw.get("/key/info?key=" + key).body);
   EXPECT_EQ(info["info"]["spend"].get<double>(), 12 * kCost);
+}
+
+TEST(SpendPromptsTest, StorePromptsInSpendLogsKeepsTheRequestAndTheWholeAnswer) {
+  FakeProvider provider;
+  provider.start();
+  Gateway gw(config_for("sqlite", provider.port(), "1", "", ", store_prompts_in_spend_logs: true"));
+  const std::string body = chat();
+  HttpResponse r = gw.post("/v1/chat/completions", body);
+  ASSERT_EQ(r.status, 200u) << r.body;
+  Json rows;
+  ASSERT_TRUE(eventually([&] {
+    rows = Json::parse(gw.get("/spend/logs?request_id=" + r.header("x-litellm-call-id")).body);
+    return rows.size() == 1;
+  }, 10s));
+  EXPECT_EQ(rows[0]["messages"], body);
+  EXPECT_EQ(Json::parse(rows[0]["response"].get<std::string>())["choices"], Json::parse(r.body)["choices"]);
+  EXPECT_EQ(rows[0]["api_key"], "");  // the master key
 }
 
 // kill -9 in the middle of traffic, with a batch interval so long that nothing was written
