@@ -46,6 +46,9 @@ struct Families {
   HistogramFamily& overhead_latency;
   CounterFamily& control_rejections;
   CounterFamily& soft_budget_alerts;
+  // Alerting.
+  CounterFamily& alerts;
+  prometheus::Counter& alert_delivery_failures;
   // Stores.
   prometheus::Counter& redis_errors;
   prometheus::Gauge& redis_connected;

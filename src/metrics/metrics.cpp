@@ -41,6 +41,10 @@ struct StringHash {
   using is_transparent = void;
   std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
+// tollgate_alerts_total's `type` values (alerting::AlertType), each series created at 0.
+constexpr std::array<std::string_view, 6> kAlertTypes{"soft_budget",       "budget_exceeded",      "fallback_rate",
+                                                      "deployment_outage", "deployment_recovered", "spend_write_failure"};
+
 template <class T>
 using StringMap = std::unordered_map<std::string, std::unique_ptr<T>, StringHash, std::equal_to<>>;
 
@@ -89,6 +93,10 @@ Families::Families(std::function<bool(std::string_view)> known)
                                  "Requests refused by the control plane, by reason")),
       soft_budget_alerts(counter(registry, "tollgate_soft_budget_alerts_total",
                                  "Soft budgets crossed, once per entity and budget window")),
+      alerts(counter(registry, "tollgate_alerts_total", "Webhook alerts fired, by type")),
+      alert_delivery_failures(counter(registry, "tollgate_alert_delivery_failures_total",
+                                      "Alerts not delivered to the webhook (retries exhausted, queue full, "
+                                      "shutdown)").Add({})),
       redis_errors(counter(registry, "tollgate_redis_errors_total", "Failed Redis commands").Add({})),
       redis_connected(gauge(registry, "tollgate_redis_connected", "1 when Redis is connected").Add({})) {}
 
@@ -98,7 +106,9 @@ std::string Families::bounded_model(std::string_view name) const {
 }
 
 struct Metrics::Impl {
-  explicit Impl(std::function<bool(std::string_view)> known) : families(std::move(known)) {}
+  explicit Impl(std::function<bool(std::string_view)> known) : families(std::move(known)) {
+    for (std::string_view type : kAlertTypes) families.alerts.Add({{"type", std::string(type)}});
+  }
 
   Families families;
   std::mutex mutex;  // guards the two maps; never held while incrementing
@@ -157,6 +167,13 @@ void Metrics::soft_budget_alert(std::string_view entity) {
   if (std::find(kEntities.begin(), kEntities.end(), entity) == kEntities.end()) return;  // bounded labels
   impl_->families.soft_budget_alerts.Add({{"entity", std::string(entity)}}).Increment();
 }
+
+void Metrics::alert(std::string_view type) {
+  if (std::find(kAlertTypes.begin(), kAlertTypes.end(), type) == kAlertTypes.end()) return;  // bounded labels
+  impl_->families.alerts.Add({{"type", std::string(type)}}).Increment();
+}
+
+void Metrics::alert_delivery_failure() { impl_->families.alert_delivery_failures.Increment(); }
 
 void Metrics::set_redis_connected(bool connected) { impl_->families.redis_connected.Set(connected ? 1 : 0); }
 

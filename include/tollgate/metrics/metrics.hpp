@@ -147,6 +147,13 @@ class Metrics {
   /// Every metric in Prometheus text exposition format 0.0.4.
   std::string render() const;
 
+  /// A webhook alert fired: tollgate_alerts_total{type}, type one of soft_budget, budget_exceeded,
+  /// fallback_rate, deployment_outage, deployment_recovered, spend_write_failure (others ignored).
+  void alert(std::string_view type);
+  /// An alert not delivered (retries exhausted, queue full, or shut down before it went out):
+  /// tollgate_alert_delivery_failures_total.
+  void alert_delivery_failure();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
