@@ -4,6 +4,7 @@
 #include <spdlog/logger.h>
 
 #include "tollgate/admin/control_plane.hpp"
+#include "tollgate/alerting/alerter.hpp"
 #include "tollgate/db/store.hpp"
 #include "tollgate/http/server.hpp"
 #include "tollgate/limits/limiter.hpp"
@@ -46,9 +47,12 @@ struct App::Impl {
         tls(http::make_client_tls_context(config->upstream)),
         access_log(config->log, http::worker_count(config->server)),
         metrics(known_model_of(config)),
+        alerter(config->alerting.enabled()
+                    ? std::make_unique<alerting::Alerter>(config->alerting, config->upstream, metrics, log)
+                    : nullptr),
         control(make_control(config, log)),
         limit_state(limits::make_local_state()),
-        snapshot(std::make_shared<const proxy::Snapshot>(config, metrics, control.get())),
+        snapshot(std::make_shared<const proxy::Snapshot>(config, metrics, control.get(), alerter.get())),
         shared(config->router.redis.enabled()
                    ? std::make_unique<router::SharedState>(config->router.redis, snapshot->router, metrics, log)
                    : nullptr),
@@ -64,6 +68,7 @@ struct App::Impl {
   std::unique_ptr<boost::asio::ssl::context> tls;
   proxy::AccessLog access_log;
   metrics::Metrics metrics;
+  std::unique_ptr<alerting::Alerter> alerter;    // with general_settings.alerting; null otherwise
   std::unique_ptr<admin::ControlPlane> control;  // with a master key; null otherwise
   std::shared_ptr<limits::LocalLimitState> limit_state;
   std::shared_ptr<const proxy::Snapshot> snapshot;
@@ -96,6 +101,7 @@ bool App::shutdown() {
   server.stop();
   impl_->shared.reset();
   impl_->access_log.flush();
+  if (impl_->alerter) impl_->alerter->stop(std::chrono::seconds(2));  // the last alerts go out
   return idle;
 }
 
