@@ -18,6 +18,7 @@
 #include <spdlog/logger.h>
 
 #include "admin/spend_journal.hpp"
+#include "tollgate/alerting/alerter.hpp"
 #include "tollgate/core/clock.hpp"
 #include "tollgate/metrics/metrics.hpp"
 #include "tollgate/store/redis.hpp"
@@ -57,8 +58,13 @@ std::optional<db::Entity> entity_from(std::string_view name) {
 }  // namespace
 
 struct ControlPlane::Impl {
-  Impl(ControlPlane& o, std::shared_ptr<spdlog::logger> l, metrics::Metrics* m)
-      : owner(o), log(std::move(l)), metrics(m), journal(o.config_->spend.journal_dir, *log), work(asio::make_work_guard(io)) {}
+  Impl(ControlPlane& o, std::shared_ptr<spdlog::logger> l, metrics::Metrics* m, alerting::Alerter* a)
+      : owner(o),
+        log(std::move(l)),
+        metrics(m),
+        alerter(a),
+        journal(o.config_->spend.journal_dir, *log),
+        work(asio::make_work_guard(io)) {}
 
   asio::awaitable<void> flush_once();
   asio::awaitable<bool> write_segment(Segment& segment);
@@ -76,6 +82,7 @@ struct ControlPlane::Impl {
   ControlPlane& owner;
   std::shared_ptr<spdlog::logger> log;
   metrics::Metrics* metrics;
+  alerting::Alerter* alerter;
   SpendJournal journal;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
@@ -119,6 +126,7 @@ asio::awaitable<bool> ControlPlane::Impl::write_segment(Segment& segment) {
     owner.db_up_.store(r.has_value() || r.error() != Errc::kDbUnavailable, std::memory_order_relaxed);
     if (!r) {
       if (metrics) metrics->spend_write_error();
+      if (alerter) alerter->spend_write_failed(r.error().message());
       if (!write_failing) {
         log->warn("msg=\"spend write failed; kept for the next attempt\" events={} error=\"{}\"", events.size() - begin,
                   r.error().message());
@@ -129,6 +137,7 @@ asio::awaitable<bool> ControlPlane::Impl::write_segment(Segment& segment) {
     stored += *r;
   }
   if (write_failing) log->info("msg=\"spend writes succeed again\"");
+  if (alerter) alerter->spend_write_succeeded();
   write_failing = false;
   journal.remove(segment.seq);
   if (metrics) metrics->spend_written(stored);
@@ -306,11 +315,12 @@ void ControlPlane::Impl::publish(db::Entity entity, const std::string& id) {
 }
 
 ControlPlane::ControlPlane(std::shared_ptr<const config::Config> config, std::unique_ptr<db::Store> store,
-                           std::shared_ptr<spdlog::logger> log, metrics::Metrics* metrics)
+                           std::shared_ptr<spdlog::logger> log, metrics::Metrics* metrics,
+                           alerting::Alerter* alerter)
     : config_(std::move(config)),
       store_(std::move(store)),
       cache_(*store_, config_->control),
-      impl_(std::make_shared<Impl>(*this, std::move(log), metrics)) {
+      impl_(std::make_shared<Impl>(*this, std::move(log), metrics, alerter)) {
   Impl* impl = impl_.get();
   // Segments an earlier process left (kill -9, a database that never came back): written first.
   for (std::uint64_t seq : impl->journal.leftover()) {

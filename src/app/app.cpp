@@ -4,6 +4,7 @@
 #include <spdlog/logger.h>
 
 #include "tollgate/admin/control_plane.hpp"
+#include "tollgate/alerting/alerter.hpp"
 #include "tollgate/db/store.hpp"
 #include "tollgate/http/server.hpp"
 #include "tollgate/limits/limiter.hpp"
@@ -31,10 +32,11 @@ std::function<bool(std::string_view)> known_model_of(std::shared_ptr<const confi
 
 // The control plane exists when requests are authenticated (a master key is set).
 std::unique_ptr<admin::ControlPlane> make_control(const std::shared_ptr<const config::Config>& config,
-                                                  const std::shared_ptr<spdlog::logger>& log, metrics::Metrics& metrics) {
+                                                  const std::shared_ptr<spdlog::logger>& log, metrics::Metrics& metrics,
+                                                  alerting::Alerter* alerter) {
   if (config->master_key.empty()) return nullptr;
   auto store = db::open_store(config->database, log);
-  return std::make_unique<admin::ControlPlane>(config, std::move(store), log, &metrics);
+  return std::make_unique<admin::ControlPlane>(config, std::move(store), log, &metrics, alerter);
 }
 
 // Once per snapshot: a deployment without a price is counted per request
@@ -58,9 +60,12 @@ struct App::Impl {
         tls(http::make_client_tls_context(config->upstream)),
         access_log(config->log, http::worker_count(config->server)),
         metrics(known_model_of(config)),
-        control(make_control(config, log, metrics)),
+        alerter(config->alerting.enabled()
+                    ? std::make_unique<alerting::Alerter>(config->alerting, config->upstream, metrics, log)
+                    : nullptr),
+        control(make_control(config, log, metrics, alerter.get())),
         limit_state(limits::make_local_state()),
-        snapshot(std::make_shared<const proxy::Snapshot>(config, metrics, control.get())),
+        snapshot(std::make_shared<const proxy::Snapshot>(config, metrics, control.get(), alerter.get())),
         shared(config->router.redis.enabled()
                    ? std::make_unique<router::SharedState>(config->router.redis, snapshot->router, metrics, log)
                    : nullptr),
@@ -78,6 +83,7 @@ struct App::Impl {
   std::unique_ptr<boost::asio::ssl::context> tls;
   proxy::AccessLog access_log;
   metrics::Metrics metrics;
+  std::unique_ptr<alerting::Alerter> alerter;    // with general_settings.alerting; null otherwise
   std::unique_ptr<admin::ControlPlane> control;  // with a master key; null otherwise
   std::shared_ptr<limits::LocalLimitState> limit_state;
   std::shared_ptr<const proxy::Snapshot> snapshot;
@@ -110,6 +116,7 @@ bool App::shutdown() {
   server.stop();
   impl_->shared.reset();
   impl_->access_log.flush();
+  if (impl_->alerter) impl_->alerter->stop(std::chrono::seconds(2));  // the last alerts go out
   return idle;
 }
 

@@ -6,6 +6,7 @@
 #include <system_error>
 #include <vector>
 
+#include "config/alerting_settings.hpp"
 #include "config/router_settings.hpp"
 
 namespace tollgate::config::detail {
@@ -18,10 +19,8 @@ constexpr std::array<std::string_view, 11> kLitellmAccepted{
     "max_budget", "budget_duration", "default_key_generate_params", "upperbound_key_generate_params",
     "set_verbose"};
 
-constexpr std::array<std::string_view, 7> kGeneralAccepted{
-    "disable_spend_logs", "global_max_parallel_requests",
-    "alerting", "alerting_threshold", "background_health_checks",
-    "health_check_interval", "alerting_args"};
+constexpr std::array<std::string_view, 4> kGeneralAccepted{
+    "disable_spend_logs", "global_max_parallel_requests", "background_health_checks", "health_check_interval"};
 
 constexpr std::array<std::string_view, 8> kGeneralHandled{
     "master_key", "max_request_size_mb", "database_url", "proxy_batch_write_at", "allow_requests_on_db_unavailable",
@@ -120,10 +119,13 @@ std::span<const std::string_view> accepted_general_keys() { return kGeneralAccep
 
 void read_general_settings(const Json& block, LoadContext& ctx, Config& cfg) {
   Section s(block, "general_settings", ctx);
-  s.check_keys(kGeneralHandled, kGeneralAccepted);
+  std::vector<std::string_view> handled(kGeneralHandled.begin(), kGeneralHandled.end());
+  for (std::string_view key : alerting_keys()) handled.push_back(key);
+  s.check_keys(handled, kGeneralAccepted);
   read_master_key(s, ctx, cfg);
   read_database(s, ctx, cfg);
   read_spend(s, ctx, cfg);
+  read_alerting(s, ctx, cfg.alerting);
   if (auto t = s.seconds("proxy_batch_write_at")) cfg.control.batch_write_interval = *t;
   if (auto b = s.boolean("allow_requests_on_db_unavailable")) cfg.control.allow_requests_on_db_unavailable = *b;
   if (auto mb = s.number("max_request_size_mb")) {

@@ -59,6 +59,9 @@ struct Families {
   prometheus::Counter& spend_spilled;
   prometheus::Counter& spend_journal_errors;
   CounterFamily& unpriced_requests;
+  // Alerting.
+  CounterFamily& alerts;
+  prometheus::Counter& alert_delivery_failures;
   // Stores.
   prometheus::Counter& redis_errors;
   prometheus::Gauge& redis_connected;

@@ -43,6 +43,10 @@ struct StringHash {
   using is_transparent = void;
   std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
+// tollgate_alerts_total's `type` values (alerting::AlertType), each series created at 0.
+constexpr std::array<std::string_view, 6> kAlertTypes{"soft_budget",       "budget_exceeded",      "fallback_rate",
+                                                      "deployment_outage", "deployment_recovered", "spend_write_failure"};
+
 template <class T>
 using StringMap = std::unordered_map<std::string, std::unique_ptr<T>, StringHash, std::equal_to<>>;
 
@@ -110,6 +114,10 @@ Families::Families(std::function<bool(std::string_view)> known)
                                    "Spend events the journal could not take (kept in memory only)").Add({})),
       unpriced_requests(counter(registry, "tollgate_unpriced_requests_total",
                                 "Requests answered by a deployment without a price, recorded with spend 0")),
+      alerts(counter(registry, "tollgate_alerts_total", "Webhook alerts fired, by type")),
+      alert_delivery_failures(counter(registry, "tollgate_alert_delivery_failures_total",
+                                      "Alerts not delivered to the webhook (retries exhausted, queue full, "
+                                      "shutdown)").Add({})),
       redis_errors(counter(registry, "tollgate_redis_errors_total", "Failed Redis commands").Add({})),
       redis_connected(gauge(registry, "tollgate_redis_connected", "1 when Redis is connected").Add({})) {}
 
@@ -126,7 +134,9 @@ struct SpendSeries {
 };
 
 struct Metrics::Impl {
-  explicit Impl(std::function<bool(std::string_view)> known) : families(std::move(known)) {}
+  explicit Impl(std::function<bool(std::string_view)> known) : families(std::move(known)) {
+    for (std::string_view type : kAlertTypes) families.alerts.Add({{"type", std::string(type)}});
+  }
 
   SpendSeries& spend_series(const SpendLabels& l);
   prometheus::Gauge& budget_gauge(GaugeFamily& family, const char* id_label, std::string_view id, std::string_view alias);
@@ -263,6 +273,12 @@ void Metrics::spend_write_error() { impl_->families.spend_write_errors.Increment
 void Metrics::spend_queue_depth(std::size_t events) { impl_->families.spend_queue_depth.Set(static_cast<double>(events)); }
 void Metrics::spend_spilled() { impl_->families.spend_spilled.Increment(); }
 void Metrics::spend_journal_error() { impl_->families.spend_journal_errors.Increment(); }
+void Metrics::alert(std::string_view type) {
+  if (std::find(kAlertTypes.begin(), kAlertTypes.end(), type) == kAlertTypes.end()) return;  // bounded labels
+  impl_->families.alerts.Add({{"type", std::string(type)}}).Increment();
+}
+
+void Metrics::alert_delivery_failure() { impl_->families.alert_delivery_failures.Increment(); }
 
 void Metrics::set_redis_connected(bool connected) { impl_->families.redis_connected.Set(connected ? 1 : 0); }
 

@@ -79,8 +79,12 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const a
   const std::int64_t now = unix_ms_now();
   const std::string& model_group = group.name;
   const auth::EntityLimits* end_user_limits = end_user.get();
+  BudgetDenial denied;
   api::ApiResult<GateAdmission> admitted =
-      co_await proxy::admit(*limiter_, principal, end_user_limits, model_group, demand, now);
+      co_await proxy::admit(*limiter_, principal, end_user_limits, model_group, demand, now, &denied);
+  if (!admitted && snapshot_->alerter && !denied.scope.empty()) {
+    snapshot_->alerter->budget_exceeded(denied.scope, denied.window_ms, denied.spend, denied.max_budget);
+  }
   if (!admitted) co_return admitted.error();
   out.headroom = admitted->headroom;
   out.key_spend = admitted->key_spend;
@@ -89,6 +93,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const a
     if (!control.first_soft_budget_alert(c.scope, c.window_ms)) continue;
     const std::string_view entity = std::string_view(c.scope).substr(0, c.scope.find(':'));
     snapshot_->metrics.soft_budget_alert(entity);
+    if (snapshot_->alerter) snapshot_->alerter->soft_budget(c.scope, c.window_ms, c.spend, c.soft_budget);
     log_->warn("request_id={} msg=\"soft budget reached\" scope={} spend={} soft_budget={}", out.request_id, c.scope,
                c.spend, c.soft_budget);
   }

@@ -141,7 +141,8 @@ LimitGuard::~LimitGuard() { limiter_.settle(std::move(ticket_), tokens, cost, un
 boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& limiter, const auth::Principal& p,
                                                             const auth::EntityLimits* end_user,
                                                             const std::string& model_group,
-                                                            const limits::Demand& demand, std::int64_t now_ms) {
+                                                            const limits::Demand& demand, std::int64_t now_ms,
+                                                            BudgetDenial* denied) {
   GateAdmission out;
   if (p.master || p.token.empty()) co_return out;
   std::vector<limits::Scope> scopes;
@@ -209,6 +210,7 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
     const std::string& id = scopes[d->scope].id;
     const std::string kind(scope_kind(id));
     if (d->kind == limits::LimitKind::kBudget) {
+      if (denied) *denied = {id, scopes[d->scope].window_ms, d->spend, d->max_budget};
       co_return api::make_error(Errc::kBudgetExceeded,
                                 fmt::format("Budget has been exceeded! Current cost: {}, Max budget: {} ({} budget)",
                                             d->spend, d->max_budget, kind));

@@ -262,8 +262,10 @@ constexpr int kMaxWaits = 3;
 
 }  // namespace
 
-Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m, admin::ControlPlane* control)
-    : config(std::move(cfg)), router(*config), master_key(config->master_key), gate(*config, control), metrics(m) {
+Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m, admin::ControlPlane* control,
+                   alerting::Alerter* alerts)
+    : config(std::move(cfg)), router(*config), master_key(config->master_key), gate(*config, control), metrics(m),
+      alerter(alerts) {
   deployment_metrics.reserve(config->model_list.size());
   for (const auto& d : config->model_list) deployment_metrics.push_back(&metrics.deployment(d));
   for (const auto& name : router.listed_models()) model_metrics_.try_emplace(name, &metrics.requested_model(name));
@@ -418,6 +420,8 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     mm.request(static_cast<int>(out.status));
     mm.latency(metrics::Seconds(total / 1000.0), metrics::Seconds(std::max(0.0, total - upstream) / 1000.0));
     if (out.status >= 400) mm.failed(out.error_class.value_or(class_for_status(out.status)));
+    const bool routed = !out.deployment_id.empty() || out.attempted_fallbacks > 0;
+    if (snapshot_->alerter && routed) snapshot_->alerter->request_routed(out.model_group, out.attempted_fallbacks > 0);
   }
   access_log_.write(worker_index_, {.request_id = out.request_id,
                      .method = out.method,
@@ -584,7 +588,9 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
                        std::chrono::duration<double>(*cooled).count());
           }
         }
-        dm.set_state(static_cast<metrics::DeploymentState>(router.health(route, unix_ms_now())));
+        const auto state = static_cast<metrics::DeploymentState>(router.health(route, unix_ms_now()));
+        dm.set_state(state);
+        if (snap->alerter) snap->alerter->deployment_state(*route.deployment, state);
       }
       guard.reset();
       if (result.answered && !on_requested) snap->model_metrics(requested_group).fallback(target->name, true);

@@ -25,6 +25,9 @@ class logger;
 namespace tollgate::metrics {
 class Metrics;
 }
+namespace tollgate::alerting {
+class Alerter;
+}
 
 namespace tollgate::admin {
 
@@ -35,9 +38,11 @@ class ControlPlane {
   static constexpr std::chrono::seconds kResetSweep{10};
 
   /// Replays the spend journal left by an earlier process (config.spend.journal_dir). `metrics`
-  /// may be null (tests). Throws std::runtime_error when the journal directory is unusable.
+  /// and `alerter` (spend-writer failure alerts) may be null; both must outlive this object.
+  /// Throws std::runtime_error when the journal directory is unusable.
   ControlPlane(std::shared_ptr<const config::Config> config, std::unique_ptr<db::Store> store,
-               std::shared_ptr<spdlog::logger> log, metrics::Metrics* metrics = nullptr);
+               std::shared_ptr<spdlog::logger> log, metrics::Metrics* metrics = nullptr,
+               alerting::Alerter* alerter = nullptr);
   ~ControlPlane();
   ControlPlane(const ControlPlane&) = delete;
   ControlPlane& operator=(const ControlPlane&) = delete;

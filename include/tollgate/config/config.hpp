@@ -167,6 +167,22 @@ struct SpendSettings {
   std::size_t max_queued_events = 100'000;    // tollgate_settings.spend_queue_max_events: beyond, events wait in the journal only
 };
 
+/// Webhook alerts (general_settings.alerting*; docs/alerting.md). Alerts are sent only when
+/// `alerting` lists "slack" or "webhook".
+struct AlertingSettings {
+  std::vector<std::string> channels;          // alerting: the supported ones given ("slack", "webhook")
+  std::string webhook_url;                    // alerting_webhook_url, else env SLACK_WEBHOOK_URL; empty = log only
+  std::vector<std::string> alert_types;       // alert_types: LiteLLM's names or ours; empty = every type
+  milliseconds slow_request_threshold{300'000};  // alerting_threshold (seconds): parsed; no slow-request alerts yet
+  double fallback_rate_threshold = 0.2;       // alerting_args.fallback_rate_threshold: fraction in (0, 1]
+  milliseconds fallback_rate_window{60'000};  // alerting_args.fallback_rate_window (seconds): sliding window
+  std::int64_t fallback_rate_min_requests = 20;  // alerting_args.fallback_rate_min_requests in the window
+  milliseconds webhook_timeout{10'000};       // alerting_args.webhook_timeout (seconds): per delivery attempt
+  int webhook_retries = 2;                    // alerting_args.webhook_retries: after the first attempt
+  std::size_t max_queued = 1000;              // alerting_args.max_queued_alerts: beyond, alerts are dropped
+  bool enabled() const { return !channels.empty(); }
+};
+
 /// Logging.
 struct LogSettings {
   std::string level = "info";                 // trace|debug|info|warn|error
@@ -183,6 +199,7 @@ struct Config {
   ControlSettings control;
   SpendSettings spend;
   LogSettings log;
+  AlertingSettings alerting;
   std::string source_path;                    // file it was loaded from ("" when built in code)
 };
 

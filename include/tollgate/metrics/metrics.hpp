@@ -181,6 +181,12 @@ class Metrics {
   /// A request answered by a deployment that has no price (tollgate_unpriced_requests_total{model}),
   /// recorded with spend 0. `model`: the deployment's model name from the config (bounded). Locks.
   void unpriced_request(std::string_view model);
+  /// A webhook alert fired: tollgate_alerts_total{type}, type one of soft_budget, budget_exceeded,
+  /// fallback_rate, deployment_outage, deployment_recovered, spend_write_failure (others ignored).
+  void alert(std::string_view type);
+  /// An alert not delivered (retries exhausted, queue full, or shut down before it went out):
+  /// tollgate_alert_delivery_failures_total.
+  void alert_delivery_failure();
 
  private:
   struct Impl;

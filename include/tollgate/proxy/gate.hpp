@@ -122,11 +122,21 @@ struct GateAdmission {
   std::vector<SoftBudgetCrossing> soft_crossings;
 };
 
+/// The budget behind a 400 budget_exceeded, for the alert.
+struct BudgetDenial {
+  std::string scope;
+  std::int64_t window_ms = 0;
+  double spend = 0;
+  double max_budget = 0;
+};
+
 /// Builds the scopes of `principal` (+ the end user's, when known) for `model_group`, charges
-/// `demand`, and answers 429 (rate limit, with retry-after) or 400 (budget_exceeded) when denied.
+/// `demand`, and answers 429 (rate limit, with retry-after) or 400 (budget_exceeded) when denied;
+/// on a budget denial `*denied` (when given) says which budget.
 boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& limiter, const auth::Principal& principal,
                                                             const auth::EntityLimits* end_user,
                                                             const std::string& model_group,
-                                                            const limits::Demand& demand, std::int64_t now_ms);
+                                                            const limits::Demand& demand, std::int64_t now_ms,
+                                                            BudgetDenial* denied = nullptr);
 
 }  // namespace tollgate::proxy

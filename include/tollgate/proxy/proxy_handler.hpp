@@ -15,6 +15,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "tollgate/admin/admin_api.hpp"
+#include "tollgate/alerting/alerter.hpp"
 #include "tollgate/auth/master_key.hpp"
 #include "tollgate/limits/limiter.hpp"
 #include "tollgate/proxy/gate.hpp"
@@ -32,13 +33,15 @@ namespace asio = boost::asio;
 
 /// Everything a request needs from the configuration, built once per config version.
 struct Snapshot {
-  /// `control` (null without a master key) must outlive the snapshot.
-  Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m, admin::ControlPlane* control = nullptr);
+  /// `control` (null without a master key) and `alerter` (null without alerting) must outlive the snapshot.
+  Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m, admin::ControlPlane* control = nullptr,
+           alerting::Alerter* alerter = nullptr);
   std::shared_ptr<const config::Config> config;
   router::Router router;
   auth::MasterKey master_key;
   Gate gate;
   metrics::Metrics& metrics;
+  alerting::Alerter* alerter;  // null without alerting configured
   std::vector<metrics::DeploymentMetrics*> deployment_metrics;  // by route index
   /// The handle for a model group or alias of this config; "other" for anything else.
   metrics::RequestedModelMetrics& model_metrics(std::string_view name) const;

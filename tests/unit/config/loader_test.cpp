@@ -48,7 +48,7 @@ Env sample_env() {
           {"GROQ_API_KEY", "gsk-groq"},             {"VLLM_API_KEY", "vllm-key"},
           {"REDIS_HOST", "127.0.0.1"},              {"REDIS_PORT", "6379"},
           {"REDIS_PASSWORD", "redis-pass"},         {"DATABASE_URL", "postgresql://u:p@localhost/tollgate"},
-          {"LITELLM_MASTER_KEY", "sk-test"}};
+          {"LITELLM_MASTER_KEY", "sk-test"},      {"SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/x"}};
 }
 
 // ---- document shape ---------------------------------------------------------------------------
@@ -149,7 +149,7 @@ general_settings:
   alerting: ["slack"]
   disable_spend_logs: false
   background_health_checks: true
-)"));
+)"), {{"SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/x"}});
   expect_clean(r);
   EXPECT_EQ(r.config->router.strategy, RoutingStrategy::kLatency);
   EXPECT_EQ(r.config->router.num_retries, 3);
