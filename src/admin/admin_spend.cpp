@@ -84,6 +84,12 @@ std::string key_hash_of(const std::string& text) {
   return hashed ? text : auth::hash_key(text);
 }
 
+// Stored metadata text as JSON ({} when it is not an object).
+Json metadata_json(const std::string& text) {
+  Json j = Json::parse(text, nullptr, false);
+  return j.is_object() ? j : Json::object();
+}
+
 Json event_json(const db::SpendEvent& e) {
   return {{"request_id", e.request_id},
           {"call_type", e.call_type},
@@ -107,7 +113,7 @@ Json event_json(const db::SpendEvent& e) {
           {"team_id", e.team_id},
           {"organization_id", e.organization_id},
           {"end_user", e.end_user},
-          {"metadata", e.metadata},
+          {"metadata", metadata_json(e.metadata)},
           {"cache_hit", e.cache_hit ? "True" : "False"},
           {"request_tags", e.request_tags},
           {"status", e.status},

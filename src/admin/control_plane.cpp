@@ -34,7 +34,8 @@ constexpr std::chrono::seconds kFinalFlushWait{5};
 constexpr std::chrono::seconds kHealthPing{1};
 constexpr std::chrono::milliseconds kJournalSync{100};
 constexpr std::chrono::seconds kRetentionSweep{60};
-constexpr std::size_t kEventsPerWrite = 1000;     // spend events per transaction
+constexpr std::size_t kEventsPerWrite = 5000;     // spend events per transaction
+constexpr std::size_t kEarlyFlushAt = 5000;       // queued events that start a write before the interval ends
 constexpr std::size_t kPurgeBatch = 1000;         // spend-log rows per retention DELETE
 constexpr std::size_t kMaxPurgeBatches = 100;     // per sweep: bounded work, the rest next time
 
@@ -94,6 +95,9 @@ struct ControlPlane::Impl {
   std::size_t in_memory = 0;                      // events held in memory; guarded by mu
   std::atomic<std::size_t> pending{0};            // events not yet stored
   bool write_failing = false;                     // io thread only
+  bool flushing = false;                          // io thread only: a flush_once is under way
+  asio::steady_timer* flush_timer = nullptr;      // io thread only: flush_loop's, while it runs
+  std::atomic<bool> early_flush{false};           // an early write was asked for and has not started
   std::set<std::pair<std::string, std::int64_t>> soft_alerted;  // guarded by mu
   std::atomic<bool> stopping{false};
   std::vector<asio::steady_timer*> timers;        // of the loops, while they run (io thread only)
@@ -105,7 +109,8 @@ void ControlPlane::Impl::report_queue() {
 }
 
 // Stores one segment's events (from memory, or read back from the journal), in transactions of
-// kEventsPerWrite; removes its journal file once all are stored. False when the database failed.
+// kEventsPerWrite; removes its journal file once all are stored. True when the segment is done
+// with (stored, or refused as invalid and set aside); false when the database failed (retried).
 asio::awaitable<bool> ControlPlane::Impl::write_segment(Segment& segment) {
   // A spilled segment: the journal's events plus those in memory (which may include some the
   // journal failed to take); repeats are stored once (by request id).
@@ -120,10 +125,19 @@ asio::awaitable<bool> ControlPlane::Impl::write_segment(Segment& segment) {
   std::size_t stored = 0;
   for (std::size_t begin = 0; begin < events.size(); begin += kEventsPerWrite) {
     const std::size_t end = std::min(events.size(), begin + kEventsPerWrite);
-    std::vector<db::SpendEvent> chunk(events.begin() + static_cast<std::ptrdiff_t>(begin),
-                                      events.begin() + static_cast<std::ptrdiff_t>(end));
-    Result<std::size_t> r = co_await owner.store_->write_spend(std::move(chunk));
+    const std::span<const db::SpendEvent> chunk(events.data() + begin, end - begin);  // events outlive the call
+    Result<std::size_t> r = co_await owner.store_->write_spend(chunk);
     owner.db_up_.store(r.has_value() || r.error() != Errc::kDbUnavailable, std::memory_order_relaxed);
+    if (!r && r.error() == Errc::kInvalidRequest) {
+      // Events the database will never take (a bug, or a journal edited by hand): set aside, so
+      // they do not hold back everything recorded after them.
+      log->error("msg=\"spend events refused by the database; segment set aside as spend-<seq>.rejected\" seq={} events={}",
+                 segment.seq, events.size());
+      if (metrics) metrics->spend_write_error();
+      journal.quarantine(segment.seq);
+      pending.fetch_sub(std::min(segment.count, pending.load()), std::memory_order_relaxed);
+      co_return true;
+    }
     if (!r) {
       if (metrics) metrics->spend_write_error();
       if (alerter) alerter->spend_write_failed(r.error().message());
@@ -146,6 +160,14 @@ asio::awaitable<bool> ControlPlane::Impl::write_segment(Segment& segment) {
 }
 
 asio::awaitable<void> ControlPlane::Impl::flush_once() {
+  // One at a time (the loop, an early write and flush() may overlap): later ones wait their turn.
+  while (flushing) {
+    asio::steady_timer turn(io, std::chrono::milliseconds(5));
+    boost::system::error_code ec;
+    co_await turn.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  flushing = true;
+  early_flush = false;
   std::deque<Segment> batch;
   {
     std::lock_guard lock(mu);
@@ -156,6 +178,7 @@ asio::awaitable<void> ControlPlane::Impl::flush_once() {
     }
     batch.swap(closed);
   }
+  journal.sync();  // rotate() leaves the closed segment's fdatasync to here, off the request path
   while (!batch.empty()) {
     const bool stored = co_await write_segment(batch.front());
     if (!stored) break;
@@ -171,19 +194,24 @@ asio::awaitable<void> ControlPlane::Impl::flush_once() {
     for (auto it = batch.rbegin(); it != batch.rend(); ++it) closed.push_front(std::move(*it));
   }
   report_queue();
+  flushing = false;
 }
 
 asio::awaitable<void> ControlPlane::Impl::flush_loop() {
   asio::steady_timer wait(io);
   timers.push_back(&wait);
+  flush_timer = &wait;
   co_await flush_once();  // what an earlier process left in the journal, without waiting a whole interval
   while (!stopping.load()) {
-    wait.expires_after(owner.config_->control.batch_write_interval);
-    boost::system::error_code ec;
-    co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!early_flush.load()) {  // asked for while the last write ran: no wait
+      wait.expires_after(owner.config_->control.batch_write_interval);
+      boost::system::error_code ec;
+      co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));  // cancelled: write early
+    }
     if (stopping.load()) break;
     co_await flush_once();
   }
+  flush_timer = nullptr;
   std::erase(timers, &wait);
 }
 
@@ -367,10 +395,15 @@ void ControlPlane::record(db::SpendEvent event) {
   Impl& impl = *impl_;
   if (impl.metrics) impl.metrics->spend_event();
   const std::size_t cap = config_->spend.max_queued_events;
+  std::string line;
+  if (impl.journal.enabled()) {
+    line = SpendJournal::encode(event);  // before the lock: the lock only covers the write
+    line += '\n';
+  }
   std::lock_guard lock(impl.mu);
   // Journaled first, under the same lock as the queue, so a segment's file and its events agree.
   bool journaled = true;
-  impl.current.seq = impl.journal.append(event, journaled);
+  impl.current.seq = impl.journal.append(line, journaled);
   if (!journaled && impl.metrics) impl.metrics->spend_journal_error();
   ++impl.current.count;
   ++impl.pending;
@@ -383,6 +416,12 @@ void ControlPlane::record(db::SpendEvent event) {
   // Without a journal (or when the write failed), memory is the only copy: it is kept even past the cap.
   impl.current.events.push_back(std::move(event));
   ++impl.in_memory;
+  // A busy gateway writes every kEarlyFlushAt events rather than holding a whole interval's worth.
+  if (impl.current.events.size() >= kEarlyFlushAt && !impl.early_flush.exchange(true)) {
+    asio::post(impl.io, [&impl] {
+      if (impl.flush_timer) impl.flush_timer->cancel();  // flush_loop wakes and writes
+    });
+  }
 }
 
 void ControlPlane::changed(db::Entity entity, const std::string& id) {

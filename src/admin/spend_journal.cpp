@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <type_traits>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -14,6 +17,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
+
+#include "tollgate/api/json_text.hpp"
 
 namespace tollgate::admin {
 namespace {
@@ -70,9 +75,11 @@ SpendJournal::SpendJournal(std::string dir, spdlog::logger& log) : dir_(std::mov
 }
 
 SpendJournal::~SpendJournal() {
-  if (fd_ >= 0) {
-    ::fdatasync(fd_);
-    ::close(fd_);
+  closed_fds_.push_back(fd_);
+  for (int fd : closed_fds_) {
+    if (fd < 0) continue;
+    ::fdatasync(fd);
+    ::close(fd);
   }
 }
 
@@ -84,11 +91,9 @@ void SpendJournal::open_segment() {
   fd_ = ::open(path_of(seq_).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 }
 
-std::uint64_t SpendJournal::append(const db::SpendEvent& event, bool& ok) {
+std::uint64_t SpendJournal::append(std::string_view line, bool& ok) {
   ok = true;
   if (!enabled()) return 0;
-  std::string line = encode(event);
-  line += '\n';
   std::lock_guard lock(mu_);
   ok = fd_ >= 0 && write_all(fd_, line);
   dirty_ = true;
@@ -99,8 +104,9 @@ std::uint64_t SpendJournal::rotate() {
   if (!enabled()) return 0;
   std::lock_guard lock(mu_);
   const std::uint64_t closed = seq_;
-  if (fd_ >= 0) {
-    ::fdatasync(fd_);
+  if (fd_ >= 0 && dirty_) {
+    closed_fds_.push_back(fd_);
+  } else if (fd_ >= 0) {
     ::close(fd_);
   }
   ++seq_;
@@ -112,16 +118,20 @@ std::uint64_t SpendJournal::rotate() {
 
 void SpendJournal::sync() {
   if (!enabled()) return;
-  int fd = -1;
+  std::vector<int> fds;
   {
     std::lock_guard lock(mu_);
-    if (!dirty_ || fd_ < 0) return;
-    dirty_ = false;
-    fd = ::dup(fd_);  // synced outside the lock: appends never wait for the disk
+    fds.swap(closed_fds_);
+    if (dirty_ && fd_ >= 0) {
+      dirty_ = false;
+      fds.push_back(::dup(fd_));  // synced outside the lock: appends never wait for the disk
+    }
   }
-  if (fd < 0) return;
-  ::fdatasync(fd);
-  ::close(fd);
+  for (int fd : fds) {
+    if (fd < 0) continue;
+    ::fdatasync(fd);
+    ::close(fd);
+  }
 }
 
 void SpendJournal::remove(std::uint64_t seq) {
@@ -129,6 +139,15 @@ void SpendJournal::remove(std::uint64_t seq) {
   std::error_code ec;
   fs::remove(path_of(seq), ec);
   if (ec) log_.warn("msg=\"spend journal segment not removed\" seq={} error=\"{}\"", seq, ec.message());
+}
+
+void SpendJournal::quarantine(std::uint64_t seq) {
+  if (!enabled()) return;
+  std::error_code ec;
+  std::string to = path_of(seq);
+  to.replace(to.size() - kSuffix.size(), kSuffix.size(), ".rejected");
+  fs::rename(path_of(seq), to, ec);
+  if (ec) log_.error("msg=\"spend journal segment not quarantined\" seq={} error=\"{}\"", seq, ec.message());
 }
 
 std::vector<db::SpendEvent> SpendJournal::read(std::uint64_t seq, std::size_t& skipped) const {
@@ -148,45 +167,74 @@ std::vector<db::SpendEvent> SpendJournal::read(std::uint64_t seq, std::size_t& s
   return out;
 }
 
+// By hand, not through a DOM: this runs once per request on the request's thread. decode()
+// reads it back with nlohmann (only at start-up or for spilled segments).
 std::string SpendJournal::encode(const db::SpendEvent& e) {
-  Json deltas = Json::array();
-  for (const db::SpendDelta& d : e.deltas) {
-    deltas.push_back({{"entity", static_cast<int>(d.entity)},
-                      {"id", d.id},
-                      {"amount", d.amount},
-                      {"window_ms", d.window_ms},
-                      {"model", d.model}});
+  std::string out;
+  out.reserve(768 + e.messages.size() + e.response.size());
+  const auto text = [&out](std::string_view name, std::string_view value) {
+    out += out.empty() ? "{\"" : ",\"";
+    out += name;
+    out += "\":";
+    api::append_json_string(out, value);
+  };
+  const auto number = [&out](std::string_view name, auto value) {
+    out += ",\"";
+    out += name;
+    out += "\":";
+    if constexpr (std::is_floating_point_v<decltype(value)>) {
+      fmt::format_to(std::back_inserter(out), "{}", std::isfinite(value) ? value : 0.0);  // shortest exact
+    } else {
+      fmt::format_to(std::back_inserter(out), "{}", value);
+    }
+  };
+  text("request_id", e.request_id);
+  text("call_type", e.call_type);
+  text("api_key", e.api_key);
+  number("spend", e.spend);
+  number("counterfactual_spend", e.counterfactual_spend);
+  number("prompt_tokens", e.prompt_tokens);
+  number("completion_tokens", e.completion_tokens);
+  number("total_tokens", e.total_tokens);
+  number("cache_read_input_tokens", e.cache_read_input_tokens);
+  number("cache_creation_input_tokens", e.cache_creation_input_tokens);
+  number("start_ms", e.start_ms);
+  number("end_ms", e.end_ms);
+  number("completion_start_ms", e.completion_start_ms);
+  text("model", e.model);
+  text("model_id", e.model_id);
+  text("model_group", e.model_group);
+  text("custom_llm_provider", e.custom_llm_provider);
+  text("api_base", e.api_base);
+  text("user", e.user);
+  text("team_id", e.team_id);
+  text("organization_id", e.organization_id);
+  text("end_user", e.end_user);
+  text("metadata", e.metadata);
+  out += e.cache_hit ? ",\"cache_hit\":true" : ",\"cache_hit\":false";
+  out += ",\"request_tags\":[";
+  for (std::size_t i = 0; i < e.request_tags.size(); ++i) {
+    if (i > 0) out += ',';
+    api::append_json_string(out, e.request_tags[i]);
   }
-  const Json j = {{"request_id", e.request_id},
-                  {"call_type", e.call_type},
-                  {"api_key", e.api_key},
-                  {"spend", e.spend},
-                  {"counterfactual_spend", e.counterfactual_spend},
-                  {"prompt_tokens", e.prompt_tokens},
-                  {"completion_tokens", e.completion_tokens},
-                  {"total_tokens", e.total_tokens},
-                  {"cache_read_input_tokens", e.cache_read_input_tokens},
-                  {"cache_creation_input_tokens", e.cache_creation_input_tokens},
-                  {"start_ms", e.start_ms},
-                  {"end_ms", e.end_ms},
-                  {"completion_start_ms", e.completion_start_ms},
-                  {"model", e.model},
-                  {"model_id", e.model_id},
-                  {"model_group", e.model_group},
-                  {"custom_llm_provider", e.custom_llm_provider},
-                  {"api_base", e.api_base},
-                  {"user", e.user},
-                  {"team_id", e.team_id},
-                  {"organization_id", e.organization_id},
-                  {"end_user", e.end_user},
-                  {"metadata", e.metadata},
-                  {"cache_hit", e.cache_hit},
-                  {"request_tags", e.request_tags},
-                  {"status", e.status},
-                  {"messages", e.messages},
-                  {"response", e.response},
-                  {"deltas", std::move(deltas)}};
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  out += ']';
+  text("status", e.status);
+  text("messages", e.messages);
+  text("response", e.response);
+  out += ",\"deltas\":[";
+  for (std::size_t i = 0; i < e.deltas.size(); ++i) {
+    const db::SpendDelta& d = e.deltas[i];
+    out += i > 0 ? ",{\"entity\":" : "{\"entity\":";
+    fmt::format_to(std::back_inserter(out), "{}", static_cast<int>(d.entity));
+    out += ",\"id\":";
+    api::append_json_string(out, d.id);
+    fmt::format_to(std::back_inserter(out), ",\"amount\":{},\"window_ms\":{},\"model\":",
+                   std::isfinite(d.amount) ? d.amount : 0.0, d.window_ms);
+    api::append_json_string(out, d.model);
+    out += '}';
+  }
+  out += "]}";
+  return out;
 }
 
 bool SpendJournal::decode(std::string_view line, db::SpendEvent& e) {

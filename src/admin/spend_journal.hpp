@@ -39,15 +39,20 @@ class SpendJournal {
   /// starts after them.
   const std::vector<std::uint64_t>& leftover() const { return leftover_; }
 
-  /// Appends one event to the current segment; returns that segment's number. False in `ok` when
-  /// the write failed (disk full): the event then lives only in memory.
-  std::uint64_t append(const db::SpendEvent& event, bool& ok);
-  /// Starts a new segment; returns the number of the one just closed.
+  /// Appends one encoded event (encode() + '\n', made before taking any lock) to the current
+  /// segment with one write(2); returns that segment's number. False in `ok` when the write
+  /// failed (disk full): the event then lives only in memory.
+  std::uint64_t append(std::string_view line, bool& ok);
+  /// Starts a new segment; returns the number of the one just closed. Cheap (no disk wait): the
+  /// closed segment is synced by the next sync().
   std::uint64_t rotate();
-  /// fdatasync of the current segment, when something was appended since the last sync.
+  /// fdatasync of the current segment when something was appended since the last sync, and of
+  /// segments closed since. Never holds the lock while the disk works.
   void sync();
   /// Deletes a segment whose events are all stored.
   void remove(std::uint64_t seq);
+  /// Renames a segment the database refused to `spend-<seq>.rejected`, kept for the operator.
+  void quarantine(std::uint64_t seq);
   /// The events of a segment; lines that do not parse (a torn last line) are skipped and counted.
   std::vector<db::SpendEvent> read(std::uint64_t seq, std::size_t& skipped) const;
 
@@ -64,6 +69,7 @@ class SpendJournal {
   std::vector<std::uint64_t> leftover_;
   std::mutex mu_;
   int fd_ = -1;              // current segment; guarded by mu_
+  std::vector<int> closed_fds_;  // rotated out, not synced yet; guarded by mu_
   std::uint64_t seq_ = 0;    // current segment number; guarded by mu_
   bool dirty_ = false;       // appended since the last sync; guarded by mu_
 };

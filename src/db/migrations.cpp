@@ -68,6 +68,8 @@ std::string initial_schema() {
 
 // Spend logs: one row per LLM request, LiteLLM_SpendLogs' column names (quoted where they are
 // camelCase or reserved), times as unix ms. request_id is the key that makes writes idempotent.
+// Two secondary indexes only (time; key and time): every row is written once per request, and
+// reports by user or team scan a time range.
 // Part of migration 2: frozen once released.
 constexpr std::string_view kSpendLogs =
     "CREATE TABLE tollgate_spend_logs (\n"
@@ -101,9 +103,7 @@ constexpr std::string_view kSpendLogs =
     "  response TEXT NOT NULL\n"
     ");\n"
     "CREATE INDEX tollgate_spend_logs_start_idx ON tollgate_spend_logs (\"startTime\");\n"
-    "CREATE INDEX tollgate_spend_logs_api_key_idx ON tollgate_spend_logs (api_key, \"startTime\");\n"
-    "CREATE INDEX tollgate_spend_logs_user_idx ON tollgate_spend_logs (\"user\", \"startTime\");\n"
-    "CREATE INDEX tollgate_spend_logs_team_idx ON tollgate_spend_logs (team_id, \"startTime\");\n";
+    "CREATE INDEX tollgate_spend_logs_api_key_idx ON tollgate_spend_logs (api_key, \"startTime\");\n";
 
 // Runs in the migration's transaction. Sets `applied` when this call applied it.
 Result<void> apply_once(Session& s, const Migration& m, bool& applied) {

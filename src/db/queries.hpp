@@ -34,7 +34,7 @@ Result<void> check_spend(Session& s, const std::vector<SpendDelta>& deltas);
 Result<void> apply_spend(Session& tx, const std::vector<SpendDelta>& deltas);
 
 // Spend logs (spend_queries.cpp).
-Result<std::size_t> write_spend(Session& s, const std::vector<SpendEvent>& events);
+Result<std::size_t> write_spend(Session& s, std::span<const SpendEvent> events);
 Result<std::vector<SpendEvent>> spend_logs(Session& s, const SpendLogFilter& filter);
 Result<std::vector<SpendSummaryRow>> spend_summary(Session& s, const SpendSummaryQuery& query);
 Result<std::size_t> purge_spend_logs(Session& s, std::int64_t before_ms, std::size_t limit);

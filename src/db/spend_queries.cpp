@@ -52,7 +52,7 @@ void row_values(const SpendEvent& e, std::vector<Value>& out) {
   out.emplace_back(e.team_id);
   out.emplace_back(e.organization_id);
   out.emplace_back(e.end_user);
-  out.emplace_back(dump(e.metadata));
+  out.emplace_back(e.metadata);
   out.emplace_back(std::int64_t{e.cache_hit ? 1 : 0});
   out.emplace_back(dump(Json(e.request_tags)));
   out.emplace_back(e.status);
@@ -85,8 +85,7 @@ SpendEvent to_event(const std::vector<Value>& row) {
   e.team_id = as_text(row[i++]);
   e.organization_id = as_text(row[i++]);
   e.end_user = as_text(row[i++]);
-  e.metadata = Json::parse(as_text(row[i++]), nullptr, false);
-  if (!e.metadata.is_object()) e.metadata = Json::object();
+  e.metadata = as_text(row[i++]);
   e.cache_hit = as_int(row[i++]) != 0;
   const Json tags = Json::parse(as_text(row[i++]), nullptr, false);
   if (tags.is_array()) {
@@ -141,7 +140,7 @@ std::int64_t clamp(std::size_t n) {
 
 }  // namespace
 
-Result<std::size_t> write_spend(Session& s, const std::vector<SpendEvent>& events) {
+Result<std::size_t> write_spend(Session& s, std::span<const SpendEvent> events) {
   // The first event of each request id counts; a repeat inside the batch is a replay.
   std::vector<const SpendEvent*> unique;
   std::unordered_set<std::string_view> seen;

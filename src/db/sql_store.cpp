@@ -153,8 +153,8 @@ class SqlStore final : public Store {
     co_return r;
   }
 
-  asio::awaitable<Result<std::size_t>> write_spend(std::vector<SpendEvent> events) override {
-    auto job = [events = std::move(events)](Session& s) { return queries::write_spend(s, events); };
+  asio::awaitable<Result<std::size_t>> write_spend(std::span<const SpendEvent> events) override {
+    auto job = [events](Session& s) { return queries::write_spend(s, events); };
     Result<std::size_t> r = co_await run<std::size_t>(job);
     co_return r;
   }

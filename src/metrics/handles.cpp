@@ -2,6 +2,7 @@
 #include <string>
 
 #include "metrics/families.hpp"
+#include "tollgate/core/redacted_url.hpp"
 #include "tollgate/metrics/metrics.hpp"
 #include "tollgate/router/error_class.hpp"
 
@@ -12,25 +13,6 @@ using config::ErrorClass;
 
 static_assert(static_cast<std::size_t>(ErrorClass::kConnection) + 1 == config::kErrorClassCount,
               "router::exception_class_name() and the per-class arrays cover every ErrorClass");
-
-// A URL's userinfo and query may hold credentials (user:pass@host, ?api-key=...): labels get
-// scheme, host, port and path only.
-std::string label_api_base(std::string_view url) {
-  if (auto cut = url.find_first_of("?#"); cut != std::string_view::npos) url = url.substr(0, cut);
-  std::string out;
-  std::size_t host = url.find("://");
-  host = host == std::string_view::npos ? 0 : host + 3;
-  std::size_t authority_end = url.find('/', host);
-  std::string_view authority = url.substr(host, authority_end == std::string_view::npos
-                                                    ? std::string_view::npos
-                                                    : authority_end - host);
-  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
-    out.append(url.substr(0, host));
-    out.append(url.substr(host + at + 1));
-    return out;
-  }
-  return std::string(url);
-}
 
 // HTTP statuses 100..599 as themselves, anything else in one bucket.
 constexpr std::size_t kOutOfRangeStatus = 500;
@@ -52,7 +34,7 @@ DeploymentMetrics::DeploymentMetrics(Families& f, const config::Deployment& d)
     : cooled_down_(&f.deployment_cooled_down),
       model_(d.model),
       id_(d.id),
-      api_base_(label_api_base(d.api_base)),
+      api_base_(redacted_url(d.api_base)),
       provider_(d.provider) {
   // LiteLLM's label sets: the deployment's four, plus requested_model on the per-call counters,
   // and `model` (not litellm_model_name) on the API latency histograms.

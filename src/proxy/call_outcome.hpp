@@ -10,6 +10,7 @@
 
 #include "tollgate/api/request.hpp"
 #include "tollgate/core/clock.hpp"
+#include "tollgate/http/server.hpp"
 #include "tollgate/limits/limiter.hpp"
 #include "tollgate/providers/provider.hpp"
 #include "tollgate/proxy/gate.hpp"
@@ -60,6 +61,15 @@ struct CallOutcome {
   bool settled = false;                        // settle_request ran
 };
 
+inline constexpr std::string_view kJson = "application/json";
+inline constexpr std::string_view kEventStream = "text/event-stream";
+
+inline double to_ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+/// The headers LiteLLM clients read (x-litellm-*, x-ratelimit-*), computed at the moment the
+/// response head is sent (relay.cpp).
+http::HeaderList response_headers(const CallOutcome& out);
+
 // Client-chosen names are echoed in headers and logs: cap them so response headers stay small.
 constexpr std::size_t kMaxEchoedName = 256;
 
@@ -68,6 +78,16 @@ inline std::string capped_name(std::string_view name) {
   std::size_t cut = kMaxEchoedName;
   while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
   return std::string(name.substr(0, cut));
+}
+
+// Header values are bytes, not checked UTF-8: as ids for logs, limits and the spend logs they
+// keep printable ASCII only (anything else becomes '?'), capped like capped_name.
+inline std::string header_text(std::string_view value) {
+  std::string out = capped_name(value);
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
 }
 
 }  // namespace tollgate::proxy

@@ -2,9 +2,10 @@
 // its spend event goes to the control plane's journal and queue, and the spend metrics count it.
 // Runs before the last byte of a successful answer is written, so a client that got its answer
 // has its spend journaled even if the process dies right after.
-#include <nlohmann/json.hpp>
+#include <fmt/format.h>
 
 #include "proxy/call_outcome.hpp"
+#include "tollgate/api/json_text.hpp"
 #include "tollgate/proxy/proxy_handler.hpp"
 
 namespace tollgate::proxy {
@@ -85,16 +86,24 @@ void ProxyHandler::settle_request(CallOutcome& out, bool success, std::string_vi
   e.team_id = team;
   e.organization_id = who && who->organization ? who->organization->id : empty;
   e.end_user = out.end_user;
-  e.metadata = {{"user_api_key_alias", who ? who->key_alias : empty},
-                {"user_api_key_team_alias", who ? who->team_alias : empty},
-                {"reasoning_tokens", usage.reasoning_tokens},
-                {"usage_reported", usage.present},
-                {"stream", out.stream},
-                {"status_code", out.status},
-                {"attempted_retries", out.attempted_retries},
-                {"attempted_fallbacks", out.attempted_fallbacks}};
-  if (!out.error_type.empty()) e.metadata["error_type"] = out.error_type;
+  std::erase(e.end_user, '\0');  // JSON allows \u0000, PostgreSQL text does not
+  // Built as text once: the journal and the database store it as is.
+  std::string& m = e.metadata;
+  m = "{\"user_api_key_alias\":";
+  api::append_json_string(m, who ? std::string_view(who->key_alias) : std::string_view());
+  m += ",\"user_api_key_team_alias\":";
+  api::append_json_string(m, who ? std::string_view(who->team_alias) : std::string_view());
+  m += fmt::format(",\"reasoning_tokens\":{},\"usage_reported\":{},\"stream\":{},\"status_code\":{},"
+                   "\"attempted_retries\":{},\"attempted_fallbacks\":{}",
+                   usage.reasoning_tokens, usage.present, out.stream, out.status, out.attempted_retries,
+                   out.attempted_fallbacks);
+  if (!out.error_type.empty()) {
+    m += ",\"error_type\":";
+    api::append_json_string(m, out.error_type);
+  }
+  m += '}';
   e.request_tags = out.tags;
+  for (std::string& tag : e.request_tags) std::erase(tag, '\0');
   e.status = success ? "success" : "failure";
   if (snap.config->spend.store_prompts) {
     e.messages = std::string(out.request_body);

@@ -504,7 +504,7 @@ SpendEvent spend_event(const std::string& id, double spend, std::int64_t start_m
   e.user = "u1";
   e.team_id = "t1";
   e.status = "success";
-  e.metadata = {{"note", "żółw"}};
+  e.metadata = R"({"note":"żółw"})";
   e.request_tags = {"a", "b"};
   e.deltas = {{.entity = Entity::kKey, .id = key, .amount = spend}, {.entity = Entity::kTeam, .id = "t1", .amount = spend}};
   return e;
@@ -533,7 +533,7 @@ TEST_P(StoreTest, SpendEventsAreStoredOnceByRequestIdWithTheirEntitySpend) {
   const SpendEvent& e = one->front();
   EXPECT_EQ(e.start_ms, t0 + 7);
   EXPECT_EQ(e.completion_start_ms, t0 + 57);
-  EXPECT_EQ(e.metadata, (Json{{"note", "żółw"}}));
+  EXPECT_EQ(e.metadata, R"({"note":"żółw"})");
   EXPECT_EQ(e.request_tags, (std::vector<std::string>{"a", "b"}));
   EXPECT_DOUBLE_EQ(e.counterfactual_spend, 0.5);
   EXPECT_TRUE(e.deltas.empty());

@@ -18,6 +18,7 @@
 #include <climits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -97,7 +98,7 @@ struct SpendEvent {
   std::string team_id;
   std::string organization_id;
   std::string end_user;                  // the request's `user` / x-litellm-end-user-id
-  nlohmann::json metadata = nlohmann::json::object();
+  std::string metadata = "{}";           // a JSON object, as text (built once, stored as is)
   bool cache_hit = false;
   std::vector<std::string> request_tags;
   std::string status;                    // "success" | "failure"
@@ -200,7 +201,8 @@ class Store {
   /// Stores the events not stored yet (by request_id) and adds their entity spend, all in one
   /// transaction: multi-row inserts and one UPDATE per entity. Returns how many were new.
   /// kInvalidRequest, nothing written, when an event has no request id or a delta is invalid.
-  virtual asio::awaitable<Result<std::size_t>> write_spend(std::vector<SpendEvent> events) = 0;
+  /// `events` must stay alive until the call completes (the caller awaits it).
+  virtual asio::awaitable<Result<std::size_t>> write_spend(std::span<const SpendEvent> events) = 0;
   /// Spend-log rows (deltas empty), newest first.
   virtual asio::awaitable<Result<std::vector<SpendEvent>>> spend_logs(SpendLogFilter filter) = 0;
   /// Sums over spend logs, grouped; ordered by the group keys.

@@ -1,5 +1,6 @@
 #include "admin/spend_journal.hpp"
 
+#include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -34,7 +35,7 @@ db::SpendEvent event(const std::string& id) {
   e.team_id = "t";
   e.organization_id = "o";
   e.end_user = "c";
-  e.metadata = {{"k", {1, 2}}};
+  e.metadata = R"({"k":[1,2]})";
   e.cache_hit = true;
   e.request_tags = {"x"};
   e.status = "failure";
@@ -81,11 +82,11 @@ TEST(SpendJournal, SegmentsRotateAreReadBackAndSurviveARestartUntilRemoved) {
     SpendJournal journal(path, log);
     EXPECT_TRUE(journal.leftover().empty());
     bool ok = false;
-    first = journal.append(event("a"), ok);
+    first = journal.append(SpendJournal::encode(event("a")) + "\n", ok);
     EXPECT_TRUE(ok);
-    journal.append(event("b"), ok);
+    journal.append(SpendJournal::encode(event("b")) + "\n", ok);
     EXPECT_EQ(journal.rotate(), first);
-    const std::uint64_t second = journal.append(event("c"), ok);
+    const std::uint64_t second = journal.append(SpendJournal::encode(event("c")) + "\n", ok);
     EXPECT_GT(second, first);
     journal.sync();
     std::size_t skipped = 0;
@@ -107,17 +108,21 @@ TEST(SpendJournal, SegmentsRotateAreReadBackAndSurviveARestartUntilRemoved) {
   EXPECT_EQ(again.read(again.leftover()[0], skipped).size(), 2u);
   EXPECT_EQ(skipped, 1u);
   again.remove(again.leftover()[0]);
+  again.quarantine(again.leftover()[1]);
   SpendJournal third(path, log);
-  // The removed segment is gone; the other leftover and `again`'s own (empty) segment remain.
-  ASSERT_EQ(third.leftover().size(), 2u);
-  EXPECT_EQ(third.leftover()[0], again.leftover()[1]);
+  // The removed segment is gone, the quarantined one renamed (no longer replayed); `again`'s own
+  // (empty) segment remains.
+  ASSERT_EQ(third.leftover().size(), 1u);
+  EXPECT_GT(third.leftover()[0], again.leftover()[1]);
+  EXPECT_TRUE(std::filesystem::exists(path + "/spend-" + std::string(10 - std::to_string(again.leftover()[1]).size(), '0') +
+                                      std::to_string(again.leftover()[1]) + ".rejected"));
 }
 
 TEST(SpendJournal, DisabledJournalKeepsNothing) {
   spdlog::logger log("journal-test");
   SpendJournal journal("", log);
   bool ok = false;
-  EXPECT_EQ(journal.append(event("a"), ok), 0u);
+  EXPECT_EQ(journal.append(SpendJournal::encode(event("a")) + "\n", ok), 0u);
   EXPECT_TRUE(ok);
   EXPECT_FALSE(journal.enabled());
 }
