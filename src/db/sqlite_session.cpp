@@ -78,7 +78,10 @@ SqliteSession::SqliteSession(const std::string& path) {
   }
 }
 
-SqliteSession::~SqliteSession() { sqlite3_close(db_); }
+SqliteSession::~SqliteSession() {
+  for (auto& [text, stmt] : statements_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
 
 boost::system::error_code SqliteSession::fail(int rc) {
   last_error_ = sqlite3_errmsg(db_);
@@ -112,24 +115,46 @@ Result<Rows> SqliteSession::query(std::string_view sql, std::span<const Value> p
     text += '?';
     order.push_back(n);
   }
-  sqlite3_stmt* raw = nullptr;
-  int rc = sqlite3_prepare_v2(db_, text.data(), static_cast<int>(text.size()), &raw, nullptr);
-  const Statement stmt(raw);
-  if (rc != SQLITE_OK) return fail(rc);
+  constexpr std::size_t kMaxCachedStatements = 256;
+  sqlite3_stmt* stmt = nullptr;
+  int rc = SQLITE_OK;
+  Statement owned;  // a statement not kept in the cache
+  if (auto it = statements_.find(text); it != statements_.end()) {
+    stmt = it->second;
+  } else {
+    rc = sqlite3_prepare_v2(db_, text.data(), static_cast<int>(text.size()), &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return fail(rc);
+    }
+    if (statements_.size() < kMaxCachedStatements) {
+      statements_.emplace(std::move(text), stmt);
+    } else {
+      owned.reset(stmt);
+    }
+  }
+  // Reset on every exit, so a cached SELECT never keeps a read transaction open.
+  struct Reset {
+    sqlite3_stmt* s;
+    ~Reset() {
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+    }
+  } const reset{stmt};
   for (std::size_t k = 0; k < order.size(); ++k) {
     if (order[k] == 0 || order[k] > params.size()) continue;  // unbound: NULL
-    if ((rc = bind(stmt.get(), static_cast<int>(k + 1), params[order[k] - 1])) != SQLITE_OK) return fail(rc);
+    if ((rc = bind(stmt, static_cast<int>(k + 1), params[order[k] - 1])) != SQLITE_OK) return fail(rc);
   }
   Rows out;
-  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-    const int n = sqlite3_column_count(stmt.get());
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    const int n = sqlite3_column_count(stmt);
     std::vector<Value>& row = out.rows.emplace_back();
     row.reserve(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) row.push_back(column(stmt.get(), i));
+    for (int i = 0; i < n; ++i) row.push_back(column(stmt, i));
   }
   if (rc != SQLITE_DONE) return fail(rc);
   // sqlite3_changes64() keeps the count of the last write; a read changed nothing.
-  out.affected = sqlite3_stmt_readonly(stmt.get()) != 0 ? 0 : sqlite3_changes64(db_);
+  out.affected = sqlite3_stmt_readonly(stmt) != 0 ? 0 : sqlite3_changes64(db_);
   return out;
 }
 
