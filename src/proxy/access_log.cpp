@@ -10,6 +10,8 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "tollgate/api/json_text.hpp"
+
 namespace tollgate::proxy {
 namespace {
 
@@ -28,25 +30,6 @@ void write_all(int fd, std::string_view data) {
 }
 
 }  // namespace
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      out.append("\\u00");
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 0xF]);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
 
 AccessLog::AccessLog(const config::LogSettings& settings, unsigned shards) {
   if (settings.access_log == "off") return;
@@ -110,11 +93,11 @@ void AccessLog::write(unsigned shard, const AccessRecord& r) {
   const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
   fmt::format_to(std::back_inserter(line), R"({{"ts":"{:%FT%T}Z","request_id":"{}","method":"{}","path":)", now,
                  r.request_id, r.method);
-  append_json_string(line, r.path);
+  api::append_json_string(line, r.path);
   line.append(",\"model_group\":");
-  append_json_string(line, r.model_group);
+  api::append_json_string(line, r.model_group);
   line.append(",\"deployment_id\":");
-  append_json_string(line, r.deployment_id);
+  api::append_json_string(line, r.deployment_id);
   fmt::format_to(std::back_inserter(line),
                  R"(,"status":{},"stream":{},"duration_ms":{:.3f},"upstream_ms":{:.3f},"overhead_ms":{:.3f})", r.status,
                  r.stream, r.duration_ms, r.upstream_ms, r.overhead_ms);
@@ -124,7 +107,7 @@ void AccessLog::write(unsigned shard, const AccessRecord& r) {
   }
   if (!r.error_type.empty()) {
     line.append(",\"error\":");
-    append_json_string(line, r.error_type);
+    api::append_json_string(line, r.error_type);
   }
   line.append("}\n");
 

@@ -329,7 +329,7 @@ TEST(SpendJournalTest, KillNineMidLoadLosesNoSpend) {
     std::atomic<bool> stop{false};
     std::vector<std::thread> load;
     for (int t = 0; t < 4; ++t) {
-      load.emplace_back([&] {
+      load.emplace_back([&, t] {
         while (!stop.load()) {
           try {
             HttpResponse r = http_request(gw.port(), "POST", "/v1/chat/completions", chat(t % 2 == 1), bearer(key), 2s);

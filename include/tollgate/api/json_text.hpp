@@ -9,7 +9,8 @@
 namespace tollgate::api {
 
 /// Appends `s` as a JSON string, quotes included: `"` and `\` escaped, control characters as
-/// \n, \r, \t, \b, \f or \u00XX; other bytes as they are (the caller passes UTF-8).
+/// \u00XX; other bytes as they are (the caller passes UTF-8). Used by the access log and the
+/// spend journal.
 void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace tollgate::api

@@ -37,9 +37,6 @@ struct AccessRecord {
   std::string_view error_type;  // empty on success
 };
 
-/// Appends `s` to `out` as a JSON string (quotes included). Bytes >= 0x80 pass through.
-void append_json_string(std::string& out, std::string_view s);
-
 class AccessLog {
  public:
   /// `shards`: one per worker thread. Throws std::system_error when the file cannot be opened.

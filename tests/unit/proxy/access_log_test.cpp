@@ -54,12 +54,5 @@ TEST(AccessLogTest, UnwritablePathThrowsAtStartNotPerRequest) {
   EXPECT_THROW(AccessLog({.level = "info", .access_log = "/nonexistent-dir/x.log"}, 1), std::system_error);
 }
 
-TEST(AppendJsonStringTest, EscapesQuotesBackslashesAndControls) {
-  std::string out;
-  append_json_string(out, "a\"b\\c\nd\x7f\xc3\xa9");
-  EXPECT_EQ(out, "\"a\\\"b\\\\c\\u000ad\x7f\xc3\xa9\"");
-  EXPECT_EQ(nlohmann::json::parse(out), "a\"b\\c\nd\x7f\xc3\xa9");
-}
-
 }  // namespace
 }  // namespace tollgate::proxy
