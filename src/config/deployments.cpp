@@ -166,6 +166,11 @@ std::optional<Deployment> read_deployment(const Json& entry, std::size_t index, 
     ctx.warn(p.path_of("api_key"),
              "environment variable " + *var + " is not set; deployment '" + d.model_name + "' disabled");
     disabled = true;
+  } else if (const Json* key = p.get("api_key");
+             key && key->is_string() && key->get_ref<const std::string&>().empty() && ctx.is_from_env(p.path_of("api_key"))) {
+    // `OPENAI_API_KEY=` (compose and env files make empty values easily) means not signed up, too.
+    ctx.warn(p.path_of("api_key"), "environment variable is empty; deployment '" + d.model_name + "' disabled");
+    disabled = true;
   }
   if (p.ok()) {
     d.litellm_params = *params;

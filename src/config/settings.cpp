@@ -26,9 +26,9 @@ constexpr std::array<std::string_view, 8> kGeneralHandled{
     "master_key", "max_request_size_mb", "database_url", "proxy_batch_write_at", "allow_requests_on_db_unavailable",
     "store_prompts_in_spend_logs", "maximum_spend_logs_retention_period", "baseline_model"};
 constexpr std::array<std::string_view, 2> kLitellmHandled{"request_timeout", "ssl_verify"};
-constexpr std::array<std::string_view, 19> kTollgateHandled{
+constexpr std::array<std::string_view, 20> kTollgateHandled{
     "spend_journal_dir", "spend_queue_max_events", "database_path", "database_pool_size", "key_cache_ttl_seconds", "host", "port", "num_workers", "max_header_size_kb", "header_timeout_seconds",
-    "body_timeout_seconds", "idle_timeout_seconds", "shutdown_timeout_seconds",
+    "body_timeout_seconds", "idle_timeout_seconds", "shutdown_timeout_seconds", "shutdown_delay_seconds",
     "upstream_connect_timeout_seconds", "upstream_chunk_timeout_seconds", "upstream_max_idle_per_host",
     "upstream_pool_idle_timeout_seconds", "log_level", "access_log"};
 
@@ -167,6 +167,7 @@ void read_tollgate_settings(const Json& block, LoadContext& ctx, Config& cfg) {
   if (auto t = s.seconds("body_timeout_seconds")) server.body_timeout = *t;
   if (auto t = s.seconds("idle_timeout_seconds")) server.idle_timeout = *t;
   if (auto t = s.seconds("shutdown_timeout_seconds")) server.shutdown_timeout = *t;
+  if (auto t = s.seconds("shutdown_delay_seconds")) server.shutdown_delay = *t;
   if (auto t = s.seconds("upstream_connect_timeout_seconds")) upstream.connect_timeout = *t;
   if (auto t = s.seconds("upstream_chunk_timeout_seconds")) upstream.chunk_timeout = *t;
   if (auto t = s.seconds("upstream_pool_idle_timeout_seconds")) upstream.pool_idle_timeout = *t;

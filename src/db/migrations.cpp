@@ -1,6 +1,7 @@
 #include "db/migrations.hpp"
 
 #include <initializer_list>
+#include <set>
 #include <string_view>
 
 #include <spdlog/spdlog.h>
@@ -152,6 +153,20 @@ Result<void> migrate(Session& session, const std::vector<Migration>& list, spdlo
     if (applied) log.info("db migration applied version={} description=\"{}\"", m.version, m.description);
   }
   return {};
+}
+
+Result<bool> migrated(Session& session, const std::vector<Migration>& list) {
+  const Result<Rows> seen = session.query("SELECT version FROM tollgate_schema_migrations", {});
+  if (!seen) {
+    if (seen.error() == make_error_code(Errc::kDbUnavailable)) return Result<bool>(boost::system::in_place_error, seen.error());
+    return false;  // no bookkeeping table: nothing migrated yet
+  }
+  std::set<std::int64_t> versions;
+  for (const auto& row : seen->rows) versions.insert(as_int(row.at(0)));
+  for (const Migration& m : list) {
+    if (!versions.contains(m.version)) return false;
+  }
+  return true;
 }
 
 }  // namespace tollgate::db

@@ -32,4 +32,8 @@ const std::vector<Migration>& migrations();
 /// Applies the migrations of `list` that the database has not recorded yet. Idempotent.
 Result<void> migrate(Session& session, const std::vector<Migration>& list, spdlog::logger& log);
 
+/// Whether the database has recorded every migration of `list` (changes nothing). False when the
+/// bookkeeping table does not exist yet; kDbUnavailable when the database cannot be reached.
+Result<bool> migrated(Session& session, const std::vector<Migration>& list);
+
 }  // namespace tollgate::db

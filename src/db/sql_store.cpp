@@ -5,7 +5,9 @@
 // Readiness, before each job: the worker's session is opened (reconnecting when needed), and the
 // first session to get a connection applies the migrations, under a mutex, before any other
 // statement runs anywhere. A PostgreSQL server that is down at start-up therefore only delays
-// migrations to the first call that reaches it.
+// migrations to the first call that reaches it. With migrations skipped (`--skip-migrations`, a
+// replica started after a migration job), that first session checks instead that every migration
+// is recorded, and every call fails with kDbUnavailable until one finds it so.
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
@@ -32,9 +34,10 @@ bool is(const error_code& ec, Errc e) { return ec == make_error_code(e); }
 
 class SqlStore final : public Store {
  public:
-  SqlStore(std::vector<std::unique_ptr<Session>> sessions, std::shared_ptr<spdlog::logger> log)
+  SqlStore(std::vector<std::unique_ptr<Session>> sessions, std::shared_ptr<spdlog::logger> log, bool apply_migrations)
       : sessions_(std::move(sessions)),
         log_(std::move(log)),
+        apply_migrations_(apply_migrations),
         postgres_(sessions_.front()->postgres()),
         pool_(std::make_unique<WorkerPool>(sessions_.size())) {}
 
@@ -49,6 +52,12 @@ class SqlStore final : public Store {
       log_->info("db ready backend={}", backend());
       return;
     }
+    if (!apply_migrations_ && is(r.error(), Errc::kDbUnavailable)) {
+      down_ = true;
+      log_->warn("db schema not ready at start-up backend={}; waiting for the migrations (tollgate --migrate-only)",
+                 backend());
+      return;
+    }
     if (postgres_ && is(r.error(), Errc::kDbUnavailable)) {
       down_ = true;
       log_->warn("db unavailable at start-up backend=postgresql error=\"{}\"; migrations run on the first connection",
@@ -59,6 +68,8 @@ class SqlStore final : public Store {
   }
 
   bool postgres() const override { return postgres_; }
+  bool schema_ready() const override { return migrated_.load(std::memory_order_acquire); }
+  bool schema_pending() const override { return pending_.load(std::memory_order_relaxed); }
 
   asio::awaitable<Result<std::optional<Record>>> get(Entity entity, std::string id) override {
     auto job = [entity, id = std::move(id)](Session& s) { return queries::get(s, entity, id); };
@@ -213,6 +224,15 @@ class SqlStore final : public Store {
     if (migrated_.load(std::memory_order_acquire)) return {};
     const std::lock_guard lock(migrate_mutex_);
     if (migrated_.load(std::memory_order_relaxed)) return {};
+    if (!apply_migrations_) {
+      const Result<bool> current = migrated(s, migrations());
+      if (!current) return current.error();
+      pending_.store(!*current, std::memory_order_relaxed);
+      if (!*current) return make_error_code(Errc::kDbUnavailable);  // not yet: the migration job has not run
+      migrated_.store(true, std::memory_order_release);
+      log_->info("db schema found current backend={} (migrations skipped)", backend());
+      return {};
+    }
     Result<void> r = migrate(s, migrations(), *log_);
     if (r) migrated_.store(true, std::memory_order_release);
     return r;
@@ -231,9 +251,11 @@ class SqlStore final : public Store {
 
   std::vector<std::unique_ptr<Session>> sessions_;
   std::shared_ptr<spdlog::logger> log_;
+  const bool apply_migrations_;
   bool postgres_;
   std::mutex migrate_mutex_;
   std::atomic<bool> migrated_{false};
+  std::atomic<bool> pending_{false};  // schema_pending()
   std::atomic<bool> down_{false};
   std::unique_ptr<WorkerPool> pool_;  // last member: its threads use the sessions
 };
@@ -252,9 +274,28 @@ std::unique_ptr<Store> open_store(const config::DatabaseSettings& settings, std:
     // One connection: SQLite has one writer at a time anyway, and WAL keeps reads from waiting.
     sessions.push_back(std::make_unique<SqliteSession>(settings.sqlite_path));
   }
-  auto store = std::make_unique<SqlStore>(std::move(sessions), std::move(log));
+  auto store = std::make_unique<SqlStore>(std::move(sessions), std::move(log), settings.apply_migrations);
   store->start();
   return store;
+}
+
+std::string apply_migrations(const config::DatabaseSettings& settings, spdlog::logger& log) {
+  std::unique_ptr<Session> session;
+  if (settings.postgres()) {
+    PgSession::validate_url(settings.url);
+    session = std::make_unique<PgSession>(settings.url);
+  } else {
+    session = std::make_unique<SqliteSession>(settings.sqlite_path);
+  }
+  const char* backend = settings.postgres() ? "postgresql" : "sqlite";
+  if (Result<void> opened = session->open(); !opened) {
+    return std::string("cannot connect to the database (") + backend + "): " + session->last_error();
+  }
+  if (Result<void> r = migrate(*session, migrations(), log); !r) {
+    return std::string("migration failed (") + backend + "): " + session->last_error();
+  }
+  log.info("db migrations complete backend={} version={}", backend, migrations().back().version);
+  return {};
 }
 
 }  // namespace tollgate::db

@@ -186,6 +186,7 @@ struct Server::Worker::Session final : Exchange {
   const Request& request() const override { return parser_->get(); }
   SteadyTime received_at() const override { return received_at_; }
   bool draining() const override { return worker_.server_.draining(); }
+  bool stopping() const override { return worker_.server_.stopping(); }
 
   bool keep_alive() const { return parser_->get().keep_alive() && !draining(); }
 

@@ -65,6 +65,10 @@ struct Families {
   // Stores.
   prometheus::Counter& redis_errors;
   prometheus::Gauge& redis_connected;
+  // Config reloads.
+  CounterFamily& config_reloads;
+  prometheus::Gauge& config_version;
+  prometheus::Gauge& config_reload_time;
 };
 
 // Bucket boundaries, in seconds.

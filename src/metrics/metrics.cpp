@@ -119,7 +119,16 @@ Families::Families(std::function<bool(std::string_view)> known)
                                       "Alerts not delivered to the webhook (retries exhausted, queue full, "
                                       "shutdown)").Add({})),
       redis_errors(counter(registry, "tollgate_redis_errors_total", "Failed Redis commands").Add({})),
-      redis_connected(gauge(registry, "tollgate_redis_connected", "1 when Redis is connected").Add({})) {}
+      redis_connected(gauge(registry, "tollgate_redis_connected", "1 when Redis is connected").Add({})),
+      config_reloads(counter(registry, "tollgate_config_reloads_total",
+                             "Config reloads (SIGHUP, POST /config/reload) by result: applied or rejected")),
+      config_version(gauge(registry, "tollgate_config_version", "Config version in effect (1 = the one started with)")
+                         .Add({})),
+      config_reload_time(gauge(registry, "tollgate_config_last_reload_success_timestamp_seconds",
+                               "Unix time of the last applied reload (0: none since start)")
+                             .Add({})) {
+  config_version.Set(1);
+}
 
 std::string Families::bounded_model(std::string_view name) const {
   if (!name.empty() && name != kOtherModel && known_model && known_model(name)) return std::string(name);
@@ -279,6 +288,13 @@ void Metrics::alert(std::string_view type) {
 }
 
 void Metrics::alert_delivery_failure() { impl_->families.alert_delivery_failures.Increment(); }
+
+void Metrics::config_reload(bool applied, std::uint64_t version, double unix_seconds) {
+  impl_->families.config_reloads.Add({{"result", applied ? "applied" : "rejected"}}).Increment();
+  if (!applied) return;
+  impl_->families.config_version.Set(static_cast<double>(version));
+  impl_->families.config_reload_time.Set(unix_seconds);
+}
 
 void Metrics::set_redis_connected(bool connected) { impl_->families.redis_connected.Set(connected ? 1 : 0); }
 

@@ -14,6 +14,7 @@
 #include "tollgate/limits/limiter.hpp"
 #include "tollgate/providers/provider.hpp"
 #include "tollgate/proxy/gate.hpp"
+#include "tollgate/proxy/snapshot.hpp"
 #include "tollgate/router/error_class.hpp"
 
 namespace tollgate::proxy {
@@ -21,6 +22,7 @@ namespace tollgate::proxy {
 using Clock = std::chrono::steady_clock;
 
 struct CallOutcome {
+  std::shared_ptr<const Snapshot> snapshot;  // the config version this request runs on, start to end
   std::string request_id;
   std::string_view method;
   std::string_view path;

@@ -214,8 +214,10 @@ constexpr int kMaxWaits = 3;
 }  // namespace
 
 Snapshot::Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m, admin::ControlPlane* control,
-                   alerting::Alerter* alerts)
-    : config(std::move(cfg)), router(*config), master_key(config->master_key), gate(*config, control), metrics(m),
+                   alerting::Alerter* alerts, const Snapshot* previous)
+    : config(std::move(cfg)),
+      router(*config, previous ? &previous->router : nullptr),
+      master_key(config->master_key), gate(*config, control), metrics(m),
       alerter(alerts) {
   deployment_metrics.reserve(config->model_list.size());
   for (const auto& d : config->model_list) deployment_metrics.push_back(&metrics.deployment(d));
@@ -228,11 +230,15 @@ metrics::RequestedModelMetrics& Snapshot::model_metrics(std::string_view name) c
   return it == model_metrics_.end() ? *other_metrics_ : *it->second;
 }
 
-ProxyHandler::ProxyHandler(unsigned worker_index, std::shared_ptr<const Snapshot> snapshot, asio::io_context& io,
+ProxyHandler::ProxyHandler(unsigned worker_index, const SnapshotHolder& snapshots, asio::io_context& io,
                            asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log,
-                           router::SharedState* shared, std::shared_ptr<limits::LocalLimitState> limits)
+                           router::SharedState* shared, std::shared_ptr<limits::LocalLimitState> limits,
+                           config::ReloadFn reload)
     : worker_index_(worker_index),
-      snapshot_(std::move(snapshot)),
+      snapshots_(snapshots),
+      snapshot_version_(snapshots.version()),
+      snapshot_(snapshots.current()),
+      reload_(std::move(reload)),
       io_(io),
       upstream_(io, tls, snapshot_->config->upstream),
       access_log_(access_log),
@@ -268,8 +274,17 @@ std::string ProxyHandler::new_request_id() {
                      b & 0xffffffffffffULL);
 }
 
+const std::shared_ptr<const Snapshot>& ProxyHandler::current_snapshot() {
+  const std::uint64_t version = snapshots_.version();
+  if (version != snapshot_version_) {
+    snapshot_ = snapshots_.current();
+    snapshot_version_ = version;
+  }
+  return snapshot_;
+}
+
 asio::awaitable<void> ProxyHandler::send_error(http::Exchange& ex, const api::ApiError& error, CallOutcome& out) {
-  snapshot_->metrics.control_rejection(error.errc);
+  out.snapshot->metrics.control_rejection(error.errc);
   out.status = error.status;
   out.error_type = error.type;
   http::HeaderList headers = response_headers(out);
@@ -288,6 +303,7 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
   namespace bhttp = boost::beast::http;
   const http::Request& req = ex.request();
   CallOutcome out;
+  out.snapshot = current_snapshot();
   out.request_id = new_request_id();
   out.started = ex.received_at();
   out.started_ms = unix_ms_now();
@@ -305,29 +321,19 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     std::string body = "\"I'm alive!\"";
     co_await send_json(ex, std::move(body), out);
   } else if (path == "/health/readiness") {
-    const bool draining = ex.draining();
-    nlohmann::json ready = {{"status", draining ? "draining" : "healthy"},
-                            {"db", !snapshot_->gate.enabled()            ? "Not connected"
-                                   : snapshot_->gate.control()->db_up() ? "connected"
-                                                                        : "disconnected"},
-                            {"cache", nullptr},
-                            {"tollgate_version", TOLLGATE_VERSION}};
-    std::string body = ready.dump();
-    out.status = draining ? 503 : 200;
-    const http::HeaderList none;
-    co_await ex.send(out.status, kJson, std::move(body), none);
+    co_await readiness(ex, out);
   } else if (path == "/metrics" && is_get) {
-    std::string body = snapshot_->metrics.render();
+    std::string body = out.snapshot->metrics.render();
     out.status = 200;
     const http::HeaderList none;
     co_await ex.send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(body), none);
   } else {
     const std::string_view presented =
         auth::presented_key(req[bhttp::field::authorization], req["x-litellm-api-key"], req["x-api-key"]);
-    const bool master = snapshot_->master_key.matches(presented);
+    const bool master = out.snapshot->master_key.matches(presented);
     const std::int64_t now = unix_ms_now();
     api::ApiResult<std::shared_ptr<const auth::Principal>> who =
-        co_await snapshot_->gate.authenticate(presented, master, now);
+        co_await out.snapshot->gate.authenticate(presented, master, now);
     if (who) out.principal = who->get();
     if (!who) {
       error = who.error();
@@ -351,7 +357,11 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
       } else {
         error = api::make_error(Errc::kMethodNotAllowed, "Use GET for /v1/models.");
       }
-    } else if (snapshot_->gate.enabled() && admin::AdminApi::handles(out.path)) {
+    } else if (path == "/config/reload") {
+      const auth::Principal& principal = **who;
+      auto reload_error = co_await reload_config(ex, principal, out);
+      error = std::move(reload_error);
+    } else if (out.snapshot->gate.enabled() && admin::AdminApi::handles(out.path)) {
       const auth::Principal& principal = **who;
       auto admin_error = co_await handle_admin(ex, principal, out);
       error = std::move(admin_error);
@@ -363,19 +373,19 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
   // Failures, and answers cut short (the client left, the stream broke): settled here.
   const bool succeeded = out.status < 400 && !out.stream_failure && out.error_type.empty();
   settle_request(out, succeeded, {});
-  if (out.route_index && out.status < 400 && !snapshot_->gate.priced(*out.route_index)) {
-    snapshot_->metrics.unpriced_request(snapshot_->config->model_list[*out.route_index].model);
+  if (out.route_index && out.status < 400 && !out.snapshot->gate.priced(*out.route_index)) {
+    out.snapshot->metrics.unpriced_request(out.snapshot->config->model_list[*out.route_index].model);
   }
 
   const double total = to_ms(Clock::now() - out.started);
   const double upstream = to_ms(out.upstream_wait);
   if (!out.model_group.empty()) {
-    metrics::RequestedModelMetrics& mm = snapshot_->model_metrics(out.model_group);
+    metrics::RequestedModelMetrics& mm = out.snapshot->model_metrics(out.model_group);
     mm.request(static_cast<int>(out.status));
     mm.latency(metrics::Seconds(total / 1000.0), metrics::Seconds(std::max(0.0, total - upstream) / 1000.0));
     if (out.status >= 400) mm.failed(out.error_class.value_or(class_for_status(out.status)));
     const bool routed = !out.deployment_id.empty() || out.attempted_fallbacks > 0;
-    if (snapshot_->alerter && routed) snapshot_->alerter->request_routed(out.model_group, out.attempted_fallbacks > 0);
+    if (out.snapshot->alerter && routed) out.snapshot->alerter->request_routed(out.model_group, out.attempted_fallbacks > 0);
   }
   access_log_.write(worker_index_, {.request_id = out.request_id,
                      .method = out.method,
@@ -395,7 +405,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
                                                                               api::Endpoint endpoint,
                                                                               const auth::Principal& principal,
                                                                               CallOutcome& out) {
-  const std::shared_ptr<const Snapshot> snap = snapshot_;  // this request keeps its config version
+  const std::shared_ptr<const Snapshot> snap = out.snapshot;  // keeps this request's config version
   const router::Router& router = snap->router;
   const http::Request& req = ex.request();
   auto parsed = api::parse_request(req.body(), endpoint);
@@ -671,7 +681,7 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
     result.error = translated.error();
     co_return result;
   }
-  if (snapshot_->gate.priced(route.index)) out.response_cost = snapshot_->gate.cost(route.index, out.usage);
+  if (out.snapshot->gate.priced(route.index)) out.response_cost = out.snapshot->gate.cost(route.index, out.usage);
   out.status = 200;
   settle_request(out, true, *translated);
   co_await send_json(ex, std::move(*translated), out);

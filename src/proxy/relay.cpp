@@ -72,8 +72,8 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
     co_return;
   }
   providers::Provider::CostFn cost;
-  if (out.route_index && snapshot_->gate.priced(*out.route_index)) {
-    cost = [snap = snapshot_, route = *out.route_index](const providers::Usage& u) { return snap->gate.cost(route, u); };
+  if (out.route_index && out.snapshot->gate.priced(*out.route_index)) {
+    cost = [snap = out.snapshot, route = *out.route_index](const providers::Usage& u) { return snap->gate.cost(route, u); };
   }
   auto translator = provider.make_stream_translator(req.fields.client_wants_usage, std::move(cost));
   http::SseDecoder decoder;
@@ -148,7 +148,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::answer_mock(http::Ex
     co_return api::make_error(Errc::kInvalidRequest, "mock_response is not supported for embeddings.", "model");
   }
   out.usage = estimate_mock_usage(req.fields.prompt_bytes, answer);
-  if (out.route_index && snapshot_->gate.priced(*out.route_index)) out.response_cost = snapshot_->gate.cost(*out.route_index, out.usage);
+  if (out.route_index && out.snapshot->gate.priced(*out.route_index)) out.response_cost = out.snapshot->gate.cost(*out.route_index, out.usage);
   const std::string id = "chatcmpl-" + out.request_id;
   out.status = 200;
   if (!req.fields.stream) {

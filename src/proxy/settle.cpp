@@ -25,7 +25,7 @@ const char* call_type(api::Endpoint e) {
 void ProxyHandler::settle_request(CallOutcome& out, bool success, std::string_view response_body) {
   if (out.settled || !out.endpoint) return;
   out.settled = true;
-  const Snapshot& snap = *snapshot_;
+  const Snapshot& snap = *out.snapshot;
   const providers::Usage& usage = out.usage;
   const double cost = out.route_index ? snap.gate.cost(*out.route_index, usage) : 0.0;
   std::vector<SpendTarget> targets;

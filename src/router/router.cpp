@@ -113,7 +113,7 @@ bool glob_match(std::string_view pattern, std::string_view text, std::string& st
 
 }  // namespace
 
-Router::Router(const config::Config& config) : settings_(config.router) {
+Router::Router(const config::Config& config, const Router* previous) : settings_(config.router) {
   routes_.reserve(config.model_list.size());
   states_.reserve(config.model_list.size());
   for (std::size_t i = 0; i < config.model_list.size(); ++i) {
@@ -131,8 +131,14 @@ Router::Router(const config::Config& config) : settings_(config.router) {
     if (settings_.strategy == config::RoutingStrategy::kCost) {
       route.cost_per_token = spend::per_token_cost(d, *spend::PriceTable::embedded());
     }
+    std::shared_ptr<DeploymentState> state;
+    if (previous) {
+      if (auto it = previous->by_id_.find(d.id); it != previous->by_id_.end()) state = previous->states_[it->second];
+    }
+    if (!state) state = std::make_shared<DeploymentState>();
+    route.state = state.get();
     routes_.push_back(std::move(route));
-    states_.push_back(std::make_unique<DeploymentState>());
+    states_.push_back(std::move(state));
     by_id_.try_emplace(d.id, i);
     auto [it, inserted] = by_name_.try_emplace(d.model_name, groups_.size());
     if (inserted) {
@@ -227,7 +233,7 @@ PickResult Router::pick(const Target& target, const PickInput& input, std::int64
       continue;
     }
     any_fits_context = true;
-    const DeploymentState& s = *states_[r.index];
+    const DeploymentState& s = *r.state;
     const std::int64_t cool = s.cooldown_until_ms.load(std::memory_order_relaxed);
     if (cool > now_ms) {
       soonest_ms = std::min(soonest_ms, cool - now_ms);
@@ -315,7 +321,7 @@ const Route* Router::choose(std::span<const Route* const> c, const PickInput& in
     }
     case config::RoutingStrategy::kLeastBusy:
       return lowest(c, rng, [this](const Route& r) {
-        const DeploymentState& s = *states_[r.index];
+        const DeploymentState& s = *r.state;
         return static_cast<double>(s.in_flight.load(std::memory_order_relaxed) +
                                    s.remote_in_flight.load(std::memory_order_relaxed));
       });
@@ -324,7 +330,7 @@ const Route* Router::choose(std::span<const Route* const> c, const PickInput& in
       return lowest(
           c, rng,
           [&](const Route& r) {
-            const DeploymentState& s = *states_[r.index];
+            const DeploymentState& s = *r.state;
             std::lock_guard lock(s.mu);
             const double m = input.stream ? s.time_to_first_token.mean(now_ms) : s.latency_per_token.mean(now_ms);
             return m < 0 ? 0.0 : m + 1e-9;
@@ -336,7 +342,7 @@ const Route* Router::choose(std::span<const Route* const> c, const PickInput& in
       });
     case config::RoutingStrategy::kUsage:
       return lowest(c, rng, [&](const Route& r) {
-        const DeploymentState& s = *states_[r.index];
+        const DeploymentState& s = *r.state;
         std::lock_guard lock(s.mu);
         return static_cast<double>(s.tokens.sum(now_ms) + s.remote_tokens.load(std::memory_order_relaxed));
       });
@@ -345,7 +351,7 @@ const Route* Router::choose(std::span<const Route* const> c, const PickInput& in
 }
 
 bool Router::claim(const Route& route, std::int64_t estimated_tokens, std::int64_t now_ms) const {
-  DeploymentState& s = *states_[route.index];
+  DeploymentState& s = *route.state;
   const config::Deployment& d = *route.deployment;
   if (auto limit = parallel_limit(route)) {
     // Claim the slot first, give it back if that went over: no lock, never over the limit.
@@ -376,7 +382,7 @@ bool Router::claim(const Route& route, std::int64_t estimated_tokens, std::int64
 }
 
 void Router::unclaim(const Route& route, std::int64_t estimated_tokens, std::int64_t now_ms) const {
-  DeploymentState& s = *states_[route.index];
+  DeploymentState& s = *route.state;
   s.in_flight.fetch_sub(1, std::memory_order_relaxed);
   s.unsynced_requests.fetch_sub(1, std::memory_order_relaxed);
   s.unsynced_tokens.fetch_sub(estimated_tokens, std::memory_order_relaxed);
@@ -387,7 +393,7 @@ void Router::unclaim(const Route& route, std::int64_t estimated_tokens, std::int
 
 void Router::release(const Route& route, std::int64_t estimated_tokens, std::int64_t actual_tokens,
                      std::int64_t claimed_ms, std::int64_t now_ms) const {
-  DeploymentState& s = *states_[route.index];
+  DeploymentState& s = *route.state;
   s.in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (actual_tokens != estimated_tokens) {
     s.unsynced_tokens.fetch_add(actual_tokens - estimated_tokens, std::memory_order_relaxed);
@@ -398,7 +404,7 @@ void Router::release(const Route& route, std::int64_t estimated_tokens, std::int
 
 void Router::record_success(const Route& route, bool stream, double latency_s, double ttft_s,
                             std::int64_t completion_tokens, std::int64_t now_ms) const {
-  DeploymentState& s = *states_[route.index];
+  DeploymentState& s = *route.state;
   std::lock_guard lock(s.mu);
   s.attempts.add(now_ms, 1);
   if (stream) {
@@ -412,7 +418,7 @@ std::optional<milliseconds> Router::record_failure(const Route& route, ErrorClas
                                                    std::optional<milliseconds> retry_after,
                                                    milliseconds timeout_used, std::int64_t now_ms) const {
   if (is_client_fault(cls)) return std::nullopt;  // the caller's request, not the deployment
-  DeploymentState& s = *states_[route.index];
+  DeploymentState& s = *route.state;
   std::lock_guard lock(s.mu);
   s.attempts.add(now_ms, 1);
   s.failures.add(now_ms, 1);
@@ -459,7 +465,7 @@ std::optional<milliseconds> Router::record_failure(const Route& route, ErrorClas
 }
 
 int Router::health(const Route& route, std::int64_t now_ms) const {
-  const DeploymentState& s = *states_[route.index];
+  const DeploymentState& s = *route.state;
   if (s.cooldown_until_ms.load(std::memory_order_relaxed) > now_ms) return 2;
   std::lock_guard lock(s.mu);
   return s.failures.sum(now_ms) > 0 ? 1 : 0;

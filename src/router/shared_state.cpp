@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -103,9 +104,11 @@ std::string replica_id() {
 }  // namespace
 
 struct SharedState::Impl {
-  Impl(const config::RedisSettings& s, const Router& r, metrics::Metrics& m, std::shared_ptr<spdlog::logger> l)
+  Impl(const config::RedisSettings& s, std::shared_ptr<const Router> r, metrics::Metrics& m,
+       std::shared_ptr<spdlog::logger> l)
       : settings(s),
-        router(r),
+        usage_strategy(r->settings().strategy == config::RoutingStrategy::kUsage),
+        latest_router(std::move(r)),
         metrics(m),
         log(std::move(l)),
         replica(replica_id()),
@@ -118,14 +121,18 @@ struct SharedState::Impl {
   }
   // Deployments whose every request is admitted by Redis (and counted there by the admission).
   bool exact(const Route& route) const {
-    return router.settings().strategy == config::RoutingStrategy::kUsage && route.deployment->rpm &&
+    return usage_strategy.load(std::memory_order_relaxed) && route.deployment->rpm &&
            *route.deployment->rpm <= kExactRpmLimit;
+  }
+  std::shared_ptr<const Router> current_router() const {
+    const std::lock_guard lock(router_mu);
+    return latest_router;
   }
 
   asio::awaitable<void> sync_once();
   // Without a fresh picture from Redis, route on local state alone: the other replicas' last
   // numbers would otherwise hold deployments "full" for the whole outage.
-  void forget_remote() {
+  void forget_remote(const Router& router) {
     for (const Route& r : router.routes()) {
       DeploymentState& s = router.state(r);
       s.remote_in_flight.store(0, std::memory_order_relaxed);
@@ -136,7 +143,9 @@ struct SharedState::Impl {
   asio::awaitable<void> loop();
 
   config::RedisSettings settings;
-  const Router& router;
+  std::atomic<bool> usage_strategy;
+  mutable std::mutex router_mu;
+  std::shared_ptr<const Router> latest_router;  // guarded by router_mu; swapped by a config reload
   metrics::Metrics& metrics;
   std::shared_ptr<spdlog::logger> log;
   const std::string replica;
@@ -154,6 +163,9 @@ struct SharedState::Impl {
 };
 
 asio::awaitable<void> SharedState::Impl::sync_once() {
+  // One router for the whole sync: indices and states stay consistent across a reload.
+  const std::shared_ptr<const Router> held = current_router();
+  const Router& router = *held;
   const auto& routes = router.routes();
   const bool is_up = conn->connected();
   up.store(is_up, std::memory_order_relaxed);
@@ -184,13 +196,13 @@ asio::awaitable<void> SharedState::Impl::sync_once() {
     args.push_back(std::to_string(s.in_flight.load(std::memory_order_relaxed)));
   }
   if (!is_up) {
-    forget_remote();
+    forget_remote(router);
     co_return;
   }
   Result<RedisReply> reply = co_await conn->eval(sync_script, std::move(keys), std::move(args));
   if (!reply || reply->type != RedisReply::Type::kArray || reply->elements.size() != routes.size() * 4) {
     metrics.redis_error();
-    forget_remote();
+    forget_remote(router);
     // Not applied: push them with the next sync.
     for (const Route& r : routes) {
       router.state(r).unsynced_requests.fetch_add(pushed_requests[r.index], std::memory_order_relaxed);
@@ -233,7 +245,7 @@ asio::awaitable<void> SharedState::Impl::loop() {
     } catch (const std::exception& e) {
       // A bug or bad_alloc must not end syncing for the life of the process.
       metrics.redis_error();
-      forget_remote();
+      forget_remote(*current_router());
       log->error("msg=\"router sync failed\" error=\"{}\"", e.what());
     }
     if (stopping.load(std::memory_order_relaxed)) break;
@@ -245,9 +257,9 @@ asio::awaitable<void> SharedState::Impl::loop() {
   timer = nullptr;
 }
 
-SharedState::SharedState(const config::RedisSettings& redis, const Router& router, metrics::Metrics& metrics,
-                         std::shared_ptr<spdlog::logger> log)
-    : impl_(std::make_shared<Impl>(redis, router, metrics, std::move(log))) {
+SharedState::SharedState(const config::RedisSettings& redis, std::shared_ptr<const Router> router,
+                         metrics::Metrics& metrics, std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_shared<Impl>(redis, std::move(router), metrics, std::move(log))) {
   Impl* impl = impl_.get();
   std::future<void> synced = impl->first_sync.get_future();
   impl->thread = std::thread([impl] {
@@ -279,6 +291,13 @@ SharedState::~SharedState() {
 
 bool SharedState::connected() const { return impl_->up.load(std::memory_order_relaxed); }
 
+void SharedState::set_router(std::shared_ptr<const Router> router) {
+  impl_->usage_strategy.store(router->settings().strategy == config::RoutingStrategy::kUsage,
+                              std::memory_order_relaxed);
+  const std::lock_guard lock(impl_->router_mu);
+  impl_->latest_router = std::move(router);
+}
+
 void SharedState::publish_cooldown(const Route& route, std::int64_t until_ms) {
   std::shared_ptr<Impl> impl = impl_;
   std::vector<std::string> argv{"EVAL", std::string(kCooldownLua), "1", impl->key(route, "cooldown"),
@@ -307,7 +326,7 @@ asio::awaitable<bool> SharedState::admit_rpm(const Route& route, std::int64_t no
   }
   if (reply->elements[0].integer == 1) co_return true;
   // Full across the replicas: local picks skip it until the next sync says otherwise.
-  impl->router.state(route).remote_requests.store(limit, std::memory_order_relaxed);
+  route.state->remote_requests.store(limit, std::memory_order_relaxed);
   co_return false;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Runs the whole gateway in-process on 127.0.0.1, port 0, from a YAML config, for integration tests.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -25,35 +26,54 @@ inline Headers auth_headers(Headers extra = {}) {
   return extra;
 }
 
+/// How a test Gateway differs from the default.
+struct GatewayOptions {
+  bool reloadable = false;                                // App gets a source: set_config() + reload
+  std::function<void(config::Config&)> adjust;            // applied after loading (and on each reload)
+};
+
 class Gateway {
  public:
   /// `yaml` is a config.yaml; the listener is forced to 127.0.0.1:0 with two workers.
-  explicit Gateway(const std::string& yaml, std::map<std::string, std::string> env = {}) {
+  explicit Gateway(const std::string& yaml, std::map<std::string, std::string> env = {}, GatewayOptions options = {})
+      : yaml_(std::make_shared<std::string>(yaml)) {
     auto lookup = [env](const std::string& name) -> std::optional<std::string> {
       auto it = env.find(name);
       return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
     };
-    config::LoadResult loaded = config::load_config_text(yaml, lookup);
+    // The test's own settings, the same on every load: a reload compares them with the running ones.
+    auto load = [this, lookup, adjust = options.adjust]() {
+      config::LoadResult loaded = config::load_config_text(*yaml_, lookup);
+      if (!loaded.config) return loaded;
+      config::Config& cfg = *loaded.config;
+      cfg.server.host = "127.0.0.1";
+      cfg.server.port = 0;
+      cfg.server.num_workers = 2;
+      // Each gateway gets its own SQLite file unless the test chose one (or PostgreSQL) ...
+      if (cfg.database.sqlite_path == config::DatabaseSettings{}.sqlite_path) cfg.database.sqlite_path = db_dir_.file("tollgate.db");
+      // ... and its own spend journal (a shared one would replay one test's spend into another's database).
+      if (cfg.spend.journal_dir == config::SpendSettings{}.journal_dir) cfg.spend.journal_dir = db_dir_.file("spend-journal");
+      if (adjust) adjust(cfg);
+      return loaded;
+    };
+    config::LoadResult loaded = load();
     if (!loaded.config) {
       std::string all;
       for (const auto& e : loaded.errors) all += e.to_string() + "\n";
       throw std::runtime_error("test config invalid:\n" + all);
     }
-    config::Config cfg = std::move(*loaded.config);
-    cfg.server.host = "127.0.0.1";
-    cfg.server.port = 0;
-    cfg.server.num_workers = 2;
-    // Each gateway gets its own SQLite file unless the test chose one (or PostgreSQL) ...
-    if (cfg.database.sqlite_path == config::DatabaseSettings{}.sqlite_path) cfg.database.sqlite_path = db_dir_.file("tollgate.db");
-    // ... and its own spend journal (a shared one would replay one test's spend into another's database).
-    if (cfg.spend.journal_dir == config::SpendSettings{}.journal_dir) cfg.spend.journal_dir = db_dir_.file("spend-journal");
     auto log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-    app_ = std::make_unique<app::App>(std::move(cfg), log);
+    app::ConfigSource source;
+    if (options.reloadable) source = load;
+    app_ = std::make_unique<app::App>(std::move(*loaded.config), log, std::move(source));
     port_ = app_->start();
   }
   ~Gateway() {
     if (app_) app_->shutdown();
   }
+
+  /// The text the next reload reads (reloadable gateways).
+  void set_config(const std::string& yaml) { *yaml_ = yaml; }
 
   std::uint16_t port() const { return port_; }
   app::App& app() { return *app_; }
@@ -68,6 +88,7 @@ class Gateway {
 
  private:
   TempDir db_dir_{"tollgate-gw"};
+  std::shared_ptr<std::string> yaml_;  // read by reloads from worker threads: set it only between them
   std::unique_ptr<app::App> app_;
   std::uint16_t port_ = 0;
 };

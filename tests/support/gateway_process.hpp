@@ -21,6 +21,7 @@ class GatewayProcess {
   GatewayProcess& operator=(const GatewayProcess&) = delete;
 
   std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
   /// SIGTERM and wait; returns the exit status (as waitpid reports it).
   int stop();
   /// SIGKILL (no shutdown work at all) and reap.

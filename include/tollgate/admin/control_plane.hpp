@@ -66,6 +66,9 @@ class ControlPlane {
   bool first_soft_budget_alert(const std::string& scope, std::int64_t window_ms);
   /// Whether the last database round trip (a ping every second, spend writes, sweeps) succeeded.
   bool db_up() const { return db_up_.load(std::memory_order_relaxed); }
+  /// The database has been reached and its schema is current (db::Store::schema_ready).
+  bool schema_ready() const { return store_->schema_ready(); }
+  bool schema_pending() const { return store_->schema_pending(); }
 
   struct Impl;
 

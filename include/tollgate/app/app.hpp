@@ -1,15 +1,19 @@
 #pragma once
 // The composition root: the only place that names concrete types. Builds the TLS context,
-// access log, config snapshot and one ProxyHandler per worker, and owns the server.
+// access log, config snapshot and one ProxyHandler per worker, and owns the server. Reloads the
+// config on request (SIGHUP in run_main, POST /config/reload from any worker).
 //
-// Thread safety: control-thread only (start, shutdown).
+// Thread safety: start and shutdown from the control thread; reload from any thread (serialised).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "tollgate/config/config.hpp"
+#include "tollgate/config/loader.hpp"
+#include "tollgate/config/reload.hpp"
 
 namespace spdlog {
 class logger;
@@ -24,6 +28,8 @@ struct CliOptions {
   std::optional<std::uint16_t> port;       // --port
   std::optional<unsigned> num_workers;     // --num_workers
   bool check_config = false;               // --check-config: validate, print problems, exit
+  bool migrate_only = false;               // --migrate-only: apply database migrations, exit
+  bool skip_migrations = false;            // --skip-migrations (or env DISABLE_SCHEMA_UPDATE=true)
   bool version = false;                    // --version
   bool help = false;                       // --help
 };
@@ -32,9 +38,13 @@ struct CliOptions {
 std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOptions& out);
 std::string usage_text();
 
+/// Reads the config again for a reload (the file, the environment, the command line's overrides).
+using ConfigSource = std::function<config::LoadResult()>;
+
 class App {
  public:
-  App(config::Config config, std::shared_ptr<spdlog::logger> log);
+  /// `source`: where reload() reads the next config from; empty = reloading is refused.
+  App(config::Config config, std::shared_ptr<spdlog::logger> log, ConfigSource source = {});
   ~App();
   App(const App&) = delete;
   App& operator=(const App&) = delete;
@@ -45,6 +55,11 @@ class App {
   /// flushes the access log, stops. Returns true when everything finished in time.
   bool shutdown();
   std::uint16_t port() const;
+  /// Re-reads the config from `source` and, when it is valid, makes it current: requests that
+  /// arrive afterwards use it, requests in flight finish on theirs. Settings that cannot change
+  /// while running (listener, database, Redis, logging, spend, alerting, upstream TLS) keep their
+  /// running values and are named in the outcome's warnings. An invalid config changes nothing.
+  config::ReloadOutcome reload();
 
  private:
   struct Impl;

@@ -63,6 +63,8 @@ struct ServerSettings {
   milliseconds body_timeout{120'000};         // to read a request's body
   milliseconds idle_timeout{120'000};         // keep-alive connection idle before close
   milliseconds shutdown_timeout{30'000};      // drain deadline on SIGTERM
+  milliseconds shutdown_delay{0};             // SIGTERM: serve this long with readiness 503 before draining (load balancers)
+  bool operator==(const ServerSettings&) const = default;  // a reload compares what it cannot apply
 };
 
 /// Upstream (provider) connections.
@@ -75,6 +77,7 @@ struct UpstreamSettings {
   std::string ca_file;                        // ssl_verify as a path, else env SSL_CERT_FILE; empty = system store
   std::size_t max_idle_per_host = 64;         // pooled keep-alive connections per io thread and host
   milliseconds pool_idle_timeout{60'000};     // pooled connection unused this long is closed
+  bool operator==(const UpstreamSettings&) const = default;  // a reload compares what it cannot apply
 };
 
 /// Error classes the router distinguishes (retry_policy / allowed_fails_policy keys in LiteLLM's
@@ -110,6 +113,7 @@ struct RedisSettings {
   std::string password;                       // redis_password / env REDIS_PASSWORD
   int db = 0;                                 // from redis_url path
   bool enabled() const { return !host.empty(); }
+  bool operator==(const RedisSettings&) const = default;  // a reload compares what it cannot apply
 };
 
 /// router_settings (and the litellm_settings names it shares; router_settings wins).
@@ -147,7 +151,11 @@ struct DatabaseSettings {
   std::string url;
   std::string sqlite_path = "tollgate.db";    // tollgate_settings.database_path
   int pool_size = 4;                          // tollgate_settings.database_pool_size: connections (PostgreSQL)
+  /// false: `--skip-migrations` / env DISABLE_SCHEMA_UPDATE=true (replicas after a migration job):
+  /// wait for the schema instead of applying migrations.
+  bool apply_migrations = true;
   bool postgres() const { return !url.empty(); }
+  bool operator==(const DatabaseSettings&) const = default;  // a reload compares what it cannot apply
 };
 
 /// The control plane: key cache, spend writes, what happens when the database is down.
@@ -156,6 +164,7 @@ struct ControlSettings {
   bool allow_requests_on_db_unavailable = false;
   milliseconds key_cache_ttl{30'000};         // tollgate_settings.key_cache_ttl_seconds (backstop; Redis invalidates sooner)
   milliseconds negative_cache_ttl{2'000};     // unknown keys are remembered this long
+  bool operator==(const ControlSettings&) const = default;  // a reload compares what it cannot apply
 };
 
 /// Spend logs and the spend writer (docs/spend.md).
@@ -165,6 +174,7 @@ struct SpendSettings {
   std::string baseline_model;                 // general_settings.baseline_model: model group (or provider/model) for counterfactual cost
   std::string journal_dir = "spend-journal";  // tollgate_settings.spend_journal_dir; "" = no journal (kill -9 loses queued spend)
   std::size_t max_queued_events = 100'000;    // tollgate_settings.spend_queue_max_events: beyond, events wait in the journal only
+  bool operator==(const SpendSettings&) const = default;  // a reload compares what it cannot apply
 };
 
 /// Webhook alerts (general_settings.alerting*; docs/alerting.md). Alerts are sent only when
@@ -181,12 +191,14 @@ struct AlertingSettings {
   int webhook_retries = 2;                    // alerting_args.webhook_retries: after the first attempt
   std::size_t max_queued = 1000;              // alerting_args.max_queued_alerts: beyond, alerts are dropped
   bool enabled() const { return !channels.empty(); }
+  bool operator==(const AlertingSettings&) const = default;  // a reload compares what it cannot apply
 };
 
 /// Logging.
 struct LogSettings {
   std::string level = "info";                 // trace|debug|info|warn|error
   std::string access_log = "stdout";          // "stdout", "off", or a file path
+  bool operator==(const LogSettings&) const = default;  // a reload compares what it cannot apply
 };
 
 struct Config {

@@ -12,6 +12,7 @@ namespace tollgate {
 struct Duration {
   std::int64_t count = 0;
   enum class Unit { kSeconds, kMinutes, kHours, kDays, kWeeks, kMonths } unit = Unit::kSeconds;
+  bool operator==(const Duration&) const = default;
 };
 
 /// nullopt when the text is not a positive duration in one of the units above.

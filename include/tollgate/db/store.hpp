@@ -212,6 +212,13 @@ class Store {
 
   /// A cheap round trip (SELECT 1), for readiness and for noticing recovery.
   virtual asio::awaitable<Result<void>> ping() = 0;
+
+  /// True once the database has been reached and its schema is current: migrated by this process,
+  /// or (migrations skipped) found migrated by another. Until then every call fails with
+  /// kDbUnavailable and readiness says not ready.
+  virtual bool schema_ready() const = 0;
+  /// Migrations skipped and the database reached, but its schema is not current yet.
+  virtual bool schema_pending() const = 0;
 };
 
 /// Opens SQLite (settings.url empty) or PostgreSQL and applies migrations (blocking; called at
@@ -219,6 +226,10 @@ class Store {
 /// returned and migrations run on the first successful connection. Throws std::runtime_error on
 /// a SQLite file that cannot be opened or a migration that fails.
 std::unique_ptr<Store> open_store(const config::DatabaseSettings& settings, std::shared_ptr<spdlog::logger> log);
+
+/// `tollgate --migrate-only`: connects once and applies the pending migrations. Returns "" on
+/// success, else what went wrong (an unreachable server is an error here, not a warning).
+std::string apply_migrations(const config::DatabaseSettings& settings, spdlog::logger& log);
 
 const char* entity_name(Entity e);  // "key", "team", "user", "organization", "end_user", "budget"
 

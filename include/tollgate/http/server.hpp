@@ -45,6 +45,7 @@ class Exchange {
   virtual const Request& request() const = 0;
   virtual SteadyTime received_at() const = 0;   // when the request's headers were complete
   virtual bool draining() const = 0;             // the server is shutting down
+  virtual bool stopping() const = 0;             // draining, or about to (readiness says no)
 
   /// A complete response. Returns false when the client is gone.
   virtual asio::awaitable<bool> send(unsigned status, std::string_view content_type, std::string&& body,
@@ -79,6 +80,10 @@ class Server {
 
   /// Binds every worker's acceptor and starts the threads. Returns the bound port. Throws on bind failure.
   std::uint16_t start();
+  /// Shutdown is coming: readiness answers 503 from now on while requests are still served
+  /// normally, so load balancers stop sending before the listener closes.
+  void announce_stop() { stopping_.store(true, std::memory_order_relaxed); }
+  bool stopping() const { return stopping_.load(std::memory_order_relaxed) || draining(); }
   /// Stops accepting, closes idle keep-alive connections, answers further requests with
   /// `Connection: close`. In-flight requests and streams continue.
   void begin_drain();
@@ -99,6 +104,7 @@ class Server {
   std::shared_ptr<spdlog::logger> log_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> draining_{false};
+  std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> active_{0};
   std::uint16_t port_ = 0;
   bool stopped_ = false;

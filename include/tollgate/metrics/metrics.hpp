@@ -148,6 +148,9 @@ class Metrics {
 
   void redis_error();
   void set_redis_connected(bool connected);
+  /// A config reload: tollgate_config_reloads_total{result="applied|rejected"}; when applied,
+  /// tollgate_config_version and tollgate_config_last_reload_success_timestamp_seconds.
+  void config_reload(bool applied, std::uint64_t version, double unix_seconds);
   /// A request refused by the control plane (tollgate_control_rejections_total{reason}): one of
   /// "auth", "forbidden", "model_access", "rate_limit", "budget", "db_unavailable"; other codes
   /// are not counted here.

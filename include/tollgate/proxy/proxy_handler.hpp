@@ -3,7 +3,8 @@
 // call the provider (or answer a mock), relay the answer (whole or streamed), log one line.
 // See docs/request-lifecycle.md.
 //
-// Thread safety: one ProxyHandler per worker thread. The Snapshot is immutable and shared.
+// Thread safety: one ProxyHandler per worker thread. Snapshots are immutable and shared; each
+// request holds the one current when it arrived (CallOutcome::snapshot, proxy/snapshot.hpp).
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -24,32 +25,13 @@
 #include "tollgate/http/upstream_client.hpp"
 #include "tollgate/metrics/metrics.hpp"
 #include "tollgate/proxy/access_log.hpp"
+#include "tollgate/proxy/snapshot.hpp"
 #include "tollgate/router/router.hpp"
 #include "tollgate/router/shared_state.hpp"
 
 namespace tollgate::proxy {
 
 namespace asio = boost::asio;
-
-/// Everything a request needs from the configuration, built once per config version.
-struct Snapshot {
-  /// `control` (null without a master key) and `alerter` (null without alerting) must outlive the snapshot.
-  Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m, admin::ControlPlane* control = nullptr,
-           alerting::Alerter* alerter = nullptr);
-  std::shared_ptr<const config::Config> config;
-  router::Router router;
-  auth::MasterKey master_key;
-  Gate gate;
-  metrics::Metrics& metrics;
-  alerting::Alerter* alerter;  // null without alerting configured
-  std::vector<metrics::DeploymentMetrics*> deployment_metrics;  // by route index
-  /// The handle for a model group or alias of this config; "other" for anything else.
-  metrics::RequestedModelMetrics& model_metrics(std::string_view name) const;
-
- private:
-  std::unordered_map<std::string, metrics::RequestedModelMetrics*, router::NameHash, std::equal_to<>> model_metrics_;
-  metrics::RequestedModelMetrics* other_metrics_;
-};
 
 // Defined in proxy_handler.cpp.
 struct CallOutcome;
@@ -58,11 +40,12 @@ struct AttemptTimeout;
 
 class ProxyHandler final : public http::Handler {
  public:
-  /// `tls`, `access_log` and `shared` (null without Redis) must outlive the handler. `limits`:
-  /// the process's in-process limit state (the fallback when Redis is configured).
-  ProxyHandler(unsigned worker_index, std::shared_ptr<const Snapshot> snapshot, asio::io_context& io,
-               asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log,
-               router::SharedState* shared = nullptr, std::shared_ptr<limits::LocalLimitState> limits = nullptr);
+  /// `snapshots`, `tls`, `access_log` and `shared` (null without Redis) must outlive the handler.
+  /// `limits`: the process's in-process limit state (the fallback when Redis is configured).
+  /// `reload`: POST /config/reload (empty: the endpoint answers that reloading is not available).
+  ProxyHandler(unsigned worker_index, const SnapshotHolder& snapshots, asio::io_context& io, asio::ssl::context& tls,
+               AccessLog& access_log, std::shared_ptr<spdlog::logger> log, router::SharedState* shared = nullptr,
+               std::shared_ptr<limits::LocalLimitState> limits = nullptr, config::ReloadFn reload = {});
   ~ProxyHandler() override;
 
   asio::awaitable<void> handle(http::Exchange& exchange) override;
@@ -77,6 +60,13 @@ class ProxyHandler final : public http::Handler {
                                                              std::int64_t estimate, CallOutcome& out);
   asio::awaitable<std::optional<api::ApiError>> handle_admin(http::Exchange& ex, const auth::Principal& principal,
                                                              CallOutcome& out);
+  // POST /config/reload (master key only).
+  asio::awaitable<std::optional<api::ApiError>> reload_config(http::Exchange& ex, const auth::Principal& principal,
+                                                              CallOutcome& out);
+  // GET /health/readiness.
+  asio::awaitable<void> readiness(http::Exchange& ex, CallOutcome& out);
+  // The snapshot for a request arriving now (picks up a reload).
+  const std::shared_ptr<const Snapshot>& current_snapshot();
   // One call to one deployment; the answer reaches the client unless the attempt failed.
   asio::awaitable<AttemptResult> attempt(http::Exchange& ex, api::Endpoint endpoint, const api::ParsedRequest& parsed,
                                          const router::Route& route, const router::Target& target,
@@ -98,7 +88,10 @@ class ProxyHandler final : public http::Handler {
   void settle_request(CallOutcome& out, bool success, std::string_view response_body);
 
   unsigned worker_index_;
-  std::shared_ptr<const Snapshot> snapshot_;
+  const SnapshotHolder& snapshots_;
+  std::uint64_t snapshot_version_ = 0;        // of snapshot_
+  std::shared_ptr<const Snapshot> snapshot_;  // the newest this worker has seen; requests copy it
+  config::ReloadFn reload_;
   asio::io_context& io_;
   http::UpstreamClient upstream_;
   AccessLog& access_log_;

@@ -39,6 +39,7 @@ struct Route {
   std::shared_ptr<const providers::Provider> provider;
   http::Url base;                                   // parsed api_base (unset for mock deployments)
   std::optional<double> cost_per_token;             // input + output USD, for cost-based routing
+  DeploymentState* state = nullptr;                 // shared with later routers of the same deployment id
 };
 
 struct Group {
@@ -79,11 +80,14 @@ class Router {
  public:
   /// `config` must outlive the router. Throws std::invalid_argument for a deployment whose
   /// api_base does not parse (the loader has validated it, so this is a bug guard).
-  explicit Router(const config::Config& config);
+  /// `previous` (a config reload): deployments whose id it also has keep its DeploymentState, so
+  /// cooldowns, windows, latencies and in-flight counts carry over, and requests still running on
+  /// the old router release what they claimed on the same state.
+  explicit Router(const config::Config& config, const Router* previous = nullptr);
 
   const config::RouterSettings& settings() const { return settings_; }
   const std::vector<Route>& routes() const { return routes_; }
-  DeploymentState& state(const Route& route) const { return *states_[route.index]; }
+  DeploymentState& state(const Route& route) const { return *route.state; }
   DeploymentState& state(std::size_t index) const { return *states_[index]; }
 
   /// Name -> group: exact group name, then model_group_alias, then a deployment id, then the
@@ -144,7 +148,7 @@ class Router {
 
   config::RouterSettings settings_;
   std::vector<Route> routes_;
-  std::vector<std::unique_ptr<DeploymentState>> states_;
+  std::vector<std::shared_ptr<DeploymentState>> states_;  // by route index; shared across reloads
   std::vector<Group> groups_;                    // config order; wildcard groups included
   NameMap<std::size_t> by_name_;                 // group name -> index in groups_
   NameMap<std::size_t> by_id_;                   // deployment id -> route index

@@ -43,15 +43,18 @@ class SharedState {
   /// rpm limits up to this (100 requests per second) are admitted through Redis one by one.
   static constexpr std::int64_t kExactRpmLimit = 6000;
 
-  /// Starts the Redis thread and connection. `router` must outlive this object (its states are
-  /// what is synchronised); `metrics` likewise.
-  SharedState(const config::RedisSettings& redis, const Router& router, metrics::Metrics& metrics,
+  /// Starts the Redis thread and connection. `router`'s deployment states are what is
+  /// synchronised; `metrics` must outlive this object.
+  SharedState(const config::RedisSettings& redis, std::shared_ptr<const Router> router, metrics::Metrics& metrics,
               std::shared_ptr<spdlog::logger> log);
   ~SharedState();  // stops the thread
   SharedState(const SharedState&) = delete;
   SharedState& operator=(const SharedState&) = delete;
 
   bool connected() const;
+  /// A config reload: sync `router`'s deployments from the next sync on. Deployments it shares
+  /// with the previous router share their states (Router's `previous`), so nothing is lost.
+  void set_router(std::shared_ptr<const Router> router);
   /// A cooldown started on this replica: tell the others (no wait).
   void publish_cooldown(const Route& route, std::int64_t until_ms);
   /// Whether requests to `route` must be admitted through admit_rpm() (usage-based routing and

@@ -14,6 +14,26 @@ TEST(CliTest, AcceptsLiteLlmFlags) {
   EXPECT_EQ(o.num_workers, 3u);
 }
 
+TEST(CliTest, OperatorFlags) {
+  CliOptions o;
+  EXPECT_FALSE(parse_cli({"--migrate-only", "--skip-migrations", "--version"}, o));
+  EXPECT_TRUE(o.migrate_only);
+  EXPECT_TRUE(o.skip_migrations);
+  EXPECT_TRUE(o.version);
+  EXPECT_TRUE(o.config_path.empty());
+}
+
+TEST(CliTest, CheckConfigTakesTheFileDirectlyOrThroughConfig) {
+  CliOptions direct;
+  EXPECT_FALSE(parse_cli({"--check-config", "prod.yaml"}, direct));
+  EXPECT_TRUE(direct.check_config);
+  EXPECT_EQ(direct.config_path, "prod.yaml");
+  CliOptions flag;
+  EXPECT_FALSE(parse_cli({"--check-config", "--config", "prod.yaml"}, flag));
+  EXPECT_TRUE(flag.check_config);
+  EXPECT_EQ(flag.config_path, "prod.yaml");
+}
+
 TEST(CliTest, RejectsBadValuesWithAMessage) {
   CliOptions o;
   EXPECT_TRUE(parse_cli({"--port", "70000"}, o));

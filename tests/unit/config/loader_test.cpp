@@ -397,6 +397,25 @@ model_list:
   EXPECT_EQ(r.config->model_list[0].model_name, "demo");
 }
 
+TEST(ConfigLoaderTest, EmptyApiKeyVariableDisablesDeploymentLikeAnUnsetOne) {
+  auto r = load(R"(
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_key: os.environ/OPENAI_API_KEY
+  - model_name: literal-empty
+    litellm_params: {model: openai/x, api_base: "http://127.0.0.1:9/v1", api_key: ""}
+)",
+                {{"OPENAI_API_KEY", ""}});
+  EXPECT_EQ(strings(r.errors), Strings{});
+  EXPECT_EQ(strings(r.warnings), (Strings{"model_list[0].litellm_params.api_key: environment variable is empty; "
+                                          "deployment 'gpt-4o' disabled"}));
+  ASSERT_TRUE(r.config);
+  ASSERT_EQ(r.config->model_list.size(), 1u);  // an empty key written in the file is the author's choice
+  EXPECT_EQ(r.config->model_list[0].model_name, "literal-empty");
+}
+
 TEST(ConfigLoaderTest, UnsetMasterKeyVariableWarnsAndLeavesKeyEmpty) {
   auto r = load(with_mock("general_settings:\n  master_key: os.environ/MY_MASTER\n"));
   EXPECT_EQ(strings(r.errors), Strings{});

@@ -658,3 +658,52 @@ TEST(BackoffTest, ExponentialWithJitterHonouringRetryAfter) {
 
 }  // namespace
 }  // namespace tollgate::router
+
+// --- config reload --------------------------------------------------------------------------
+
+namespace tollgate::router {
+namespace {
+
+TEST(RouterReloadTest, DeploymentsKeptByIdKeepTheirStateNewOnesStartFresh) {
+  Fixture old({dep("a"), dep("b")});
+  old.router->state(old.route("a")).cooldown_until_ms = kT0 + 10'000;
+  ASSERT_TRUE(old.router->claim(old.route("b"), 100, kT0));  // one in flight on b
+
+  config::Config next;
+  next.model_list = {dep("b"), dep("c"), dep("a")};  // reordered, one added
+  Router reloaded(next, old.router.get());
+  const auto find = [&](std::string_view id) -> const Route& {
+    for (const auto& r : reloaded.routes()) {
+      if (r.deployment->id == id) return r;
+    }
+    throw std::runtime_error("no such route");
+  };
+  // The same objects, so a request still running on the old router releases into the new one.
+  EXPECT_EQ(&reloaded.state(find("a")), &old.router->state(old.route("a")));
+  EXPECT_EQ(reloaded.state(find("a")).cooldown_until_ms.load(), kT0 + 10'000);
+  EXPECT_EQ(reloaded.state(find("b")).in_flight.load(), 1);
+  EXPECT_EQ(reloaded.state(find("c")).cooldown_until_ms.load(), 0);
+  EXPECT_EQ(reloaded.state(find("c")).in_flight.load(), 0);
+  old.router->release(old.route("b"), 100, 100, kT0, kT0 + 5);
+  EXPECT_EQ(reloaded.state(find("b")).in_flight.load(), 0);
+
+  // a is cooling down on the new router too; c and b share the picks.
+  std::minstd_rand rng{7};
+  for (int i = 0; i < 200; ++i) {
+    const PickResult r = reloaded.pick(*reloaded.resolve("g"), {}, kT0 + 1, rng);
+    ASSERT_NE(r.route, nullptr);
+    EXPECT_NE(r.route->deployment->id, "a");
+  }
+}
+
+TEST(RouterReloadTest, ARemovedDeploymentIsNotRoutedTo) {
+  Fixture old({dep("a"), dep("b")});
+  config::Config next;
+  next.model_list = {dep("b")};
+  Router reloaded(next, old.router.get());
+  EXPECT_EQ(reloaded.routes().size(), 1u);
+  EXPECT_FALSE(reloaded.resolve("a").has_value() && reloaded.resolve("a")->pinned != nullptr);
+}
+
+}  // namespace
+}  // namespace tollgate::router
