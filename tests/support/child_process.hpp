@@ -15,11 +15,15 @@ namespace tollgate::testing {
 std::uint16_t free_port();
 
 /// Starts `args[0]` (a path) with `args`, stdout and stderr appended to `output_file` (or
-/// /dev/null when empty), the parent's environment plus `extra_env` ("NAME=value"). Throws
-/// std::system_error when it cannot start. `working_dir`: the child's current directory (relative
+/// /dev/null when empty), the parent's environment plus `extra_env` ("NAME=value"; a name the
+/// parent has too takes the value given here). Throws std::system_error when it cannot start. `working_dir`: the child's current directory (relative
 /// paths in `args` are then relative to it); empty keeps the parent's.
 pid_t spawn_process(const std::vector<std::string>& args, const std::string& output_file = {},
                     const std::vector<std::string>& extra_env = {}, const std::string& working_dir = {});
+
+/// The path of executable `name` in a directory of $PATH (else /usr/local/bin:/usr/bin:/bin);
+/// empty when there is none.
+std::string find_on_path(const std::string& name);
 
 /// The contents of a (small) text file; empty when it cannot be read.
 std::string read_text_file(const std::string& path);

@@ -15,12 +15,15 @@ namespace tollgate::testing {
 
 using namespace std::chrono_literals;
 
-GatewayProcess::GatewayProcess(const std::string& binary, const std::string& config_file, const std::string& log_file)
+GatewayProcess::GatewayProcess(const std::string& binary, const std::string& config_file, const std::string& log_file,
+                               const GatewayProcessOptions& options)
     : port_(free_port()), log_file_(log_file) {
-  // The child runs in the log file's directory, so its default SQLite file lands there too.
-  const std::string dir = std::filesystem::path(log_file).parent_path().string();
-  pid_ = spawn_process({binary, "--config", config_file, "--port", std::to_string(port_), "--num_workers", "2"},
-                       log_file, {}, dir);
+  // By default the child runs in the log file's directory, so its default SQLite file lands there too.
+  const std::string dir =
+      options.working_dir.empty() ? std::filesystem::path(log_file).parent_path().string() : options.working_dir;
+  std::vector<std::string> args = {binary, "--config", config_file, "--port", std::to_string(port_), "--num_workers", "2"};
+  args.insert(args.end(), options.args.begin(), options.args.end());
+  pid_ = spawn_process(args, log_file, options.env, dir);
   const auto deadline = std::chrono::steady_clock::now() + 15s;
   for (;;) {
     int status = 0;

@@ -8,14 +8,23 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tollgate::testing {
 
+/// How to run the binary beyond its config file, port and log (a deployment's environment).
+struct GatewayProcessOptions {
+  std::vector<std::string> env;   // more "NAME=value" for the child; they win over the test's own
+  std::vector<std::string> args;  // more arguments, after the harness's own (e.g. "--host", "127.0.0.1")
+  std::string working_dir;        // the child's current directory; empty: the log file's directory
+};
+
 class GatewayProcess {
  public:
-  /// Starts `binary --config config_file --port <free> --num_workers 2` and waits until
-  /// /health/liveliness answers; throws std::runtime_error (with the log) when it does not.
-  GatewayProcess(const std::string& binary, const std::string& config_file, const std::string& log_file);
+  /// Starts `binary --config config_file --port <free> --num_workers 2 <options.args>` and waits
+  /// until /health/liveliness answers; throws std::runtime_error (with the log) when it does not.
+  GatewayProcess(const std::string& binary, const std::string& config_file, const std::string& log_file,
+                 const GatewayProcessOptions& options = {});
   ~GatewayProcess();
   GatewayProcess(const GatewayProcess&) = delete;
   GatewayProcess& operator=(const GatewayProcess&) = delete;

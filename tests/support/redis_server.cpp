@@ -8,8 +8,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
-#include <sstream>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -21,18 +19,6 @@ namespace {
 
 constexpr const char* kBinary = "redis-server";
 constexpr auto kStartLimit = std::chrono::seconds(10);
-
-std::string find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return {};
-}
-
 
 struct ContextDeleter {
   void operator()(redisContext* c) const { redisFree(c); }
