@@ -3,6 +3,8 @@
 // addresses from the environment, a working directory of its own for the spend journal), sharing
 // one PostgreSQL and one Redis, answered by the fake OpenAI provider, scraped by a real Prometheus
 // configured from deploy/prometheus/prometheus.yml.
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -416,6 +418,38 @@ TEST_F(ClusterTest, ReplicaKilledMidLoadLosesNoRequestsElsewhereAndNoSpend) {
   for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
   EXPECT_NEAR(logged_spend, static_cast<double>(rows.size()) * kCost, 1e-9);
   EXPECT_NEAR(key_spend(*two_, key), logged_spend, 1e-9);
+}
+
+// The Helm chart's order: a migration Job (`tollgate --migrate-only`) before replicas started with
+// `--skip-migrations`. Until the Job has run, a replica is alive but not ready; afterwards it is.
+TEST(HelmTopologyTest, ReplicasSkippingMigrationsBecomeReadyWhenTheMigrationJobHasRun) {
+  TempDir dir;
+  const std::string database_url = servers().postgres.create_database();
+  GatewayProcessOptions options;
+  options.working_dir = dir.path();
+  options.args = {"--host", "127.0.0.1", "--skip-migrations"};
+  options.env = {std::string("LITELLM_MASTER_KEY=") + kMasterKey, "DATABASE_URL=" + database_url,
+                 "REDIS_HOST=127.0.0.1", "REDIS_PORT=" + std::to_string(servers().redis.port()),
+                 "OPENAI_API_BASE=" + servers().provider.base_url()};
+  GatewayProcess replica(TOLLGATE_BINARY, source_file("deploy/config/tollgate.yaml"), dir.file("replica.log"), options);
+  const auto readiness = [&] { return http_request(replica.port(), "GET", "/health/readiness"); };
+  ASSERT_TRUE(eventually([&] { return readiness().json()["db"] == "schema not migrated"; }, 5s, 50ms))
+      << readiness().body;
+  EXPECT_EQ(readiness().status, 503u);
+  EXPECT_EQ(http_request(replica.port(), "GET", "/health/liveliness").status, 200u);
+
+  // The Job: the image's default config, only the database URL and the master key from the Secret.
+  const pid_t job = spawn_process({TOLLGATE_BINARY, "--migrate-only", "--config", source_file("config/config.yaml")},
+                                  dir.file("job.log"),
+                                  {"DATABASE_URL=" + database_url, std::string("LITELLM_MASTER_KEY=") + kMasterKey});
+  int status = 0;
+  ASSERT_EQ(::waitpid(job, &status, 0), job);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_text_file(dir.file("job.log"));
+
+  ASSERT_TRUE(eventually([&] { return readiness().status == 200; }, 5s, 50ms)) << readiness().body;
+  EXPECT_EQ(readiness().json()["db"], "connected");
+  const HttpResponse key = http_request(replica.port(), "POST", "/key/generate", "{}", bearer(kMasterKey));
+  EXPECT_EQ(key.status, 200u) << key.body;
 }
 
 }  // namespace
