@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +16,9 @@
 #include <sstream>
 #include <string_view>
 #include <system_error>
+#include <thread>
+
+#include "support/http_client.hpp"
 
 extern char** environ;
 
@@ -86,6 +91,30 @@ std::string read_text_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+void wait_until_serving(pid_t& pid, std::uint16_t port, const std::string& path, std::chrono::milliseconds limit,
+                        const std::string& what, const std::string& log_file) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) {
+      pid = -1;
+      throw std::runtime_error(what + " exited at start-up:\n" + read_text_file(log_file));
+    }
+    try {
+      if (http_request(port, "GET", path, {}, {}, std::chrono::seconds(1)).status == 200) return;
+    } catch (const std::exception&) {
+      // not listening yet
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      pid = -1;
+      throw std::runtime_error(what + " did not come up on port " + std::to_string(port) + ":\n" +
+                               read_text_file(log_file));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace tollgate::testing

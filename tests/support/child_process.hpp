@@ -4,6 +4,7 @@
 // Thread safety: none needed; plain functions.
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +25,12 @@ pid_t spawn_process(const std::vector<std::string>& args, const std::string& out
 /// The path of executable `name` in a directory of $PATH (else /usr/local/bin:/usr/bin:/bin);
 /// empty when there is none.
 std::string find_on_path(const std::string& name);
+
+/// Waits until child `pid` answers 200 to GET `path` on 127.0.0.1:`port`. When it exits first or
+/// `limit` passes, the child is killed and reaped, `pid` set to -1, and std::runtime_error thrown
+/// naming `what` with the contents of `log_file`.
+void wait_until_serving(pid_t& pid, std::uint16_t port, const std::string& path, std::chrono::milliseconds limit,
+                        const std::string& what, const std::string& log_file);
 
 /// The contents of a (small) text file; empty when it cannot be read.
 std::string read_text_file(const std::string& path);

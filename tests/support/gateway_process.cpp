@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "support/child_process.hpp"
-#include "support/http_client.hpp"
 
 namespace tollgate::testing {
 
@@ -24,26 +23,7 @@ GatewayProcess::GatewayProcess(const std::string& binary, const std::string& con
   std::vector<std::string> args = {binary, "--config", config_file, "--port", std::to_string(port_), "--num_workers", "2"};
   args.insert(args.end(), options.args.begin(), options.args.end());
   pid_ = spawn_process(args, log_file, options.env, dir);
-  const auto deadline = std::chrono::steady_clock::now() + 15s;
-  for (;;) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error("tollgate exited at start-up:\n" + read_text_file(log_file_));
-    }
-    try {
-      HttpResponse r = http_request(port_, "GET", "/health/liveliness", {}, {}, 1s);
-      if (r.status == 200) return;
-    } catch (const std::exception&) {
-      // not listening yet
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      stop();
-      throw std::runtime_error("tollgate did not come up on port " + std::to_string(port_) + ":\n" +
-                               read_text_file(log_file_));
-    }
-    std::this_thread::sleep_for(20ms);
-  }
+  wait_until_serving(pid_, port_, "/health/liveliness", 15s, "tollgate", log_file_);
 }
 
 GatewayProcess::~GatewayProcess() { stop(); }

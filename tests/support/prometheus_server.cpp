@@ -60,25 +60,7 @@ PrometheusServer::PrometheusServer(const std::string& config_yaml) : port_(free_
                         "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--web.enable-lifecycle",
                         "--log.level=warn"},
                        log_file, {}, dir_.path());
-  const auto deadline = std::chrono::steady_clock::now() + kStartLimit;
-  for (;;) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error("prometheus exited at start-up:\n" + read_text_file(log_file));
-    }
-    try {
-      if (http_request(port_, "GET", "/-/ready", {}, {}, 1s).status == 200) return;
-    } catch (const std::exception&) {
-      // not listening yet
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      stop();
-      throw std::runtime_error("prometheus was not ready on port " + std::to_string(port_) + ":\n" +
-                               read_text_file(log_file));
-    }
-    std::this_thread::sleep_for(20ms);
-  }
+  wait_until_serving(pid_, port_, "/-/ready", kStartLimit, "prometheus", log_file);
 }
 
 PrometheusServer::~PrometheusServer() { stop(); }
