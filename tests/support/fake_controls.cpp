@@ -150,6 +150,7 @@ FakeControls parse_fake_controls(const json& path_controls, const json& body) {
   c.prompt_tokens = int_field(merged, "prompt_tokens");
   c.completion_tokens = int_field(merged, "completion_tokens");
   c.cached_tokens = int_field(merged, "cached_tokens").value_or(0);
+  c.cache_creation_tokens = int_field(merged, "cache_creation_tokens").value_or(0);
   c.reasoning_tokens = int_field(merged, "reasoning_tokens").value_or(0);
   if (auto it = merged.find("garbage"); it != merged.end()) c.garbage = as_bool(*it);
   return c;

@@ -30,7 +30,8 @@ struct FakeControls {
   std::optional<std::string> content;     // the answer text
   std::optional<int> prompt_tokens;       // usage.prompt_tokens override
   std::optional<int> completion_tokens;   // usage.completion_tokens override
-  int cached_tokens = 0;                  // usage.prompt_tokens_details.cached_tokens
+  int cached_tokens = 0;                  // usage.prompt_tokens_details.cached_tokens (Anthropic: cache_read_input_tokens)
+  int cache_creation_tokens = 0;          // Anthropic: usage.cache_creation_input_tokens
   int reasoning_tokens = 0;               // usage.completion_tokens_details.reasoning_tokens
   bool garbage = false;                   // 200 with an HTML body
 };

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/fake_anthropic.hpp"
+
 namespace tollgate::testing {
 namespace {
 
@@ -431,7 +433,9 @@ FakeExchange plan_exchange(const FakeRequest& req, std::string_view required_api
   const FakeControls& c = ex.controls;
 
   FakeReply& r = ex.reply;
-  if (!required_api_key.empty() && req.authorization != "Bearer " + std::string(required_api_key)) {
+  if (target.path == "/v1/messages") {
+    r = plan_anthropic(req, c, body, body_ok, required_api_key);  // Anthropic's own auth and errors
+  } else if (!required_api_key.empty() && req.authorization != "Bearer " + std::string(required_api_key)) {
     r = error_reply(401, "Incorrect API key provided.");
   } else if (c.status) {
     r.status = *c.status;

@@ -29,6 +29,8 @@ struct FakeRequest {
   std::string_view target;         // as received, with any `/key=value` prefix
   std::string_view body;           // raw body
   std::string_view authorization;  // the Authorization header, or empty
+  std::string_view x_api_key;      // Anthropic's key header, or empty
+  std::string_view anthropic_version;  // the anthropic-version header, or empty
   std::uint64_t seq = 1;           // request number, used in ids ("chatcmpl-fake-<seq>")
 };
 

@@ -242,11 +242,18 @@ asio::awaitable<void> FakeProvider::Impl::serve(Stream& stream) {
     if (ec) break;
     const auto& req = parser.get();
     const std::uint64_t seq = record(req);
-    const auto auth = req.find(http::field::authorization);
-    const FakeExchange ex =
-        plan_exchange(FakeRequest{req.method_string(), req.target(), req.body(),
-                                  auth == req.end() ? std::string_view{} : std::string_view(auth->value()), seq},
-                      options_.require_api_key);
+    const auto header = [&req](std::string_view name) {
+      const auto it = req.find(name);
+      return it == req.end() ? std::string_view{} : std::string_view(it->value());
+    };
+    const FakeExchange ex = plan_exchange(FakeRequest{.method = req.method_string(),
+                                                      .target = req.target(),
+                                                      .body = req.body(),
+                                                      .authorization = header("authorization"),
+                                                      .x_api_key = header("x-api-key"),
+                                                      .anthropic_version = header("anthropic-version"),
+                                                      .seq = seq},
+                                          options_.require_api_key);
     const After after = co_await respond(stream, ex, req.keep_alive());
     if (after == After::kAbort) {
       lowest.close();  // no TLS close_notify, no FIN-after-flush courtesy: the client sees a cut

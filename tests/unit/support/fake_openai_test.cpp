@@ -15,7 +15,8 @@ using nlohmann::json;
 FakeExchange plan(std::string_view method, std::string_view target, const json& body, std::string_view auth = {},
                   std::string_view required = {}) {
   const std::string text = body.is_null() ? std::string{} : body.dump();
-  return plan_exchange(FakeRequest{method, target, text, auth, 42}, required);  // keeps no views
+  return plan_exchange(FakeRequest{.method = method, .target = target, .body = text, .authorization = auth, .seq = 42},
+                       required);  // keeps no views
 }
 
 // Splits a reply's events into the JSON payloads of their `data:` lines.
