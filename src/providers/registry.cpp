@@ -1,9 +1,12 @@
+#include "providers/anthropic/anthropic_provider.hpp"
 #include "providers/openai/openai_provider.hpp"
 
 namespace tollgate::providers {
 
-std::shared_ptr<const Provider> make_provider(std::string_view) {
-  // Every provider prefix speaks OpenAI's format until its own adapter exists (issue: provider
+std::shared_ptr<const Provider> make_provider(std::string_view provider_name) {
+  static const auto anthropic = std::make_shared<const AnthropicProvider>();
+  if (provider_name == "anthropic") return anthropic;
+  // Every other prefix speaks OpenAI's format until its own adapter exists (issue: provider
   // adapters). The config loader requires an api_base for prefixes without a known default.
   static const auto openai = std::make_shared<const OpenAiProvider>();
   return openai;

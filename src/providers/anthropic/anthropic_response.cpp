@@ -1,0 +1,265 @@
+// Anthropic Messages responses and SSE streams → OpenAI chat.completion(.chunk).
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "providers/anthropic/anthropic_provider.hpp"
+#include "providers/anthropic/json_fields.hpp"
+#include "tollgate/api/sse.hpp"
+
+namespace tollgate::providers {
+namespace {
+
+// Ordered throughout: tool arguments and schemas keep the order the client or vendor wrote.
+using json = nlohmann::ordered_json;
+using nlohmann::ordered_json;
+using anthropic::member;
+using anthropic::string_field;
+
+
+api::ApiError protocol_error(std::string what) {
+  return api::make_error(Errc::kUpstreamProtocol, "Anthropic sent " + std::move(what) + ".");
+}
+
+ordered_json finish_reason(const json& stop_reason) {
+  if (!stop_reason.is_string()) return nullptr;
+  const std::string& s = stop_reason.get_ref<const std::string&>();
+  if (s == "max_tokens") return "length";
+  if (s == "tool_use") return "tool_calls";
+  if (s == "refusal") return "content_filter";
+  return "stop";  // end_turn, stop_sequence, pause_turn and reasons added later
+}
+
+// Anthropic's token counts as they arrive; input_tokens excludes cache reads and writes.
+struct AnthropicCounts {
+  std::int64_t input = 0;
+  std::int64_t cache_read = 0;
+  std::int64_t cache_write = 0;
+  std::int64_t output = 0;
+
+  // Members present in `u` replace the counts (message_delta's counts are cumulative).
+  void update(const json& u) {
+    if (!u.is_object()) return;
+    auto take = [&u](const char* key, std::int64_t& into) {
+      if (auto it = u.find(key); it != u.end() && it->is_number_integer()) into = it->get<std::int64_t>();
+    };
+    take("input_tokens", input);
+    take("cache_read_input_tokens", cache_read);
+    take("cache_creation_input_tokens", cache_write);
+    take("output_tokens", output);
+  }
+
+  Usage usage() const {
+    Usage u;
+    u.present = true;
+    u.prompt_tokens = input + cache_read + cache_write;
+    u.completion_tokens = output;
+    u.total_tokens = u.prompt_tokens + u.completion_tokens;
+    u.cached_prompt_tokens = cache_read;
+    u.cache_write_tokens = cache_write;
+    return u;
+  }
+};
+
+// OpenAI's usage object, with LiteLLM's Anthropic cache fields beside it.
+ordered_json openai_usage(const Usage& u) {
+  ordered_json out;
+  out["prompt_tokens"] = u.prompt_tokens;
+  out["completion_tokens"] = u.completion_tokens;
+  out["total_tokens"] = u.total_tokens;
+  out["prompt_tokens_details"] = {{"cached_tokens", u.cached_prompt_tokens}};
+  out["cache_creation_input_tokens"] = u.cache_write_tokens;
+  out["cache_read_input_tokens"] = u.cached_prompt_tokens;
+  return out;
+}
+
+ordered_json tool_call(std::int64_t index, const json& block) {
+  ordered_json call;
+  if (index >= 0) call["index"] = index;
+  call["id"] = string_field(block, "id");
+  call["type"] = "function";
+  call["function"] = {{"name", string_field(block, "name")}, {"arguments", block.contains("input") ? block["input"].dump() : "{}"}};
+  return call;
+}
+
+unsigned status_of_error_type(const std::string& type) {
+  static const std::unordered_map<std::string, unsigned> kStatus = {
+      {"invalid_request_error", 400}, {"authentication_error", 401}, {"billing_error", 402},
+      {"permission_error", 403},      {"not_found_error", 404},      {"request_too_large", 413},
+      {"rate_limit_error", 429},      {"api_error", 500},            {"overloaded_error", 529}};
+  auto it = kStatus.find(type);
+  return it == kStatus.end() ? 500 : it->second;
+}
+
+class AnthropicStreamTranslator final : public StreamTranslator {
+ public:
+  AnthropicStreamTranslator(bool client_wants_usage, Provider::CostFn cost, std::int64_t created)
+      : client_wants_usage_(client_wants_usage), cost_(std::move(cost)), created_(created) {}
+
+  std::optional<api::ApiError> on_event(const http::SseEvent& event, std::string& out) override {
+    const json data = json::parse(event.data, nullptr, false);
+    if (!data.is_object()) return protocol_error("a stream event that is not a JSON object");
+    std::string type = string_field(data, "type");
+    if (type.empty()) type = event.event;
+    if (type == "message_start") {
+      const json& message = member(data, "message");
+      id_ = string_field(message, "id");
+      model_ = string_field(message, "model");
+      counts_.update(member(message, "usage"));
+      usage_ = counts_.usage();
+      emit(out, ordered_json{{"role", "assistant"}, {"content", ""}});
+    } else if (type == "content_block_start") {
+      const json& block = member(data, "content_block");
+      const std::string kind = string_field(block, "type");
+      if (kind == "tool_use") {
+        const std::int64_t index = next_tool_index_++;
+        tool_index_[block_index(data)] = index;
+        ordered_json call = tool_call(index, block);
+        call["function"]["arguments"] = "";  // the input arrives as input_json_delta events
+        emit(out, tool_calls_delta(std::move(call)));
+      } else if (kind == "text" && !string_field(block, "text").empty()) {
+        emit(out, ordered_json{{"content", string_field(block, "text")}});
+      }
+    } else if (type == "content_block_delta") {
+      const json& delta = member(data, "delta");
+      const std::string kind = string_field(delta, "type");
+      if (kind == "text_delta") {
+        emit(out, ordered_json{{"content", string_field(delta, "text")}});
+      } else if (kind == "thinking_delta") {
+        emit(out, ordered_json{{"reasoning_content", string_field(delta, "thinking")}});
+      } else if (kind == "input_json_delta" && !string_field(delta, "partial_json").empty()) {
+        auto it = tool_index_.find(block_index(data));
+        if (it == tool_index_.end()) return protocol_error("input_json_delta for a block that is not a tool_use");
+        ordered_json call = {{"index", it->second}, {"function", {{"arguments", string_field(delta, "partial_json")}}}};
+        emit(out, tool_calls_delta(std::move(call)));
+      }  // signature_delta, citations_delta: nothing OpenAI's shape carries
+    } else if (type == "message_delta") {
+      counts_.update(member(data, "usage"));
+      usage_ = counts_.usage();
+      const json& delta = member(data, "delta");
+      if (auto stop = delta.find("stop_reason"); stop != delta.end() && stop->is_string()) {
+        emit(out, ordered_json::object(), finish_reason(*stop));
+      }
+    } else if (type == "message_stop") {
+      finished_ = true;
+      if (client_wants_usage_) emit_usage(out);
+      out.append(api::kSseDone);
+    } else if (type == "error") {
+      const json& error = member(data, "error");
+      return anthropic_error(status_of_error_type(string_field(error, "type")), event.data, "");
+    }  // ping, content_block_stop and event types added later: nothing to send
+    return std::nullopt;
+  }
+
+  bool finished() const override { return finished_; }
+  const Usage& usage() const override { return usage_; }
+
+ private:
+  static std::int64_t block_index(const json& data) {
+    const json& index = member(data, "index");
+    return index.is_number_integer() ? index.get<std::int64_t>() : -1;
+  }
+
+  static ordered_json tool_calls_delta(ordered_json call) {
+    ordered_json delta;
+    delta["tool_calls"] = ordered_json::array();
+    delta["tool_calls"].push_back(std::move(call));
+    return delta;
+  }
+
+  ordered_json chunk_head() const {
+    ordered_json chunk;
+    chunk["id"] = id_;
+    chunk["object"] = "chat.completion.chunk";
+    chunk["created"] = created_;
+    chunk["model"] = model_;
+    return chunk;
+  }
+
+  void emit(std::string& out, ordered_json delta, ordered_json finish = nullptr) const {
+    ordered_json choice;
+    choice["index"] = 0;
+    choice["delta"] = std::move(delta);
+    choice["finish_reason"] = std::move(finish);
+    ordered_json chunk = chunk_head();
+    chunk["choices"] = ordered_json::array();
+    chunk["choices"].push_back(std::move(choice));
+    api::append_sse_data(out, chunk.dump());
+  }
+
+  void emit_usage(std::string& out) const {
+    ordered_json usage;
+    if (cost_) usage["cost"] = cost_(usage_);
+    usage.update(openai_usage(usage_));
+    ordered_json chunk = chunk_head();
+    chunk["choices"] = ordered_json::array();
+    chunk["usage"] = std::move(usage);
+    api::append_sse_data(out, chunk.dump());
+  }
+
+  bool client_wants_usage_;
+  Provider::CostFn cost_;
+  std::int64_t created_;
+  std::string id_;
+  std::string model_;
+  AnthropicCounts counts_;
+  Usage usage_;
+  std::unordered_map<std::int64_t, std::int64_t> tool_index_;  // content block index → tool_calls index
+  std::int64_t next_tool_index_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+api::ApiResult<std::string> anthropic_response_to_openai(std::string_view body, std::int64_t created, Usage& usage) {
+  const json in = json::parse(body, nullptr, false);
+  if (!in.is_object()) return protocol_error("a response that is not a JSON object");
+  const json& content = member(in, "content");
+  if (!content.is_array() && !content.is_null()) return protocol_error("a response whose content is not an array");
+  std::string text;
+  std::string reasoning;
+  bool has_text = false;
+  ordered_json calls = ordered_json::array();
+  for (const json& block : content) {
+    const std::string kind = block.is_object() ? string_field(block, "type") : std::string();
+    if (kind == "text") {
+      text += string_field(block, "text");
+      has_text = true;
+    } else if (kind == "thinking") {
+      reasoning += string_field(block, "thinking");
+    } else if (kind == "tool_use") {
+      calls.push_back(tool_call(-1, block));
+    }
+  }
+  AnthropicCounts counts;
+  counts.update(member(in, "usage"));
+  usage = counts.usage();
+
+  ordered_json message;
+  message["role"] = "assistant";
+  message["content"] = has_text ? ordered_json(text) : ordered_json(nullptr);
+  if (!calls.empty()) message["tool_calls"] = std::move(calls);
+  if (!reasoning.empty()) message["reasoning_content"] = reasoning;
+  ordered_json choice;
+  choice["index"] = 0;
+  choice["message"] = std::move(message);
+  choice["finish_reason"] = finish_reason(member(in, "stop_reason"));
+  ordered_json out;
+  out["id"] = string_field(in, "id");
+  out["object"] = "chat.completion";
+  out["created"] = created;
+  out["model"] = string_field(in, "model");
+  out["choices"] = ordered_json::array();
+  out["choices"].push_back(std::move(choice));
+  out["usage"] = openai_usage(usage);
+  return out.dump();
+}
+
+std::unique_ptr<StreamTranslator> make_anthropic_stream_translator(bool client_wants_usage, Provider::CostFn cost,
+                                                                   std::int64_t created) {
+  return std::make_unique<AnthropicStreamTranslator>(client_wants_usage, std::move(cost), created);
+}
+
+}  // namespace tollgate::providers
