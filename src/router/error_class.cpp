@@ -38,7 +38,8 @@ bool says_context_window(const std::string& text) {
 bool says_content_policy(const std::string& text) {
   return contains_any(text, {"content_policy_violation", "content_filter", "content management policy",
                              "safety system", "responsibleaipolicyviolation", "violates our usage policy",
-                             "flagged by our content", "blocked by the content filter"});
+                             "flagged by our content", "blocked by the content filter",
+                             "content filtering policy"});  // Anthropic: "Output blocked by content filtering policy"
 }
 
 // "error.code", "error.type" and "error.message" (also top-level "message"/"type"), lowercased and

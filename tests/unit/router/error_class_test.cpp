@@ -43,6 +43,11 @@ TEST(ErrorClassTest, ContentPolicyFromOpenAIAndAzure) {
             ErrorClass::kContentPolicy);
 }
 
+TEST(ErrorClassTest, ContentPolicyFromAnthropic) {
+  EXPECT_EQ(cls(400, R"({"type":"error","error":{"type":"invalid_request_error","message":"Output blocked by content filtering policy"}})"),
+            ErrorClass::kContentPolicy);
+}
+
 TEST(ErrorClassTest, RateLimitSpelledInTheBodyWithAnotherStatus) {
   EXPECT_EQ(cls(400, R"({"message":"Rate limit reached for requests"})"), ErrorClass::kRateLimit);
   EXPECT_EQ(cls(400, R"({"message":"ThrottlingException: too many tokens"})"), ErrorClass::kRateLimit);
