@@ -93,6 +93,9 @@ export function renderConfig({ fakePort, masterKey = MASTER_KEY } = {}) {
       'input_cost_per_token: 0.000001, output_cost_per_token: 0.000004}',
     '  - model_name: demo',
     `    litellm_params: {model: openai/demo, mock_response: "${DEMO_TEXT}"}`,
+    // Anthropic's Messages API on the fake provider (POST /v1/messages, x-api-key).
+    '  - model_name: claude-fake',
+    `    litellm_params: {model: anthropic/claude-3-5-haiku-20241022, api_base: "${base}", api_key: ${UPSTREAM_KEY}}`,
     `general_settings: {master_key: ${masterKey}, proxy_batch_write_at: 1}`,
     // Quoted: bare `off` is a YAML 1.1 boolean, and the loader wants the string "off".
     'tollgate_settings: {access_log: "off"}',
