@@ -129,6 +129,9 @@ void read_litellm_params(const Section& p, LoadContext& ctx, Deployment& d) {
   }
   d.api_key = p.string("api_key").value_or("");
   d.organization = p.string("organization").value_or("");
+  d.api_version = p.string("api_version").value_or("");
+  // LiteLLM's default for azure/ deployments, read once per load as every variable is.
+  if (d.api_version.empty() && d.provider == "azure") d.api_version = ctx.env("AZURE_API_VERSION").value_or("");
   d.timeout = p.seconds("timeout");
   d.stream_timeout = p.seconds("stream_timeout");
 

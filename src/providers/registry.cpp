@@ -1,11 +1,14 @@
 #include "providers/anthropic/anthropic_provider.hpp"
+#include "providers/azure/azure_provider.hpp"
 #include "providers/openai/openai_provider.hpp"
 
 namespace tollgate::providers {
 
 std::shared_ptr<const Provider> make_provider(std::string_view provider_name) {
   static const auto anthropic = std::make_shared<const AnthropicProvider>();
+  static const auto azure = std::make_shared<const AzureProvider>();
   if (provider_name == "anthropic") return anthropic;
+  if (provider_name == "azure") return azure;
   // Every other prefix speaks OpenAI's format until its own adapter exists (issue: provider
   // adapters). The config loader requires an api_base for prefixes without a known default.
   static const auto openai = std::make_shared<const OpenAiProvider>();

@@ -421,6 +421,16 @@ FakeReply route(const FakeRequest& req, const std::string& path, const json& bod
   return completions_endpoint(body, c, req.seq, path == "/v1/chat/completions");
 }
 
+// Azure OpenAI's `/openai/deployments/<name>/<endpoint>` as the OpenAI path it stands for;
+// empty when `path` is not one.
+std::string azure_as_openai_path(const std::string& path) {
+  constexpr std::string_view kPrefix = "/openai/deployments/";
+  if (path.rfind(kPrefix, 0) != 0) return {};
+  const std::size_t slash = path.find('/', kPrefix.size());
+  if (slash == std::string::npos || slash == kPrefix.size()) return {};
+  return "/v1" + path.substr(slash);
+}
+
 }  // namespace
 
 FakeExchange plan_exchange(const FakeRequest& req, std::string_view required_api_key) {
@@ -435,7 +445,8 @@ FakeExchange plan_exchange(const FakeRequest& req, std::string_view required_api
   FakeReply& r = ex.reply;
   if (target.path == "/v1/messages") {
     r = plan_anthropic(req, c, body, body_ok, required_api_key);  // Anthropic's own auth and errors
-  } else if (!required_api_key.empty() && req.authorization != "Bearer " + std::string(required_api_key)) {
+  } else if (!required_api_key.empty() && req.authorization != "Bearer " + std::string(required_api_key) &&
+             req.api_key != required_api_key) {
     r = error_reply(401, "Incorrect API key provided.");
   } else if (c.status) {
     r.status = *c.status;
@@ -443,6 +454,10 @@ FakeExchange plan_exchange(const FakeRequest& req, std::string_view required_api
   } else if (c.garbage) {
     r.content_type = "text/html";
     r.body = "<html>oops";
+  } else if (const std::string azure = azure_as_openai_path(target.path); !azure.empty()) {
+    // Azure answers a request without api-version as an unknown resource.
+    r = target.query.find("api-version=") == std::string::npos ? unknown_url_reply(req.method, req.target)
+                                                                : route(req, azure, body, c, body_ok);
   } else if (target.path.rfind("/v1", 0) != 0) {
     r = unknown_url_reply(req.method, req.target);
   } else {

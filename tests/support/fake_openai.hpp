@@ -31,6 +31,7 @@ struct FakeRequest {
   std::string_view authorization;  // the Authorization header, or empty
   std::string_view x_api_key;      // Anthropic's key header, or empty
   std::string_view anthropic_version;  // the anthropic-version header, or empty
+  std::string_view api_key;        // Azure OpenAI's key header, or empty
   std::uint64_t seq = 1;           // request number, used in ids ("chatcmpl-fake-<seq>")
 };
 
@@ -49,7 +50,7 @@ struct FakeExchange {
   FakeReply reply;        // what to send
 };
 
-// `required_api_key` non-empty: anything but `Authorization: Bearer <it>` gets a 401.
+// `required_api_key` non-empty: anything but `Authorization: Bearer <it>` (or Azure's `api-key: <it>`) gets a 401.
 FakeExchange plan_exchange(const FakeRequest& request, std::string_view required_api_key);
 
 // Default answer text when the request has no `content` control.

@@ -252,6 +252,7 @@ asio::awaitable<void> FakeProvider::Impl::serve(Stream& stream) {
                                                       .authorization = header("authorization"),
                                                       .x_api_key = header("x-api-key"),
                                                       .anthropic_version = header("anthropic-version"),
+                                                      .api_key = header("api-key"),
                                                       .seq = seq},
                                           options_.require_api_key);
     const After after = co_await respond(stream, ex, req.keep_alive());

@@ -3,7 +3,8 @@
 //
 // FakeProvider serves HTTP/1.1 (or HTTPS with a cert/key pair) on its own io_context and thread,
 // port 0 by default. It speaks OpenAI's wire format (chat completions, completions, embeddings,
-// models; JSON and SSE streams) and injects faults per request: error statuses, latency, hangs,
+// models; JSON and SSE streams; also under Azure OpenAI's `/openai/deployments/<name>/...?api-version=`)
+// and injects faults per request: error statuses, latency, hangs,
 // mid-stream disconnects, malformed chunks — see fake_controls.hpp for the control keys and
 // fake_openai.hpp for the replies. Every request is recorded after it is read in full.
 //
@@ -25,7 +26,7 @@ struct FakeProviderOptions {
   std::uint16_t port = 0;          // 0: any free port, see FakeProvider::port()
   std::string tls_cert_file;       // PEM chain; with tls_key_file set: serve HTTPS
   std::string tls_key_file;        // PEM private key
-  std::string require_api_key;     // non-empty: 401 unless `Authorization: Bearer <it>`
+  std::string require_api_key;     // non-empty: 401 unless `Authorization: Bearer <it>` (or `api-key: <it>`)
   bool record_requests = true;     // keep every request for requests(); off for long benchmarks
 };
 

@@ -29,6 +29,7 @@ struct Deployment {
   std::string api_base;       // base URL incl. version path, no trailing slash ("https://api.openai.com/v1")
   std::string api_key;        // resolved secret; empty when the provider needs none
   std::string organization;   // OpenAI-Organization header when set
+  std::string api_version;    // Azure's api-version: litellm_params.api_version, else env AZURE_API_VERSION (azure only); empty = adapter default
   std::optional<std::string> mock_response;  // answer with this text, never call the provider
   std::optional<milliseconds> timeout;         // whole-request deadline (litellm_params.timeout)
   std::optional<milliseconds> stream_timeout;  // time to first byte for streams

@@ -585,6 +585,27 @@ model_list:
   expect_clean(r);
   EXPECT_EQ(r.config->model_list.at(0).api_base, "https://res.openai.azure.com");
   EXPECT_EQ(r.config->model_list.at(0).litellm_params["api_version"], "2024-06-01");
+  EXPECT_EQ(r.config->model_list.at(0).api_version, "2024-06-01");
+}
+
+TEST(ConfigLoaderTest, AzureApiVersionDefaultsToTheEnvironmentsAzureApiVersion) {
+  auto r = load(R"(
+model_list:
+  - model_name: a
+    litellm_params: {model: azure/dep-a, api_base: "https://res.openai.azure.com", api_key: k}
+  - model_name: b
+    litellm_params: {model: azure/dep-b, api_base: "https://res.openai.azure.com", api_key: k, api_version: 2024-06-01}
+  - model_name: c
+    litellm_params: {model: openai/gpt-4o, api_key: k}
+)",
+                {{"AZURE_API_VERSION", "2025-01-01-preview"}});
+  expect_clean(r);
+  EXPECT_EQ(r.config->model_list.at(0).api_version, "2025-01-01-preview");
+  EXPECT_EQ(r.config->model_list.at(1).api_version, "2024-06-01") << "litellm_params wins";
+  EXPECT_EQ(r.config->model_list.at(2).api_version, "") << "only azure/ reads AZURE_API_VERSION";
+  auto unset = load("model_list:\n  - model_name: a\n    litellm_params: {model: azure/d, api_base: \"https://r.openai.azure.com\"}\n");
+  expect_clean(unset);
+  EXPECT_EQ(unset.config->model_list.at(0).api_version, "") << "empty: the adapter's default";
 }
 
 TEST(ConfigLoaderTest, UnknownProviderWithoutApiBaseIsError) {

@@ -99,6 +99,19 @@ TEST(FakeOpenAiTest, WrongKeyIs401) {
   EXPECT_EQ(plan("GET", "/v1/models", json(), "Bearer sk-right", "sk-right").reply.status, 200u);
 }
 
+TEST(FakeOpenAiTest, AzureDeploymentPathsAreServedWithTheApiKeyHeader) {
+  const std::string body = json{{"model", "dep"}, {"messages", json::array()}}.dump();
+  auto azure = [&](std::string_view target, std::string_view api_key) {
+    return plan_exchange(FakeRequest{.method = "POST", .target = target, .body = body, .api_key = api_key, .seq = 1}, "k")
+        .reply;
+  };
+  const FakeReply ok = azure("/dep=a/openai/deployments/dep/chat/completions?api-version=2024-10-21", "k");
+  EXPECT_EQ(ok.status, 200u) << ok.body;
+  EXPECT_EQ(json::parse(ok.body)["object"], "chat.completion");
+  EXPECT_EQ(azure("/openai/deployments/dep/chat/completions?api-version=2024-10-21", "wrong").status, 401u);
+  EXPECT_EQ(azure("/openai/deployments/dep/chat/completions", "k").status, 404u) << "api-version is required";
+}
+
 TEST(FakeOpenAiTest, EmbeddingsOnePerInputAndBase64IsFloat32) {
   const auto ex =
       plan("POST", "/v1/embeddings", json{{"model", "e"}, {"input", {"a", "b", "c"}}, {"encoding_format", "base64"}});
