@@ -188,10 +188,9 @@ TEST_F(AnthropicTest, OverloadedIsAServiceUnavailableTheRouterFailsOverFrom) {
 }
 
 TEST_F(AnthropicTest, ContentFilterRefusalFallsBackToTheContentPolicyGroup) {
-  // Anthropic's refusal, sent verbatim by the fake (percent-encoded into the api_base's controls).
-  const std::string refusal =
-      "%7B%22type%22%3A%22error%22%2C%22error%22%3A%7B%22type%22%3A%22invalid_request_error%22%2C%22message%22%3A"
-      "%22Output%20blocked%20by%20content%20filtering%20policy%22%7D%7D";
+  // Anthropic's refusal, sent verbatim by the fake.
+  const std::string refusal = percent_encode(
+      R"({"type":"error","error":{"type":"invalid_request_error","message":"Output blocked by content filtering policy"}})");
   std::string yaml = config({{"a", "status=400/error_body=" + refusal}});
   yaml.replace(yaml.find("router_settings: {num_retries: 0}"), 33,
                "  - model_name: lenient\n    litellm_params: {model: openai/x, mock_response: \"from the fallback\"}\n"

@@ -4,7 +4,6 @@
 // content-filter refusal as the client's content-policy error and a content-policy fallback.
 #include <gtest/gtest.h>
 
-#include <cctype>
 
 #include "integration/gateway_fixture.hpp"
 #include "support/fake_openai.hpp"
@@ -22,21 +21,6 @@ constexpr std::string_view kContentFilterBody =
     R"({"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",)"
     R"("type":null,"param":"prompt","code":"content_filter","status":400,"innererror":{"code":"ResponsibleAIPolicyViolation",)"
     R"("content_filter_result":{"hate":{"filtered":false,"severity":"safe"},"violence":{"filtered":true,"severity":"medium"}}}}})";
-
-std::string percent_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 std::string chat(const std::string& model, const std::string& extra = "") {
   return R"({"model":")" + model + R"(","messages":[{"role":"user","content":"hi"}])" + extra + "}";

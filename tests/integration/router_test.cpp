@@ -15,21 +15,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string percent_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 std::string chat(const std::string& model, json extra = json::object()) {
   json body = {{"model", model}, {"messages", json::array({{{"role", "user"}, {"content", "hi"}}})}};
   for (auto& [k, v] : extra.items()) body[k] = v;

@@ -35,6 +35,10 @@ struct HttpResponse {
   nlohmann::json json() const;
 };
 
+// `s` with every byte but ASCII letters, digits and "-_.~" as %XX: for query values and the fake
+// provider's `/key=value` controls.
+std::string percent_encode(std::string_view s);
+
 // One request on a fresh connection, closed afterwards.
 HttpResponse http_request(std::uint16_t port, std::string method, std::string target, std::string body = {},
                           Headers headers = {}, std::chrono::milliseconds timeout = std::chrono::seconds(10));

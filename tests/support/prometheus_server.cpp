@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -22,21 +21,6 @@ using Json = nlohmann::json;
 
 constexpr auto kStartLimit = 30s;
 constexpr auto kStopLimit = 10s;
-
-std::string percent_encoded(const std::string& s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const unsigned char c : s) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
-}
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
@@ -98,7 +82,7 @@ Json PrometheusServer::api_get(const std::string& target) const {
 Json PrometheusServer::active_targets() const { return api_get("/api/v1/targets?state=active")["activeTargets"]; }
 
 Json PrometheusServer::query(const std::string& promql) const {
-  return api_get("/api/v1/query?query=" + percent_encoded(promql))["result"];
+  return api_get("/api/v1/query?query=" + percent_encode(promql))["result"];
 }
 
 std::string with_job_targets(const std::string& config_yaml, const std::string& job,

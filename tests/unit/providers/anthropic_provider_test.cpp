@@ -1,14 +1,13 @@
 #include "providers/anthropic/anthropic_provider.hpp"
 
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "tollgate/http/sse_decoder.hpp"
 #include "tollgate/router/error_class.hpp"
+#include "unit/providers/transcript.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -19,13 +18,7 @@ constexpr std::int64_t kCreated = 1'700'000'000;
 constexpr std::string_view kModel = "claude-3-5-sonnet-20241022";
 
 // Transcripts written from Anthropic's public Messages API reference.
-std::string data_file(std::string_view name) {
-  std::ifstream in(std::string(TOLLGATE_SOURCE_DIR) + "/tests/data/anthropic/" + std::string(name), std::ios::binary);
-  EXPECT_TRUE(in) << name;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string data_file(std::string_view name) { return transcript("anthropic", name); }
 
 api::ApiResult<std::string> translate_request(const std::string& body) {
   auto parsed = api::parse_request(body, api::Endpoint::kChatCompletions);
@@ -54,18 +47,6 @@ std::vector<std::string> payloads(std::string_view sse) {
   EXPECT_EQ(d.pending_bytes(), 0u);
   std::vector<std::string> out;
   for (auto& e : events) out.push_back(std::move(e.data));
-  return out;
-}
-
-std::string relay(StreamTranslator& t, std::string_view upstream) {
-  http::SseDecoder d;
-  std::vector<http::SseEvent> events;
-  d.feed(upstream, events);
-  std::string out;
-  for (const auto& e : events) {
-    auto err = t.on_event(e, out);
-    EXPECT_FALSE(err) << err->message;
-  }
   return out;
 }
 

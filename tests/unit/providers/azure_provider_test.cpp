@@ -2,27 +2,19 @@
 // builds, and Azure's responses, streams and errors as the client and the router see them.
 #include "providers/azure/azure_provider.hpp"
 
-#include <fstream>
-#include <sstream>
-
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "tollgate/http/sse_decoder.hpp"
 #include "tollgate/router/error_class.hpp"
+#include "unit/providers/transcript.hpp"
 
 namespace tollgate::providers {
 namespace {
 
 using nlohmann::json;
 
-std::string transcript(const std::string& name) {
-  std::ifstream in(TOLLGATE_SOURCE_DIR "/tests/data/azure/" + name, std::ios::binary);
-  EXPECT_TRUE(in) << name;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+std::string transcript(std::string_view name) { return providers::transcript("azure", name); }
 
 std::string header(const http::UpstreamRequest& req, std::string_view name) {
   for (const auto& [k, v] : req.headers) {
@@ -145,11 +137,7 @@ TEST(AzureProviderTest, StreamEndingInContentFilterPassesThroughUnchangedWithUsa
   AzureProvider p;
   const std::string upstream = transcript("chat_stream_content_filter.sse");
   auto t = p.make_stream_translator(true);
-  http::SseDecoder d;
-  std::vector<http::SseEvent> events;
-  d.feed(upstream, events);
-  std::string out;
-  for (const auto& e : events) ASSERT_FALSE(t->on_event(e, out));
+  const std::string out = relay(*t, upstream);
   EXPECT_EQ(out, upstream);
   EXPECT_NE(out.find(R"("finish_reason":"content_filter")"), std::string::npos);
   EXPECT_TRUE(t->finished());

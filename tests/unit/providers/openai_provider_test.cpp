@@ -4,23 +4,12 @@
 #include <nlohmann/json.hpp>
 
 #include "tollgate/http/sse_decoder.hpp"
+#include "unit/providers/transcript.hpp"
 
 namespace tollgate::providers {
 namespace {
 
 using nlohmann::json;
-
-std::string relay(StreamTranslator& t, std::string_view upstream) {
-  http::SseDecoder d;
-  std::vector<http::SseEvent> events;
-  d.feed(upstream, events);
-  std::string out;
-  for (const auto& e : events) {
-    auto err = t.on_event(e, out);
-    EXPECT_FALSE(err) << err->message;
-  }
-  return out;
-}
 
 constexpr std::string_view kStreamWithUsage =
     "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n"
