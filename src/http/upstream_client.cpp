@@ -155,8 +155,8 @@ std::string UpstreamResponse::header(std::string_view name) const {
   return it == fields.end() ? std::string() : std::string(it->value());
 }
 
-bool UpstreamResponse::is_event_stream() const {
-  return header("content-type").find("text/event-stream") != std::string::npos;
+bool UpstreamResponse::has_content_type(std::string_view type) const {
+  return header("content-type").find(type) != std::string::npos;
 }
 
 asio::awaitable<api::ApiResult<std::string_view>> UpstreamResponse::read_some() {

@@ -661,7 +661,7 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
     result.error = provider.map_error(resp.status(), error_body, retry_after);
     co_return result;
   }
-  if (fields.stream && resp.is_event_stream()) {
+  if (fields.stream && resp.has_content_type(provider.stream_content_type())) {
     out.attempt_started = t0;
     co_await relay_stream(ex, resp, provider, parsed, out);
     result.answered = true;

@@ -76,7 +76,7 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
     cost = [snap = out.snapshot, route = *out.route_index](const providers::Usage& u) { return snap->gate.cost(route, u); };
   }
   auto translator = provider.make_stream_translator(req.fields.client_wants_usage, std::move(cost));
-  http::SseDecoder decoder;
+  const std::unique_ptr<http::StreamDecoder> decoder = provider.make_stream_decoder();
   std::vector<http::SseEvent> events;
   std::string pending;
   std::optional<api::ApiError> failure;
@@ -99,8 +99,8 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
       }
       break;
     }
-    decoder.feed(*piece, events);
-    if (decoder.failed()) failure = api::make_error(Errc::kUpstreamProtocol, "Upstream sent an oversized stream line.");
+    decoder->feed(*piece, events);
+    if (decoder->failed()) failure = api::make_error(Errc::kUpstreamProtocol, "Upstream sent a malformed or oversized stream event.");
     for (const auto& event : events) {
       if (failure) break;
       failure = translator->on_event(event, pending);

@@ -19,17 +19,30 @@ struct SseEvent {
   std::string id;     // "id:" field, empty when absent
 };
 
-class SseDecoder {
+/// Splits a streamed response body into events, fed in any split. SSE here; vendors with other
+/// framings (NDJSON lines, AWS eventstream frames) bring their own (Provider::make_stream_decoder),
+/// yielding the same SseEvent: `event` names the event type when the framing has one, `data` is
+/// its payload.
+class StreamDecoder {
  public:
+  virtual ~StreamDecoder() = default;
   /// Appends every event completed by `bytes` to `out`.
-  void feed(std::string_view bytes, std::vector<SseEvent>& out);
+  virtual void feed(std::string_view bytes, std::vector<SseEvent>& out) = 0;
+  /// The stream is malformed or an event is oversized; nothing more is decoded.
+  virtual bool failed() const = 0;
+  /// Bytes of an incomplete event held back; a stream that ends with this non-zero ended mid-event.
+  virtual std::size_t pending_bytes() const = 0;
+};
 
-  /// Bytes of an incomplete line or event held back; a stream that ends with this non-zero ended mid-event.
-  std::size_t pending_bytes() const { return line_.size() + (has_data_ ? current_.data.size() + 1 : 0); }
+class SseDecoder final : public StreamDecoder {
+ public:
+  void feed(std::string_view bytes, std::vector<SseEvent>& out) override;
+
+  std::size_t pending_bytes() const override { return line_.size() + (has_data_ ? current_.data.size() + 1 : 0); }
 
   /// Largest line accepted; a longer one puts the decoder in error (protects memory).
   void set_max_line(std::size_t n) { max_line_ = n; }
-  bool failed() const { return failed_; }
+  bool failed() const override { return failed_; }
 
  private:
   void on_line(std::string_view line, std::vector<SseEvent>& out);

@@ -63,7 +63,8 @@ class UpstreamResponse {
 
   unsigned status() const;
   std::string header(std::string_view name) const;
-  bool is_event_stream() const;
+  /// The content-type header names `type` (parameters such as charset aside).
+  bool has_content_type(std::string_view type) const;
 
   /// The next piece of the body; an empty view means the body is complete. The view is valid
   /// until the next call.

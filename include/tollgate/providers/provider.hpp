@@ -67,6 +67,14 @@ class Provider {
   /// `cost` set: the usage chunk the client asked for carries `usage.cost` (as OpenRouter's does).
   virtual std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage, CostFn cost = {}) const = 0;
 
+  /// The content type of the vendor's streamed answers; a stream request answered with another
+  /// type is read as a whole response.
+  virtual std::string_view stream_content_type() const { return "text/event-stream"; }
+  /// Splits a streamed answer into the events `make_stream_translator`'s translator consumes.
+  virtual std::unique_ptr<http::StreamDecoder> make_stream_decoder() const {
+    return std::make_unique<http::SseDecoder>();
+  }
+
   /// An upstream error response as the OpenAI-shaped error the client receives.
   virtual api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const = 0;
 };
