@@ -3,11 +3,13 @@
 // small helpers shared by proxy_handler.cpp and control_routes.cpp.
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "providers/anthropic/messages_inbound.hpp"
 #include "tollgate/api/request.hpp"
 #include "tollgate/core/clock.hpp"
 #include "tollgate/http/server.hpp"
@@ -61,6 +63,9 @@ struct CallOutcome {
   std::string end_user;
   std::vector<std::string> tags;
   bool settled = false;                        // settle_request ran
+  // POST /v1/messages: answers, streams and errors go out in Anthropic's shape.
+  bool anthropic_client = false;
+  std::unique_ptr<providers::MessagesStreamWriter> messages_stream;  // a translated stream's writer
 };
 
 inline constexpr std::string_view kJson = "application/json";

@@ -289,7 +289,7 @@ asio::awaitable<void> ProxyHandler::send_error(http::Exchange& ex, const api::Ap
   out.error_type = error.type;
   http::HeaderList headers = response_headers(out);
   if (error.retry_after) headers.emplace_back("retry-after", std::to_string(error.retry_after->count()));
-  std::string body = api::error_json(error);
+  std::string body = out.anthropic_client ? providers::anthropic_error_json(error) : api::error_json(error);
   co_await ex.send(error.status, kJson, std::move(body), headers);
 }
 
@@ -328,6 +328,7 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     const http::HeaderList none;
     co_await ex.send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(body), none);
   } else {
+    out.anthropic_client = path == "/messages" || path == "/messages/count_tokens";
     const std::string_view presented =
         auth::presented_key(req[bhttp::field::authorization], req["x-litellm-api-key"], req["x-api-key"]);
     const bool master = out.snapshot->master_key.matches(presented);
@@ -343,10 +344,24 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
                                                                  : api::Endpoint::kEmbeddings;
       if (is_post) {
         const auth::Principal& principal = **who;
-        auto completion_error = co_await handle_completion(ex, endpoint, principal, out);
+        const std::string_view body = req.body();
+        auto completion_error = co_await handle_completion(ex, endpoint, body, principal, out);
         error = std::move(completion_error);
       } else {
         error = api::make_error(Errc::kMethodNotAllowed, "Use POST for " + std::string(path) + ".");
+      }
+    } else if (path == "/messages" || path == "/messages/count_tokens") {
+      out.anthropic_client = true;
+      if (!is_post) {
+        error = api::make_error(Errc::kMethodNotAllowed, "Use POST for " + std::string(out.path) + ".");
+      } else if (path == "/messages") {
+        const auth::Principal& principal = **who;
+        auto messages_error = co_await handle_messages(ex, principal, out);
+        error = std::move(messages_error);
+      } else {
+        const auth::Principal& principal = **who;
+        auto count_error = co_await count_tokens(ex, principal, out);
+        error = std::move(count_error);
       }
     } else if (path == "/models" || path.starts_with("/models/")) {
       if (is_get) {
@@ -403,12 +418,13 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
 
 asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(http::Exchange& ex,
                                                                               api::Endpoint endpoint,
+                                                                              std::string_view body,
                                                                               const auth::Principal& principal,
                                                                               CallOutcome& out) {
   const std::shared_ptr<const Snapshot> snap = out.snapshot;  // keeps this request's config version
   const router::Router& router = snap->router;
   const http::Request& req = ex.request();
-  auto parsed = api::parse_request(req.body(), endpoint);
+  auto parsed = api::parse_request(body, endpoint);
   if (!parsed) co_return parsed.error();
   const api::RequestFields& fields = parsed->fields;
   out.model_group = capped_name(fields.model);
@@ -610,6 +626,34 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
   co_return last_error;
 }
 
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_messages(http::Exchange& ex,
+                                                                            const auth::Principal& principal,
+                                                                            CallOutcome& out) {
+  // Routed as the chat request it translates to; attempt() sends it as is to Anthropic
+  // deployments, and the answer goes back in Anthropic's shape either way.
+  auto chat = providers::messages_request_to_chat(ex.request().body());
+  if (!chat) co_return chat.error();
+  const std::string chat_body = std::move(*chat);
+  auto error = co_await handle_completion(ex, api::Endpoint::kChatCompletions, chat_body, principal, out);
+  co_return error;
+}
+
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::count_tokens(http::Exchange& ex,
+                                                                         const auth::Principal& principal,
+                                                                         CallOutcome& out) {
+  auto count = providers::count_message_tokens(ex.request().body());
+  if (!count) co_return count.error();
+  const auth::AccessDecision access = auth::check_model_access(principal, count->model, out.snapshot->gate.catalog());
+  if (!access.allowed) {
+    co_return api::make_error(Errc::kModelAccessDenied,
+                              "key not allowed to access model. Tried to access " + capped_name(count->model), "model");
+  }
+  if (!out.snapshot->router.resolve(access.model)) co_return unknown_model_error(count->model, out.snapshot->router);
+  std::string body = fmt::format("{{\"input_tokens\":{}}}", count->input_tokens);
+  co_await send_json(ex, std::move(body), out);
+  co_return std::nullopt;
+}
+
 asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::Endpoint endpoint,
                                                      const api::ParsedRequest& parsed, const router::Route& route,
                                                      const router::Target& target, const AttemptTimeout& timeout,
@@ -627,8 +671,20 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
   }
   const std::string model = upstream_model(deployment, target);
   const providers::Provider& provider = *route.provider;
-  auto upstream_request = provider.build_request(deployment, route.base, endpoint, parsed, model,
-                                                 /*want_stream_usage=*/true);
+  // A /v1/messages request to a vendor that speaks the Messages API goes as the client wrote it.
+  std::optional<api::ApiResult<http::UpstreamRequest>> passthrough;
+  if (out.anthropic_client) {
+    const http::Request& client = ex.request();
+    http::HeaderList client_headers;
+    for (const char* name : {"anthropic-version", "anthropic-beta"}) {
+      if (auto value = client[name]; !value.empty()) client_headers.emplace_back(name, std::string(value));
+    }
+    passthrough = provider.build_messages_passthrough(deployment, route.base, client.body(), model, client_headers);
+  }
+  const bool native = passthrough.has_value();
+  auto upstream_request = native ? std::move(*passthrough)
+                                 : provider.build_request(deployment, route.base, endpoint, parsed, model,
+                                                          /*want_stream_usage=*/true);
   if (!upstream_request) {
     result.error = upstream_request.error();
     result.cls = router::ErrorClass::kBadRequest;
@@ -663,7 +719,8 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
   }
   if (fields.stream && resp.has_content_type(provider.stream_content_type())) {
     out.attempt_started = t0;
-    co_await relay_stream(ex, resp, provider, parsed, out);
+    if (out.anthropic_client && !native) out.messages_stream = std::make_unique<providers::MessagesStreamWriter>();
+    co_await relay_stream(ex, resp, provider, parsed, out, native);
     result.answered = true;
     co_return result;
   }
@@ -675,7 +732,14 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
     result.error = body.error();
     co_return result;
   }
-  auto translated = provider.translate_response(endpoint, std::move(*body), out.usage);
+  api::ApiResult<std::string> translated = std::string();
+  if (native) {
+    out.usage = provider.messages_usage(*body);
+    *translated = std::move(*body);
+  } else {
+    translated = provider.translate_response(endpoint, std::move(*body), out.usage);
+    if (translated && out.anthropic_client) translated = providers::chat_response_to_message(*translated);
+  }
   if (!translated) {
     result.cls = router::ErrorClass::kServerError;
     result.error = translated.error();

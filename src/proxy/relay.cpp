@@ -63,7 +63,7 @@ http::HeaderList response_headers(const CallOutcome& out) {
 
 asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::UpstreamResponse& response,
                                                  const providers::Provider& provider, const api::ParsedRequest& req,
-                                                 CallOutcome& out) {
+                                                 CallOutcome& out, bool passthrough) {
   out.status = 200;
   const http::HeaderList headers = response_headers(out);
   if (!co_await ex.begin_stream(200, kEventStream, headers)) {
@@ -80,6 +80,7 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
   std::vector<http::SseEvent> events;
   std::string pending;
   std::optional<api::ApiError> failure;
+  bool failure_relayed = false;  // the vendor's own error event already went to the client
   for (;;) {
     const auto t0 = Clock::now();
     auto piece = co_await response.read_some();
@@ -106,6 +107,16 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
       failure = translator->on_event(event, pending);
     }
     events.clear();
+    if (passthrough) {
+      // The client reads the vendor's format: its bytes go as they came; the translation above
+      // only counted usage and saw the end.
+      pending.assign(piece->data(), piece->size());
+      failure_relayed = failure.has_value();
+    } else if (out.messages_stream && !pending.empty()) {
+      std::string events_out;
+      out.messages_stream->translate(pending, events_out);
+      pending.swap(events_out);
+    }
     if (translator->finished() && !failure) {
       // The answer is complete: its spend is journaled before the client's last bytes go out.
       out.usage = translator->usage();
@@ -132,8 +143,17 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
     out.error_type = failure->type;
     out.stream_failure = router::classify_errc(failure->errc);
     log_->warn("request_id={} msg=\"stream failed\" error=\"{}\"", out.request_id, failure->message);
-    api::append_sse_data(pending, api::error_json(*failure));
-    const bool delivered = co_await ex.write_chunk(pending);
+    if (out.anthropic_client) {
+      if (!failure_relayed) {
+        pending += "event: error\ndata: ";
+        pending += providers::anthropic_error_json(*failure);
+        pending += "\n\n";
+      }
+    } else {
+      api::append_sse_data(pending, api::error_json(*failure));
+    }
+    bool delivered = true;
+    if (!pending.empty()) delivered = co_await ex.write_chunk(pending);
     if (delivered) co_await ex.end_stream();
     ex.close_after_response();
     co_return;
@@ -153,12 +173,20 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::answer_mock(http::Ex
   out.status = 200;
   if (!req.fields.stream) {
     std::string body = mock_completion_body(endpoint, req.fields.model, answer, out.usage, id, unix_now());
+    if (out.anthropic_client) {
+      if (auto message = providers::chat_response_to_message(body)) body = std::move(*message);
+    }
     settle_request(out, true, body);
     co_await send_json(ex, std::move(body), out);
     co_return std::nullopt;
   }
-  const std::string body =
+  std::string body =
       mock_stream_body(endpoint, req.fields.model, answer, out.usage, req.fields.client_wants_usage, id, unix_now());
+  if (out.anthropic_client) {
+    std::string events;
+    providers::MessagesStreamWriter().translate(body, events);
+    body.swap(events);
+  }
   settle_request(out, true, {});
   const http::HeaderList headers = response_headers(out);
   if (co_await ex.begin_stream(200, kEventStream, headers)) {

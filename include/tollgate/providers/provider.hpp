@@ -58,6 +58,18 @@ class Provider {
                                                               std::string_view upstream_model,
                                                               bool want_stream_usage) const = 0;
 
+  /// An Anthropic Messages request (POST /v1/messages) sent as the client wrote it, but for
+  /// `upstream_model` and the gateway's own fields: only vendors that speak the Messages API
+  /// natively (Anthropic) have one; nullopt sends it through the OpenAI translation instead.
+  /// `client_headers` supplies anthropic-version / anthropic-beta when the client set them.
+  virtual std::optional<api::ApiResult<http::UpstreamRequest>> build_messages_passthrough(
+      const config::Deployment& /*deployment*/, const http::Url& /*base*/, std::string_view /*body*/,
+      std::string_view /*upstream_model*/, const http::HeaderList& /*client_headers*/) const {
+    return std::nullopt;
+  }
+  /// Usage of a Messages API answer relayed as is (the passthrough above).
+  virtual Usage messages_usage(std::string_view /*body*/) const { return {}; }
+
   /// A complete (non-stream) success body, translated to OpenAI's shape; fills `usage`.
   virtual api::ApiResult<std::string> translate_response(api::Endpoint endpoint, std::string body,
                                                          Usage& usage) const = 0;

@@ -52,8 +52,15 @@ class ProxyHandler final : public http::Handler {
 
  private:
   // Steps return the error to answer with; nullopt means they answered themselves.
+  // `body`: the OpenAI-format request (the client's, or translated from /v1/messages).
   asio::awaitable<std::optional<api::ApiError>> handle_completion(http::Exchange& ex, api::Endpoint endpoint,
+                                                                  std::string_view body,
                                                                   const auth::Principal& principal, CallOutcome& out);
+  // POST /v1/messages and /v1/messages/count_tokens: the Anthropic front end.
+  asio::awaitable<std::optional<api::ApiError>> handle_messages(http::Exchange& ex, const auth::Principal& principal,
+                                                                CallOutcome& out);
+  asio::awaitable<std::optional<api::ApiError>> count_tokens(http::Exchange& ex, const auth::Principal& principal,
+                                                             CallOutcome& out);
   // Rate limits and budgets for a request about to be routed to `group`.
   asio::awaitable<std::optional<api::ApiError>> admit_limits(const auth::Principal& principal,
                                                              const api::RequestFields& fields, const router::Target& group,
@@ -75,9 +82,11 @@ class ProxyHandler final : public http::Handler {
   asio::awaitable<std::optional<api::ApiError>> answer_mock(http::Exchange& ex, api::Endpoint endpoint,
                                                             const api::ParsedRequest& req, const std::string& answer,
                                                             CallOutcome& out);
+  // `passthrough`: the vendor's own bytes reach the client (a /v1/messages call to an Anthropic
+  // deployment); the translator still reads them for usage and the stream's end.
   asio::awaitable<void> relay_stream(http::Exchange& ex, http::UpstreamResponse& response,
                                      const providers::Provider& provider, const api::ParsedRequest& req,
-                                     CallOutcome& out);
+                                     CallOutcome& out, bool passthrough);
   asio::awaitable<void> send_error(http::Exchange& ex, const api::ApiError& error, CallOutcome& out);
   asio::awaitable<void> send_json(http::Exchange& ex, std::string&& body, CallOutcome& out);
   asio::awaitable<std::optional<api::ApiError>> list_models(http::Exchange& ex, std::string_view id,

@@ -22,7 +22,53 @@ std::string beta_header(const config::Deployment& deployment) {
   return anthropic::string_field(anthropic::member(deployment.litellm_params, "extra_headers"), "anthropic-beta");
 }
 
+std::string_view header_of(const http::HeaderList& headers, std::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
 }  // namespace
+
+std::optional<api::ApiResult<http::UpstreamRequest>> AnthropicProvider::build_messages_passthrough(
+    const config::Deployment& deployment, const http::Url& base, std::string_view body, std::string_view upstream_model,
+    const http::HeaderList& client_headers) const {
+  // Ordered: the client's tool schemas and inputs keep their member order.
+  nlohmann::ordered_json request = nlohmann::ordered_json::parse(body, nullptr, false);
+  if (!request.is_object()) {
+    return api::ApiResult<http::UpstreamRequest>(api::make_error(Errc::kInvalidJson, "The request body is not valid JSON."));
+  }
+  request["model"] = upstream_model;
+  // Anthropic rejects members it does not know: LiteLLM's request fields stay with the gateway,
+  // except metadata.user_id, which is Anthropic's own.
+  std::string user_id = anthropic::string_field(anthropic::member(request, "metadata"), "user_id");
+  for (auto it = request.begin(); it != request.end();) {
+    it = api::is_gateway_only_field(it.key()) ? request.erase(it) : std::next(it);
+  }
+  if (!user_id.empty()) request["metadata"] = {{"user_id", std::move(user_id)}};
+  const bool stream = request.contains("stream") && request["stream"].is_boolean() && request["stream"].get<bool>();
+  http::UpstreamRequest out;
+  out.url = base;
+  out.target = base.path + "/messages";
+  out.headers.reserve(5);
+  out.headers.emplace_back("content-type", "application/json");
+  if (!deployment.api_key.empty()) out.headers.emplace_back("x-api-key", deployment.api_key);
+  std::string_view version = header_of(client_headers, "anthropic-version");
+  out.headers.emplace_back("anthropic-version", std::string(version.empty() ? kAnthropicVersion : version));
+  std::string beta(header_of(client_headers, "anthropic-beta"));
+  if (beta.empty()) beta = beta_header(deployment);
+  if (!beta.empty()) out.headers.emplace_back("anthropic-beta", std::move(beta));
+  if (stream) out.headers.emplace_back("accept", "text/event-stream");
+  out.body = request.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return api::ApiResult<http::UpstreamRequest>(std::move(out));
+}
+
+Usage AnthropicProvider::messages_usage(std::string_view body) const {
+  Usage usage;
+  (void)anthropic_response_to_openai(body, 0, usage);  // only the counts are wanted
+  return usage;
+}
 
 api::ApiResult<http::UpstreamRequest> AnthropicProvider::build_request(const config::Deployment& deployment,
                                                                        const http::Url& base, api::Endpoint endpoint,

@@ -44,6 +44,10 @@ class AnthropicProvider final : public Provider {
   api::ApiResult<std::string> translate_response(api::Endpoint endpoint, std::string body, Usage& usage) const override;
   std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage, CostFn cost = {}) const override;
   api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const override;
+  std::optional<api::ApiResult<http::UpstreamRequest>> build_messages_passthrough(
+      const config::Deployment& deployment, const http::Url& base, std::string_view body,
+      std::string_view upstream_model, const http::HeaderList& client_headers) const override;
+  Usage messages_usage(std::string_view body) const override;
 };
 
 /// The Messages API body for an OpenAI chat request, naming `model`. Errors are 400s.
