@@ -130,6 +130,37 @@ TEST_F(AnthropicTest, ToolCallsAndToolResultsRoundTrip) {
   EXPECT_EQ(sent["messages"][2]["content"][0]["tool_use_id"], call["id"]);
 }
 
+TEST_F(AnthropicTest, ResponseFormatIsAnsweredThroughAForcedToolAsContent) {
+  Gateway gw(config({{"a", "chunks=3"}}));
+  const json format = {{"type", "json_schema"},
+                       {"json_schema",
+                        {{"name", "place"},
+                         {"schema", {{"type", "object"}, {"properties", {{"location", {{"type", "string"}}}}}}}}}};
+  HttpResponse r = gw.post("/v1/chat/completions", chat({user("Where?")}, {{"response_format", format}}).dump());
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(json::parse(r.json()["choices"][0]["message"]["content"].get<std::string>()), json({{"location", "Paris"}}));
+  EXPECT_EQ(r.json()["choices"][0]["finish_reason"], "stop");
+  EXPECT_FALSE(r.json()["choices"][0]["message"].contains("tool_calls"));
+  const json sent = last_upstream_body();
+  EXPECT_EQ(sent["tool_choice"], json({{"type", "tool"}, {"name", "json_tool_call"}}));
+  EXPECT_EQ(sent["tools"][0]["input_schema"], format["json_schema"]["schema"]);
+
+  HttpResponse s = gw.post("/v1/chat/completions",
+                           chat({user("Where?")}, {{"response_format", format}, {"stream", true}}).dump());
+  ASSERT_EQ(s.status, 200u) << s.body;
+  const StreamText streamed = parse_stream(s.body);
+  EXPECT_TRUE(streamed.done);
+  EXPECT_EQ(json::parse(streamed.text), json({{"location", "Paris"}})) << s.body;
+  EXPECT_NE(s.body.find("\"finish_reason\":\"stop\""), std::string::npos) << s.body;
+}
+
+TEST_F(AnthropicTest, ReasoningEffortAsksForThinking) {
+  Gateway gw(config({{"a", ""}}));
+  HttpResponse r = gw.post("/v1/chat/completions", chat({user("Think.")}, {{"reasoning_effort", "medium"}}).dump());
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(last_upstream_body()["thinking"], json({{"type", "enabled"}, {"budget_tokens", 2048}}));
+}
+
 TEST_F(AnthropicTest, StreamedToolCallArgumentsArriveAsDeltas) {
   Gateway gw(config({{"a", "chunks=3"}}));
   const json tools = json::array({{{"type", "function"}, {"function", {{"name", "get_weather"}, {"parameters", json::object()}}}}});

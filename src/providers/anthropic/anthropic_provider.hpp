@@ -14,10 +14,12 @@
 //   temperature, top_p, top_k, stream, thinking → as is;  stop → stop_sequences;  user → metadata.user_id
 //   tools (function) → {name, description, input_schema};  tool_choice auto/required/none/{function}
 //   → {auto}/{any}/{none}/{tool,name};  parallel_tool_calls=false → disable_parallel_tool_use
+//   reasoning_effort (without thinking) → thinking {enabled, budget 1024/2048/4096 for low/medium/high}
+//   response_format json_object/json_schema → a forced `json_tool_call` tool with that schema, whose
+//   input comes back as message.content (finish_reason stop)
 // Everything else is dropped (Anthropic rejects unknown fields): n, logprobs, top_logprobs,
-// frequency_penalty, presence_penalty, logit_bias, seed, response_format, stream_options,
-// service_tier, store, reasoning_effort, modalities, audio, prediction, functions, function_call,
-// and any gateway-only or unknown member.
+// frequency_penalty, presence_penalty, logit_bias, seed, stream_options, service_tier, store,
+// modalities, audio, prediction, functions, function_call, and any gateway-only or unknown member.
 //
 // Response: text blocks → message.content (null when none), tool_use → message.tool_calls,
 // thinking → message.reasoning_content; stop_reason → finish_reason (end_turn/stop_sequence/
@@ -34,6 +36,10 @@
 #include "tollgate/providers/provider.hpp"
 
 namespace tollgate::providers {
+
+/// The forced tool that carries a response_format answer (LiteLLM's name for it): its input is the
+/// JSON the client asked for, returned as the message content.
+inline constexpr std::string_view kAnthropicJsonTool = "json_tool_call";
 
 class AnthropicProvider final : public Provider {
  public:

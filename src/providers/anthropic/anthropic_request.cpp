@@ -18,6 +18,7 @@ using anthropic::member;
 using anthropic::string_field;
 
 constexpr std::int64_t kDefaultMaxTokens = 4096;  // Anthropic requires max_tokens; LiteLLM's default
+constexpr std::string_view kJsonToolName = kAnthropicJsonTool;
 
 api::ApiError bad(std::string message, std::string param = "messages") {
   return api::make_error(Errc::kInvalidRequest, std::move(message), std::move(param));
@@ -229,6 +230,54 @@ api::ApiResult<ordered_json> tool_choice(const json& choice) {
   return bad("'tool_choice' must be \"auto\", \"required\", \"none\" or a function.", "tool_choice");
 }
 
+// OpenAI's reasoning_effort as an extended-thinking budget (LiteLLM's budgets). Anthropic wants
+// max_tokens above the budget: a default max_tokens is raised to budget + the usual default, a
+// client's that is not above it is a 400.
+std::optional<api::ApiError> thinking_for_effort(const std::string& effort, bool client_max_tokens, ordered_json& out) {
+  std::int64_t budget = 0;
+  if (effort == "minimal" || effort == "low") {
+    budget = 1024;
+  } else if (effort == "medium") {
+    budget = 2048;
+  } else if (effort == "high") {
+    budget = 4096;
+  } else if (effort == "none") {
+    return std::nullopt;
+  } else {
+    return bad("'reasoning_effort' must be none, minimal, low, medium or high.", "reasoning_effort");
+  }
+  const std::int64_t max_tokens = out["max_tokens"].get<std::int64_t>();
+  if (max_tokens <= budget) {
+    if (client_max_tokens) {
+      return bad("max_tokens must be greater than the thinking budget of reasoning_effort=" + effort + " (" +
+                     std::to_string(budget) + " tokens) for anthropic.",
+                 "max_tokens");
+    }
+    out["max_tokens"] = budget + kDefaultMaxTokens;
+  }
+  out["thinking"] = {{"type", "enabled"}, {"budget_tokens", budget}};
+  return std::nullopt;
+}
+
+// response_format json_schema / json_object as the forced tool Anthropic answers through; null
+// for "text" (nothing to do).
+api::ApiResult<ordered_json> response_format_tool(const json& format) {
+  const std::string type = string_field(format, "type");
+  if (type == "text") return ok(nullptr);
+  ordered_json schema = {{"type", "object"}};
+  if (type == "json_schema") {
+    const json& spec = member(format, "json_schema");
+    const json& given = member(spec, "schema");
+    if (!given.is_object()) return bad("response_format.json_schema.schema must be an object.", "response_format");
+    schema = given;
+  } else if (type != "json_object") {
+    return bad("response_format.type must be text, json_object or json_schema.", "response_format");
+  }
+  return ok(ordered_json{{"name", kJsonToolName},
+                         {"description", "Respond with a JSON object in this tool's input."},
+                         {"input_schema", std::move(schema)}});
+}
+
 // Copies the sampling and tool parameters Anthropic understands; an error for a malformed one.
 std::optional<api::ApiError> parameters(const json& in, ordered_json& out) {
   for (const char* key : {"temperature", "top_p", "top_k"}) {
@@ -249,13 +298,34 @@ std::optional<api::ApiError> parameters(const json& in, ordered_json& out) {
   if (auto user = in.find("user"); user != in.end() && user->is_string() && !user->get_ref<const std::string&>().empty()) {
     out["metadata"] = {{"user_id", *user}};
   }
-  if (auto thinking = in.find("thinking"); thinking != in.end() && thinking->is_object()) out["thinking"] = *thinking;
+  if (auto thinking = in.find("thinking"); thinking != in.end() && thinking->is_object()) {
+    out["thinking"] = *thinking;
+  } else if (auto effort = in.find("reasoning_effort"); effort != in.end() && effort->is_string()) {
+    if (auto failure = thinking_for_effort(effort->get<std::string>(), in.contains("max_tokens") || in.contains("max_completion_tokens"), out)) {
+      return failure;
+    }
+  }
   const auto list = in.find("tools");
   const bool has_tools = list != in.end() && !list->is_null();
   if (has_tools) {
     auto t = tools(*list);
     if (!t) return t.error();
     out["tools"] = std::move(*t);
+  }
+  if (auto format = in.find("response_format"); format != in.end() && format->is_object()) {
+    auto json_tool = response_format_tool(*format);
+    if (!json_tool) return json_tool.error();
+    if (!json_tool->is_null()) {
+      // Anthropic has no JSON mode: a forced tool whose input is the answer (as LiteLLM does);
+      // the response translation turns its input back into the message content.
+      if (has_tools) return bad("'response_format' together with 'tools' is not supported by anthropic.", "response_format");
+      if (out.contains("thinking")) {
+        return bad("'response_format' together with extended thinking is not supported by anthropic.", "response_format");
+      }
+      out["tools"] = ordered_json::array({std::move(*json_tool)});
+      out["tool_choice"] = {{"type", "tool"}, {"name", kJsonToolName}};
+      return std::nullopt;
+    }
   }
   std::optional<ordered_json> choice;
   if (auto c = in.find("tool_choice"); has_tools && c != in.end() && !c->is_null()) {

@@ -113,7 +113,9 @@ class AnthropicStreamTranslator final : public StreamTranslator {
     } else if (type == "content_block_start") {
       const json& block = member(data, "content_block");
       const std::string kind = string_field(block, "type");
-      if (kind == "tool_use") {
+      if (kind == "tool_use" && string_field(block, "name") == kAnthropicJsonTool) {
+        json_block_ = block_index(data);  // a response_format answer: its input is the content
+      } else if (kind == "tool_use") {
         const std::int64_t index = next_tool_index_++;
         tool_index_[block_index(data)] = index;
         ordered_json call = tool_call(index, block);
@@ -129,6 +131,8 @@ class AnthropicStreamTranslator final : public StreamTranslator {
         emit(out, ordered_json{{"content", string_field(delta, "text")}});
       } else if (kind == "thinking_delta") {
         emit(out, ordered_json{{"reasoning_content", string_field(delta, "thinking")}});
+      } else if (kind == "input_json_delta" && json_block_ >= 0 && block_index(data) == json_block_) {
+        emit(out, ordered_json{{"content", string_field(delta, "partial_json")}});
       } else if (kind == "input_json_delta" && !string_field(delta, "partial_json").empty()) {
         auto it = tool_index_.find(block_index(data));
         if (it == tool_index_.end()) return protocol_error("input_json_delta for a block that is not a tool_use");
@@ -140,7 +144,8 @@ class AnthropicStreamTranslator final : public StreamTranslator {
       usage_ = counts_.usage();
       const json& delta = member(data, "delta");
       if (auto stop = delta.find("stop_reason"); stop != delta.end() && stop->is_string()) {
-        emit(out, ordered_json::object(), finish_reason(*stop));
+        const bool json_answer = json_block_ >= 0 && next_tool_index_ == 0;
+        emit(out, ordered_json::object(), json_answer ? ordered_json("stop") : finish_reason(*stop));
       }
     } else if (type == "message_stop") {
       finished_ = true;
@@ -208,6 +213,7 @@ class AnthropicStreamTranslator final : public StreamTranslator {
   Usage usage_;
   std::unordered_map<std::int64_t, std::int64_t> tool_index_;  // content block index → tool_calls index
   std::int64_t next_tool_index_ = 0;
+  std::int64_t json_block_ = -1;  // the json_tool_call block (response_format), if any
   bool finished_ = false;
 };
 
@@ -221,6 +227,7 @@ api::ApiResult<std::string> anthropic_response_to_openai(std::string_view body, 
   std::string text;
   std::string reasoning;
   bool has_text = false;
+  bool json_answer = false;
   ordered_json calls = ordered_json::array();
   for (const json& block : content) {
     const std::string kind = block.is_object() ? string_field(block, "type") : std::string();
@@ -229,6 +236,10 @@ api::ApiResult<std::string> anthropic_response_to_openai(std::string_view body, 
       has_text = true;
     } else if (kind == "thinking") {
       reasoning += string_field(block, "thinking");
+    } else if (kind == "tool_use" && string_field(block, "name") == kAnthropicJsonTool) {
+      text += member(block, "input").dump();  // the response_format answer
+      has_text = true;
+      json_answer = true;
     } else if (kind == "tool_use") {
       calls.push_back(tool_call(-1, block));
     }
@@ -245,7 +256,8 @@ api::ApiResult<std::string> anthropic_response_to_openai(std::string_view body, 
   ordered_json choice;
   choice["index"] = 0;
   choice["message"] = std::move(message);
-  choice["finish_reason"] = finish_reason(member(in, "stop_reason"));
+  const bool only_json = json_answer && choice["message"].find("tool_calls") == choice["message"].end();
+  choice["finish_reason"] = only_json ? ordered_json("stop") : finish_reason(member(in, "stop_reason"));
   ordered_json out;
   out["id"] = string_field(in, "id");
   out["object"] = "chat.completion";

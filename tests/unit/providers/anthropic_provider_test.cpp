@@ -114,6 +114,80 @@ TEST(AnthropicRequestTest, UnsupportedContentAndRolesAreA400) {
   EXPECT_EQ(request_error(R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"web_search"}]})").status, 400u);
 }
 
+json translated(const std::string& extra) {
+  auto out = translate_request(R"({"model":"m","messages":[{"role":"user","content":"Hi"}])" + extra + "}");
+  EXPECT_TRUE(out) << (out ? "" : out.error().message);
+  return out ? json::parse(*out) : json();
+}
+
+TEST(AnthropicRequestTest, ReasoningEffortBecomesAThinkingBudget) {
+  json low = translated(R"(,"reasoning_effort":"low")");
+  EXPECT_EQ(low["thinking"], json::parse(R"({"type":"enabled","budget_tokens":1024})"));
+  EXPECT_EQ(low["max_tokens"], 4096);
+  json high = translated(R"(,"reasoning_effort":"high")");
+  EXPECT_EQ(high["thinking"]["budget_tokens"], 4096);
+  EXPECT_EQ(high["max_tokens"], 8192) << "a default max_tokens is raised above the budget";
+  EXPECT_EQ(translated(R"(,"reasoning_effort":"medium","max_tokens":3000)")["thinking"]["budget_tokens"], 2048);
+  EXPECT_FALSE(translated(R"(,"reasoning_effort":"none")").contains("thinking"));
+  EXPECT_EQ(translated(R"(,"reasoning_effort":"high","thinking":{"type":"enabled","budget_tokens":9000})")["thinking"]
+                ["budget_tokens"],
+            9000)
+      << "an explicit thinking wins";
+  EXPECT_EQ(request_error(R"({"model":"m","messages":[{"role":"user","content":"Hi"}],"reasoning_effort":"high","max_tokens":100})").param,
+            "max_tokens");
+  EXPECT_EQ(request_error(R"({"model":"m","messages":[{"role":"user","content":"Hi"}],"reasoning_effort":"max"})").param,
+            "reasoning_effort");
+}
+
+TEST(AnthropicRequestTest, ResponseFormatBecomesAForcedJsonTool) {
+  json schema = translated(
+      R"(,"response_format":{"type":"json_schema","json_schema":{"name":"city","schema":{"type":"object","properties":{"name":{"type":"string"}}}}})");
+  ASSERT_EQ(schema["tools"].size(), 1u) << schema.dump();
+  EXPECT_EQ(schema["tools"][0]["name"], "json_tool_call");
+  EXPECT_EQ(schema["tools"][0]["input_schema"], json::parse(R"({"type":"object","properties":{"name":{"type":"string"}}})"));
+  EXPECT_EQ(schema["tool_choice"], json::parse(R"({"type":"tool","name":"json_tool_call"})"));
+  EXPECT_EQ(translated(R"(,"response_format":{"type":"json_object"})")["tools"][0]["input_schema"],
+            json::parse(R"({"type":"object"})"));
+  EXPECT_FALSE(translated(R"(,"response_format":{"type":"text"})").contains("tools"));
+  EXPECT_EQ(request_error(R"({"model":"m","messages":[{"role":"user","content":"Hi"}],"response_format":{"type":"json_object"},
+                             "tools":[{"type":"function","function":{"name":"f"}}]})").param,
+            "response_format");
+}
+
+TEST(AnthropicResponseTest, JsonToolAnswerBecomesTheContent) {
+  Usage usage;
+  auto out = anthropic_response_to_openai(
+      R"({"id":"msg_j","type":"message","role":"assistant","model":"claude","content":[{"type":"tool_use","id":"toolu_1",
+          "name":"json_tool_call","input":{"name":"Paris","population":2100000}}],"stop_reason":"tool_use",
+          "usage":{"input_tokens":10,"output_tokens":5}})",
+      kCreated, usage);
+  ASSERT_TRUE(out) << out.error().message;
+  const json answer = json::parse(*out);
+  EXPECT_EQ(answer["choices"][0]["message"]["content"], R"({"name":"Paris","population":2100000})");
+  EXPECT_FALSE(answer["choices"][0]["message"].contains("tool_calls"));
+  EXPECT_EQ(answer["choices"][0]["finish_reason"], "stop");
+}
+
+TEST(AnthropicStreamTest, JsonToolInputStreamsAsContent) {
+  auto t = make_anthropic_stream_translator(false, {}, kCreated);
+  const std::string out = relay(
+      *t,
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_j\",\"model\":\"claude\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"json_tool_call\",\"input\":{}}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"name\\\":\"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"Paris\\\"}\"}}\n\n"
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":9}}\n\n"
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+  const auto got = payloads(out);
+  ASSERT_EQ(got.size(), 5u) << out;
+  std::string content;
+  for (std::size_t i = 1; i < 3; ++i) content += json::parse(got[i])["choices"][0]["delta"]["content"].get<std::string>();
+  EXPECT_EQ(content, R"({"name":"Paris"})");
+  EXPECT_EQ(json::parse(got[3])["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(got[4], "[DONE]");
+}
+
 TEST(AnthropicProviderTest, BuildsMessagesRequestWithAnthropicHeaders) {
   AnthropicProvider p;
   config::Deployment d;
