@@ -14,7 +14,6 @@
 #include <spdlog/logger.h>
 
 #include "proxy/call_outcome.hpp"
-#include "tollgate/core/redacted_url.hpp"
 #include "tollgate/limits/local_state.hpp"
 
 namespace tollgate::proxy {
@@ -525,7 +524,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
       const router::Route& route = *picked.route;
       out.deployment_id = route.deployment->id;
       out.route_index = route.index;
-      out.api_base = route.deployment->mock_response ? std::string() : redacted_url(route.deployment->api_base);
+      out.api_base = route.reported_base;
 
       const AttemptTimeout attempt_timeout = attempt_timeout_for(snap->config->upstream, *route.deployment, fields,
                                                                  timeout, deadline);

@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "tollgate/core/redacted_url.hpp"
 #include "tollgate/spend/price_table.hpp"
 
 namespace tollgate::router {
@@ -126,6 +127,7 @@ Router::Router(const config::Config& config, const Router* previous) : settings_
       auto url = http::Url::parse(d.api_base);
       if (!url) throw std::invalid_argument("deployment " + d.id + ": api_base is not a URL");
       route.base = *url;
+      route.reported_base = redacted_url(d.api_base);
     }
     // Prices only matter to cost-based routing; the table is parsed once, on first need.
     if (settings_.strategy == config::RoutingStrategy::kCost) {

@@ -38,6 +38,7 @@ struct Route {
   const config::Deployment* deployment = nullptr;   // owned by the config snapshot
   std::shared_ptr<const providers::Provider> provider;
   http::Url base;                                   // parsed api_base (unset for mock deployments)
+  std::string reported_base;                        // api_base without credentials, for x-litellm-model-api-base ("" for mocks)
   std::optional<double> cost_per_token;             // input + output USD, for cost-based routing
   DeploymentState* state = nullptr;                 // shared with later routers of the same deployment id
 };
