@@ -230,5 +230,24 @@ TEST_F(OllamaTest, MalformedLineEndsTheStreamWithAnError) {
   EXPECT_TRUE(st.error.is_object()) << r.body;
 }
 
+TEST(OllamaAuthTest, AKeyedDeploymentSendsBearerAndAWrongKeyIsAnAuthenticationError) {
+  FakeProvider keyed(FakeProviderOptions{.require_api_key = "sk-ollama"});
+  keyed.start();
+  auto yaml = [&](const std::string& key) {
+    return "model_list:\n  - model_name: local\n    litellm_params: {model: ollama_chat/llama3.2, api_base: \"http://127.0.0.1:" +
+           std::to_string(keyed.port()) + "/dep=k\", api_key: " + key + "}\nrouter_settings: {num_retries: 0}\n" +
+           "general_settings: {master_key: " + kMasterKey + "}\ntollgate_settings: {access_log: \"off\"}\n";
+  };
+  Gateway gw(yaml("sk-ollama"));
+  HttpResponse ok = gw.post("/v1/chat/completions", chat({user("Hi")}).dump());
+  ASSERT_EQ(ok.status, 200u) << ok.body;
+  EXPECT_EQ(keyed.requests().back().headers.at("authorization"), "Bearer sk-ollama");
+
+  Gateway wrong(yaml("sk-wrong"));
+  HttpResponse denied = wrong.post("/v1/chat/completions", chat({user("Hi")}).dump());
+  EXPECT_EQ(denied.status, 401u) << denied.body;
+  EXPECT_EQ(denied.json()["error"]["message"], "unauthorized");
+}
+
 }  // namespace
 }  // namespace tollgate::testing
