@@ -8,6 +8,8 @@
 #include <map>
 #include <utility>
 
+#include "config/provider_env.hpp"
+
 namespace tollgate::config::detail {
 namespace {
 
@@ -17,7 +19,7 @@ struct ProviderBase {
 };
 
 // Every provider is spoken to as OpenAI-compatible for now; these are their OpenAI-style roots.
-constexpr std::array<ProviderBase, 12> kDefaultApiBases{{
+constexpr std::array<ProviderBase, 14> kDefaultApiBases{{
     {"openai", "https://api.openai.com/v1"},
     {"anthropic", "https://api.anthropic.com/v1"},
     {"groq", "https://api.groq.com/openai/v1"},
@@ -30,6 +32,8 @@ constexpr std::array<ProviderBase, 12> kDefaultApiBases{{
     {"perplexity", "https://api.perplexity.ai"},
     {"lm_studio", "http://localhost:1234/v1"},
     {"text-completion-openai", "https://api.openai.com/v1"},
+    {"ollama", "http://localhost:11434"},  // Ollama's native API (/api/chat), no /v1
+    {"ollama_chat", "http://localhost:11434"},
 }};
 
 const Json kNull = nullptr;
@@ -115,6 +119,21 @@ void read_router_fields(const Section& p, const Section& info, Deployment& d) {
   }
 }
 
+// drop_params and additional_drop_params are validated here and left in litellm_params in one
+// shape (a bool; a list of names) for the provider adapters, which read them per request.
+void read_drop_params(const Section& p, Deployment& d) {
+  if (auto drop = p.boolean("drop_params")) {
+    d.litellm_params["drop_params"] = *drop;
+  } else {
+    d.litellm_params.erase("drop_params");
+  }
+  if (auto names = p.string_list("additional_drop_params", true)) {
+    d.litellm_params["additional_drop_params"] = *names;
+  } else {
+    d.litellm_params.erase("additional_drop_params");
+  }
+}
+
 void read_litellm_params(const Section& p, LoadContext& ctx, Deployment& d) {
   if (auto model = p.required_string("model")) {
     split_model(*model, p.string("custom_llm_provider"), d, p.path_of("model"), ctx);
@@ -128,6 +147,11 @@ void read_litellm_params(const Section& p, LoadContext& ctx, Deployment& d) {
     }
   }
   d.api_key = p.string("api_key").value_or("");
+  // No api_key at all: the provider's own variable, as LiteLLM reads it (GROQ_API_KEY, ...).
+  if (p.get("api_key") == nullptr && !ctx.is_unset(p.path_of("api_key"))) {
+    d.api_key = provider_api_key_from_env(d.provider, ctx).value_or("");
+  }
+  read_drop_params(p, d);
   d.organization = p.string("organization").value_or("");
   d.api_version = p.string("api_version").value_or("");
   // LiteLLM's default for azure/ deployments, read once per load as every variable is.
@@ -138,6 +162,13 @@ void read_litellm_params(const Section& p, LoadContext& ctx, Deployment& d) {
   bool base_given = p.get("api_base") != nullptr || ctx.is_unset(p.path_of("api_base"));
   if (!base_given && !d.provider.empty()) {
     d.api_base = std::string(default_api_base(d.provider));
+    if (auto from_env = provider_api_base_from_env(d.provider, ctx)) {
+      if (auto url = normalize_http_url(*from_env)) {
+        d.api_base = std::move(*url);
+      } else {
+        ctx.error(p.path_of("api_base"), "not a URL: the provider's api_base environment variable");
+      }
+    }
     // A mocked deployment never calls out, so it needs no endpoint.
     if (d.api_base.empty() && !d.mock_response) {
       ctx.error(p.path_of("api_base"), "required for provider '" + d.provider + "' (it has no default)");

@@ -14,8 +14,8 @@ namespace {
 
 // LiteLLM names from LITELLM_COMPAT.md that later work implements. Until then they load quietly,
 // so an operator's existing config.yaml starts without a wall of warnings.
-constexpr std::array<std::string_view, 11> kLitellmAccepted{
-    "drop_params", "cache", "cache_params", "callbacks", "success_callback", "failure_callback",
+constexpr std::array<std::string_view, 10> kLitellmAccepted{
+    "cache", "cache_params", "callbacks", "success_callback", "failure_callback",
     "max_budget", "budget_duration", "default_key_generate_params", "upperbound_key_generate_params",
     "set_verbose"};
 
@@ -25,7 +25,7 @@ constexpr std::array<std::string_view, 4> kGeneralAccepted{
 constexpr std::array<std::string_view, 8> kGeneralHandled{
     "master_key", "max_request_size_mb", "database_url", "proxy_batch_write_at", "allow_requests_on_db_unavailable",
     "store_prompts_in_spend_logs", "maximum_spend_logs_retention_period", "baseline_model"};
-constexpr std::array<std::string_view, 2> kLitellmHandled{"request_timeout", "ssl_verify"};
+constexpr std::array<std::string_view, 3> kLitellmHandled{"request_timeout", "ssl_verify", "drop_params"};
 constexpr std::array<std::string_view, 20> kTollgateHandled{
     "spend_journal_dir", "spend_queue_max_events", "database_path", "database_pool_size", "key_cache_ttl_seconds", "host", "port", "num_workers", "max_header_size_kb", "header_timeout_seconds",
     "body_timeout_seconds", "idle_timeout_seconds", "shutdown_timeout_seconds", "shutdown_delay_seconds",
@@ -145,6 +145,12 @@ void read_litellm_settings(const Json& block, LoadContext& ctx, Config& cfg) {
   s.check_keys(handled, kLitellmAccepted);
   if (auto t = s.seconds("request_timeout")) cfg.upstream.default_timeout = *t;
   read_ssl_verify(s, ctx, cfg);
+  // The global default; a deployment's own litellm_params.drop_params wins.
+  if (auto drop = s.boolean("drop_params")) {
+    for (Deployment& d : cfg.model_list) {
+      if (!d.litellm_params.contains("drop_params")) d.litellm_params["drop_params"] = *drop;
+    }
+  }
 }
 
 void read_tollgate_settings(const Json& block, LoadContext& ctx, Config& cfg) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/fake_anthropic.hpp"
+#include "support/fake_ollama.hpp"
 
 namespace tollgate::testing {
 namespace {
@@ -445,6 +446,8 @@ FakeExchange plan_exchange(const FakeRequest& req, std::string_view required_api
   FakeReply& r = ex.reply;
   if (target.path == "/v1/messages") {
     r = plan_anthropic(req, c, body, body_ok, required_api_key);  // Anthropic's own auth and errors
+  } else if (target.path == "/api/chat") {
+    r = plan_ollama(req, c, body, body_ok, required_api_key);  // Ollama's own errors
   } else if (!required_api_key.empty() && req.authorization != "Bearer " + std::string(required_api_key) &&
              req.api_key != required_api_key) {
     r = error_reply(401, "Incorrect API key provided.");

@@ -1,5 +1,6 @@
 #include "providers/openai/openai_provider.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
@@ -8,6 +9,7 @@
 
 #include "tollgate/api/json_scan.hpp"
 #include "tollgate/api/sse.hpp"
+#include "providers/openai/param_support.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -70,6 +72,28 @@ class OpenAiStreamTranslator final : public StreamTranslator {
   Usage usage_;
 };
 
+// The members to remove from the upstream body: what the vendor rejects (an UnsupportedParamsError
+// unless drop_params is on) and the deployment's additional_drop_params. Empty for most requests.
+// The config loader leaves both in litellm_params in one shape (a bool, a list of strings).
+api::ApiResult<std::vector<std::string_view>> params_to_drop(const config::Deployment& deployment,
+                                                             std::string_view model, const api::ScannedObject& top) {
+  std::vector<std::string_view> drop = rejected_params(deployment.provider, model, top);
+  const json& params = deployment.litellm_params;
+  if (!drop.empty()) {
+    const auto allowed = params.find("drop_params");
+    if (allowed == params.end() || !allowed->is_boolean() || !allowed->get<bool>()) {
+      return unsupported_params_error(deployment.provider, model, drop);
+    }
+  }
+  if (const auto extra = params.find("additional_drop_params"); extra != params.end() && extra->is_array()) {
+    for (const json& name : *extra) {
+      if (!name.is_string()) continue;
+      if (const api::JsonMember* m = top.find(name.get_ref<const std::string&>())) drop.push_back(m->key);
+    }
+  }
+  return drop;
+}
+
 }  // namespace
 
 bool parse_openai_usage(std::string_view raw, Usage& usage) {
@@ -127,9 +151,21 @@ api::ApiResult<http::UpstreamRequest> OpenAiProvider::build_request(const config
   if (!deployment.api_key.empty()) out.headers.emplace_back("authorization", "Bearer " + deployment.api_key);
   if (!deployment.organization.empty()) out.headers.emplace_back("openai-organization", deployment.organization);
   if (request.fields.stream) out.headers.emplace_back("accept", "text/event-stream");
-  out.body = api::build_upstream_body(
-      request, {.model = upstream_model,
-                .force_include_usage = request.fields.stream && want_stream_usage && !request.fields.client_wants_usage});
+  const api::UpstreamBodyOptions options{
+      .model = upstream_model,
+      .force_include_usage = request.fields.stream && want_stream_usage && !request.fields.client_wants_usage};
+  auto drop = params_to_drop(deployment, upstream_model, request.top);
+  if (!drop) return drop.error();
+  if (drop->empty()) {
+    // The hot path: the client's bytes go out as they are, no re-serialization.
+    out.body = api::build_upstream_body(request, options);
+    return out;
+  }
+  api::ParsedRequest trimmed{.body = request.body, .top = request.top, .fields = {}};
+  std::erase_if(trimmed.top.members, [&](const api::JsonMember& m) {
+    return std::find(drop->begin(), drop->end(), m.key) != drop->end();
+  });
+  out.body = api::build_upstream_body(trimmed, options);
   return out;
 }
 
