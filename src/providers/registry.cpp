@@ -1,5 +1,6 @@
 #include "providers/anthropic/anthropic_provider.hpp"
 #include "providers/azure/azure_provider.hpp"
+#include "providers/bedrock/bedrock_provider.hpp"
 #include "providers/openai/openai_provider.hpp"
 
 namespace tollgate::providers {
@@ -9,6 +10,8 @@ std::shared_ptr<const Provider> make_provider(std::string_view provider_name) {
   static const auto azure = std::make_shared<const AzureProvider>();
   if (provider_name == "anthropic") return anthropic;
   if (provider_name == "azure") return azure;
+  static const auto bedrock = std::make_shared<const BedrockProvider>();
+  if (provider_name == "bedrock") return bedrock;
   // Every other prefix speaks OpenAI's format until its own adapter exists (issue: provider
   // adapters). The config loader requires an api_base for prefixes without a known default.
   static const auto openai = std::make_shared<const OpenAiProvider>();
