@@ -143,9 +143,10 @@ TEST(BedrockProviderTest, BuildsSignedConverseRequests) {
       R"({"aws_access_key_id":"AKID","aws_secret_access_key":"SECRET","aws_region_name":"eu-central-1"})");
   auto base = http::Url::parse("https://bedrock-runtime.eu-central-1.amazonaws.com");
   for (bool stream : {false, true}) {
-    auto parsed = api::parse_request(std::string(R"({"model":"group","messages":[{"role":"user","content":"hi"}],"stream":)") +
-                                         (stream ? "true}" : "false}"),
-                                     api::Endpoint::kChatCompletions);
+    // The ParsedRequest views its body: keep it alive.
+    const std::string text = std::string(R"({"model":"group","messages":[{"role":"user","content":"hi"}],"stream":)") +
+                             (stream ? "true}" : "false}");
+    auto parsed = api::parse_request(text, api::Endpoint::kChatCompletions);
     ASSERT_TRUE(parsed);
     auto req = p.build_request(d, *base, api::Endpoint::kChatCompletions, *parsed, d.model, true);
     ASSERT_TRUE(req) << req.error().message;
