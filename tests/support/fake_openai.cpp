@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/fake_anthropic.hpp"
+#include "support/fake_bedrock.hpp"
 
 namespace tollgate::testing {
 namespace {
@@ -445,6 +446,8 @@ FakeExchange plan_exchange(const FakeRequest& req, std::string_view required_api
   FakeReply& r = ex.reply;
   if (target.path == "/v1/messages") {
     r = plan_anthropic(req, c, body, body_ok, required_api_key);  // Anthropic's own auth and errors
+  } else if (is_bedrock_path(target.path)) {
+    r = plan_bedrock(req, c, body, body_ok, required_api_key);  // SigV4 with required_api_key as the secret
   } else if (!required_api_key.empty() && req.authorization != "Bearer " + std::string(required_api_key) &&
              req.api_key != required_api_key) {
     r = error_reply(401, "Incorrect API key provided.");
