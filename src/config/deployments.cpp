@@ -53,6 +53,8 @@ std::string hex16(std::uint64_t h) {
 std::uint64_t identity_hash(const Deployment& d) {
   Json params = d.litellm_params;
   params.erase("api_key");
+  params.erase("aws_secret_access_key");
+  params.erase("aws_session_token");
   Json basis = {{"model_name", d.model_name}, {"litellm_params", std::move(params)}};
   // `replace` keeps invalid UTF-8 from throwing; valid text hashes the same either way.
   return fnv1a64(basis.dump(-1, ' ', false, Json::error_handler_t::replace));
@@ -134,6 +136,46 @@ void read_drop_params(const Section& p, Deployment& d) {
   }
 }
 
+// bedrock/: AWS credentials and region from the environment when litellm_params has none (as
+// boto3 reads them), and the regional endpoint as the default api_base.
+void read_bedrock_params(const Section& p, LoadContext& ctx, Deployment& d, bool base_given) {
+  const std::array<std::pair<const char*, std::array<const char*, 2>>, 4> kFromEnv{{
+      {"aws_access_key_id", {"AWS_ACCESS_KEY_ID", nullptr}},
+      {"aws_secret_access_key", {"AWS_SECRET_ACCESS_KEY", nullptr}},
+      {"aws_session_token", {"AWS_SESSION_TOKEN", nullptr}},
+      {"aws_region_name", {"AWS_REGION", "AWS_DEFAULT_REGION"}},
+  }};
+  for (const auto& [key, vars] : kFromEnv) {
+    if (!p.string(key).value_or("").empty()) continue;
+    for (const char* var : vars) {
+      if (var == nullptr) continue;
+      if (auto value = ctx.env(var); value && !value->empty()) {
+        d.litellm_params[key] = *value;
+        break;
+      }
+    }
+  }
+  if (d.mock_response) return;
+  auto has = [&d](const char* key) {
+    auto it = d.litellm_params.find(key);
+    return it != d.litellm_params.end() && it->is_string() && !it->get_ref<const std::string&>().empty();
+  };
+  if (!has("aws_access_key_id") || !has("aws_secret_access_key")) {
+    ctx.error(p.path_of("aws_access_key_id"),
+              "required for provider 'bedrock' with aws_secret_access_key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
+  }
+  const std::string region = has("aws_region_name") ? d.litellm_params["aws_region_name"].get<std::string>() : "";
+  if (!region.empty() && !std::all_of(region.begin(), region.end(), [](unsigned char c) {
+        return std::islower(c) || std::isdigit(c) || c == '-';
+      })) {
+    ctx.error(p.path_of("aws_region_name"), "not an AWS region: '" + region + "'");
+  } else if (!base_given && region.empty()) {
+    ctx.error(p.path_of("aws_region_name"), "required for provider 'bedrock' without api_base (or AWS_REGION)");
+  } else if (!base_given) {
+    d.api_base = "https://bedrock-runtime." + region + ".amazonaws.com";
+  }
+}
+
 void read_litellm_params(const Section& p, LoadContext& ctx, Deployment& d) {
   if (auto model = p.required_string("model")) {
     split_model(*model, p.string("custom_llm_provider"), d, p.path_of("model"), ctx);
@@ -160,7 +202,9 @@ void read_litellm_params(const Section& p, LoadContext& ctx, Deployment& d) {
   d.stream_timeout = p.seconds("stream_timeout");
 
   bool base_given = p.get("api_base") != nullptr || ctx.is_unset(p.path_of("api_base"));
-  if (!base_given && !d.provider.empty()) {
+  if (d.provider == "bedrock") {
+    read_bedrock_params(p, ctx, d, base_given);
+  } else if (!base_given && !d.provider.empty()) {
     d.api_base = std::string(default_api_base(d.provider));
     if (auto from_env = provider_api_base_from_env(d.provider, ctx)) {
       if (auto url = normalize_http_url(*from_env)) {

@@ -1,6 +1,7 @@
 #include "providers/anthropic/anthropic_provider.hpp"
 #include "providers/azure/azure_provider.hpp"
 #include "providers/ollama/ollama_provider.hpp"
+#include "providers/bedrock/bedrock_provider.hpp"
 #include "providers/openai/openai_provider.hpp"
 
 namespace tollgate::providers {
@@ -12,6 +13,8 @@ std::shared_ptr<const Provider> make_provider(std::string_view provider_name) {
   if (provider_name == "azure") return azure;
   static const auto ollama = std::make_shared<const OllamaProvider>();
   if (provider_name == "ollama_chat" || provider_name == "ollama") return ollama;
+  static const auto bedrock = std::make_shared<const BedrockProvider>();
+  if (provider_name == "bedrock") return bedrock;
   // Every other prefix speaks OpenAI's format until its own adapter exists (issue: provider
   // adapters). The config loader requires an api_base for prefixes without a known default.
   static const auto openai = std::make_shared<const OpenAiProvider>();

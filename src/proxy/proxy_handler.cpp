@@ -713,7 +713,9 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
         router::classify_response(resp.status(), error_body, retry_after, reset, unix_ms_now() / 1000);
     result.cls = classified.cls;
     result.retry_after = classified.retry_after;
-    result.error = provider.map_error(resp.status(), error_body, retry_after);
+    std::string error_type;  // the vendor's error-type header, when it has one (Bedrock)
+    if (!provider.error_type_header().empty()) error_type = resp.header(provider.error_type_header());
+    result.error = provider.map_typed_error(resp.status(), error_body, retry_after, error_type);
     co_return result;
   }
   if (fields.stream && resp.has_content_type(provider.stream_content_type())) {

@@ -147,6 +147,7 @@ FakeControls parse_fake_controls(const json& path_controls, const json& body) {
   c.disconnect_after = int_field(merged, "disconnect_after");
   c.malformed_at = int_field(merged, "malformed_at");
   c.error_at = int_field(merged, "error_at");
+  c.exception_at = int_field(merged, "exception_at");
   c.content = string_field(merged, "content");
   c.prompt_tokens = int_field(merged, "prompt_tokens");
   c.completion_tokens = int_field(merged, "completion_tokens");

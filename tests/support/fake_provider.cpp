@@ -253,7 +253,8 @@ asio::awaitable<void> FakeProvider::Impl::serve(Stream& stream) {
                                                       .x_api_key = header("x-api-key"),
                                                       .anthropic_version = header("anthropic-version"),
                                                       .api_key = header("api-key"),
-                                                      .seq = seq},
+                                                      .seq = seq,
+                                                      .header = [&header](std::string_view n) { return std::string(header(n)); }},
                                           options_.require_api_key);
     const After after = co_await respond(stream, ex, req.keep_alive());
     if (after == After::kAbort) {

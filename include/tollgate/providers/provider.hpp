@@ -89,6 +89,13 @@ class Provider {
 
   /// An upstream error response as the OpenAI-shaped error the client receives.
   virtual api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const = 0;
+  /// A response header in which the vendor names its error type (Bedrock: x-amzn-errortype); "" for none.
+  virtual std::string_view error_type_header() const { return {}; }
+  /// map_error, given that header's value too (the proxy calls this one).
+  virtual api::ApiError map_typed_error(unsigned status, std::string_view body, std::string_view retry_after,
+                                        std::string_view /*error_type*/) const {
+    return map_error(status, body, retry_after);
+  }
 };
 
 /// The adapter for a `litellm_params.model` provider prefix; nullptr when there is none.
