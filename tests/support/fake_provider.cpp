@@ -254,7 +254,7 @@ asio::awaitable<void> FakeProvider::Impl::serve(Stream& stream) {
                                                       .anthropic_version = header("anthropic-version"),
                                                       .api_key = header("api-key"),
                                                       .seq = seq,
-                                                      .header = [&header](std::string_view n) { return std::string(header(n)); }},
+                                                      .header = [&header](std::string_view field) { return std::string(header(field)); }},
                                           options_.require_api_key);
     const After after = co_await respond(stream, ex, req.keep_alive());
     if (after == After::kAbort) {
