@@ -17,7 +17,7 @@ struct ProviderBase {
 };
 
 // Every provider is spoken to as OpenAI-compatible for now; these are their OpenAI-style roots.
-constexpr std::array<ProviderBase, 12> kDefaultApiBases{{
+constexpr std::array<ProviderBase, 14> kDefaultApiBases{{
     {"openai", "https://api.openai.com/v1"},
     {"anthropic", "https://api.anthropic.com/v1"},
     {"groq", "https://api.groq.com/openai/v1"},
@@ -30,6 +30,8 @@ constexpr std::array<ProviderBase, 12> kDefaultApiBases{{
     {"perplexity", "https://api.perplexity.ai"},
     {"lm_studio", "http://localhost:1234/v1"},
     {"text-completion-openai", "https://api.openai.com/v1"},
+    {"gemini", "https://generativelanguage.googleapis.com/v1beta"},
+    {"vertex_ai", "https://us-central1-aiplatform.googleapis.com"},  // the adapter picks the host of vertex_location
 }};
 
 const Json kNull = nullptr;
@@ -132,6 +134,8 @@ void read_litellm_params(const Section& p, LoadContext& ctx, Deployment& d) {
   d.api_version = p.string("api_version").value_or("");
   // LiteLLM's default for azure/ deployments, read once per load as every variable is.
   if (d.api_version.empty() && d.provider == "azure") d.api_version = ctx.env("AZURE_API_VERSION").value_or("");
+  // LiteLLM's key for gemini/ deployments without an api_key.
+  if (d.api_key.empty() && d.provider == "gemini") d.api_key = ctx.env("GEMINI_API_KEY").value_or("");
   d.timeout = p.seconds("timeout");
   d.stream_timeout = p.seconds("stream_timeout");
 

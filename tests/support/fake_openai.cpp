@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/fake_anthropic.hpp"
+#include "support/fake_gemini.hpp"
 
 namespace tollgate::testing {
 namespace {
@@ -445,6 +446,8 @@ FakeExchange plan_exchange(const FakeRequest& req, std::string_view required_api
   FakeReply& r = ex.reply;
   if (target.path == "/v1/messages") {
     r = plan_anthropic(req, c, body, body_ok, required_api_key);  // Anthropic's own auth and errors
+  } else if (is_gemini_path(target.path)) {
+    r = plan_gemini(req, c, body, body_ok, target.path, target.query, required_api_key);  // Google's own auth and errors
   } else if (!required_api_key.empty() && req.authorization != "Bearer " + std::string(required_api_key) &&
              req.api_key != required_api_key) {
     r = error_reply(401, "Incorrect API key provided.");
