@@ -19,7 +19,7 @@ struct ProviderBase {
 };
 
 // Every provider is spoken to as OpenAI-compatible for now; these are their OpenAI-style roots.
-constexpr std::array<ProviderBase, 14> kDefaultApiBases{{
+constexpr std::array<ProviderBase, 16> kDefaultApiBases{{
     {"openai", "https://api.openai.com/v1"},
     {"anthropic", "https://api.anthropic.com/v1"},
     {"groq", "https://api.groq.com/openai/v1"},
@@ -34,6 +34,8 @@ constexpr std::array<ProviderBase, 14> kDefaultApiBases{{
     {"text-completion-openai", "https://api.openai.com/v1"},
     {"ollama", "http://localhost:11434"},  // Ollama's native API (/api/chat), no /v1
     {"ollama_chat", "http://localhost:11434"},
+    {"gemini", "https://generativelanguage.googleapis.com/v1beta"},
+    {"vertex_ai", "https://us-central1-aiplatform.googleapis.com"},  // the adapter picks the host of vertex_location
 }};
 
 const Json kNull = nullptr;

@@ -13,8 +13,11 @@ struct ProviderVariables {
 
 // LiteLLM's names (litellm/llms/<provider>/..., get_llm_provider). A variable that is unset or
 // empty is skipped: no key is sent, as before.
-constexpr std::array<ProviderVariables, 14> kVariables{{
+constexpr std::array<ProviderVariables, 17> kVariables{{
     {"openai", "", {"OPENAI_API_KEY"}},
+    {"anthropic", "", {"ANTHROPIC_API_KEY"}},
+    {"azure", "AZURE_API_BASE", {"AZURE_API_KEY"}},
+    {"gemini", "", {"GEMINI_API_KEY"}},
     {"hosted_vllm", "HOSTED_VLLM_API_BASE", {"HOSTED_VLLM_API_KEY"}},
     {"ollama", "OLLAMA_API_BASE", {}},
     {"ollama_chat", "OLLAMA_API_BASE", {}},

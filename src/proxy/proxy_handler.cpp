@@ -670,6 +670,11 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
   }
   const std::string model = upstream_model(deployment, target);
   const providers::Provider& provider = *route.provider;
+  if (auto token_error = co_await fetch_token(provider, deployment, out)) {
+    result.error = std::move(token_error);
+    result.cls = router::ErrorClass::kAuthentication;
+    co_return result;
+  }
   // A /v1/messages request to a vendor that speaks the Messages API goes as the client wrote it.
   std::optional<api::ApiResult<http::UpstreamRequest>> passthrough;
   if (out.anthropic_client) {
@@ -742,7 +747,10 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
     if (translated && out.anthropic_client) translated = providers::chat_response_to_message(*translated);
   }
   if (!translated) {
-    result.cls = router::ErrorClass::kServerError;
+    // Some vendors refuse inside a 200 (Gemini's blocked prompt): the error's own class decides.
+    result.cls = translated.error().errc == Errc::kUpstreamStatus
+                     ? router::classify_response(translated.error().status, api::error_json(translated.error()), {}, {}, 0).cls
+                     : router::ErrorClass::kServerError;
     result.error = translated.error();
     co_return result;
   }
@@ -752,6 +760,30 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
   co_await send_json(ex, std::move(*translated), out);
   result.answered = true;
   co_return result;
+}
+
+// Vendors that authorise calls with a fetched token (Vertex AI) get it here, before the call;
+// a failed fetch is the attempt's authentication error.
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::fetch_token(const providers::Provider& provider,
+                                                                        const config::Deployment& deployment,
+                                                                        CallOutcome& out) {
+  const std::int64_t now_s = unix_ms_now() / 1000;
+  auto token_request = provider.token_request(deployment, now_s);
+  if (!token_request) co_return token_request.error();
+  if (!*token_request) co_return std::nullopt;
+  const auto t0 = Clock::now();
+  auto response = co_await upstream_.send(std::move(**token_request));
+  if (!response) {
+    out.upstream_wait += Clock::now() - t0;
+    api::ApiError e = response.error();
+    e.status = 401;
+    e.message = "Could not fetch the deployment's access token: " + e.message;
+    co_return e;
+  }
+  auto body = co_await (*response)->read_all(kMaxUpstreamErrorBody);
+  out.upstream_wait += Clock::now() - t0;
+  const std::string text = body ? std::move(*body) : std::string();
+  co_return provider.accept_token(deployment, (*response)->status(), text, now_s);
 }
 
 asio::awaitable<void> ProxyHandler::sleep_for(std::chrono::milliseconds wait) {

@@ -10,6 +10,7 @@
 #include "support/fake_anthropic.hpp"
 #include "support/fake_ollama.hpp"
 #include "support/fake_bedrock.hpp"
+#include "support/fake_gemini.hpp"
 
 namespace tollgate::testing {
 namespace {
@@ -451,6 +452,8 @@ FakeExchange plan_exchange(const FakeRequest& req, std::string_view required_api
     r = plan_ollama(req, c, body, body_ok, required_api_key);  // Ollama's own errors
   } else if (is_bedrock_path(target.path)) {
     r = plan_bedrock(req, c, body, body_ok, required_api_key);  // SigV4 with required_api_key as the secret
+  } else if (is_gemini_path(target.path)) {
+    r = plan_gemini(req, c, body, body_ok, target.path, target.query, required_api_key);  // Google's own auth and errors
   } else if (!required_api_key.empty() && req.authorization != "Bearer " + std::string(required_api_key) &&
              req.api_key != required_api_key) {
     r = error_reply(401, "Incorrect API key provided.");

@@ -33,6 +33,7 @@ struct FakeRequest {
   std::string_view x_api_key;      // Anthropic's key header, or empty
   std::string_view anthropic_version;  // the anthropic-version header, or empty
   std::string_view api_key;        // Azure OpenAI's key header, or empty
+  std::string_view x_goog_api_key;  // Gemini's key header, or empty
   std::uint64_t seq = 1;           // request number, used in ids ("chatcmpl-fake-<seq>")
   std::function<std::string(std::string_view)> header;  // any request header by lower-case name (Bedrock's SigV4 check)
 };

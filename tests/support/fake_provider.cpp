@@ -31,6 +31,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "support/fake_google_auth.hpp"
 #include "support/fake_openai.hpp"
 
 namespace tollgate::testing {
@@ -135,6 +136,7 @@ class FakeProvider::Impl {
   std::atomic<std::size_t> cancelled_{0};
   std::atomic<std::size_t> session_failures_{0};
   std::atomic<std::uint64_t> seq_{0};
+  std::unique_ptr<FakeGoogleAuth> google_;  // set when options_.google_public_key_pem is
 
  private:
   asio::awaitable<void> accept_loop();
@@ -167,6 +169,7 @@ void FakeProvider::Impl::start() {
     tls_->use_certificate_chain_file(options_.tls_cert_file);
     tls_->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem);
   }
+  if (!options_.google_public_key_pem.empty()) google_ = std::make_unique<FakeGoogleAuth>(options_.google_public_key_pem);
   io_ = std::make_unique<asio::io_context>(1);
   const tcp::endpoint endpoint(asio::ip::make_address(options_.host), options_.port);
   acceptor_.emplace(*io_);
@@ -246,16 +249,21 @@ asio::awaitable<void> FakeProvider::Impl::serve(Stream& stream) {
       const auto it = req.find(name);
       return it == req.end() ? std::string_view{} : std::string_view(it->value());
     };
-    const FakeExchange ex = plan_exchange(FakeRequest{.method = req.method_string(),
-                                                      .target = req.target(),
-                                                      .body = req.body(),
-                                                      .authorization = header("authorization"),
-                                                      .x_api_key = header("x-api-key"),
-                                                      .anthropic_version = header("anthropic-version"),
-                                                      .api_key = header("api-key"),
-                                                      .seq = seq,
-                                                      .header = [&header](std::string_view field) { return std::string(header(field)); }},
-                                          options_.require_api_key);
+    const FakeRequest freq{.method = req.method_string(),
+                           .target = req.target(),
+                           .body = req.body(),
+                           .authorization = header("authorization"),
+                           .x_api_key = header("x-api-key"),
+                           .anthropic_version = header("anthropic-version"),
+                           .api_key = header("api-key"),
+                           .x_goog_api_key = header("x-goog-api-key"),
+                           .seq = seq,
+                           .header = [&header](std::string_view field) { return std::string(header(field)); }};
+    // Google's token endpoint and Vertex paths first (when enabled), then everything else.
+    std::optional<FakeExchange> planned;
+    if (google_) planned = google_->plan(freq);
+    if (!planned) planned = plan_exchange(freq, options_.require_api_key);
+    const FakeExchange& ex = *planned;
     const After after = co_await respond(stream, ex, req.keep_alive());
     if (after == After::kAbort) {
       lowest.close();  // no TLS close_notify, no FIN-after-flush courtesy: the client sees a cut
@@ -409,5 +417,7 @@ void FakeProvider::clear() {
 std::size_t FakeProvider::connections_accepted() const { return impl_->connections_; }
 
 std::size_t FakeProvider::requests_cancelled() const { return impl_->cancelled_; }
+
+std::size_t FakeProvider::google_tokens_issued() const { return impl_->google_ ? impl_->google_->tokens_issued() : 0; }
 
 }  // namespace tollgate::testing

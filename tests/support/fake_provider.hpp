@@ -28,6 +28,7 @@ struct FakeProviderOptions {
   std::string tls_key_file;        // PEM private key
   std::string require_api_key;     // non-empty: 401 unless `Authorization: Bearer <it>` (or `api-key: <it>`)
   bool record_requests = true;     // keep every request for requests(); off for long benchmarks
+  std::string google_public_key_pem;  // non-empty: serve Google's token endpoint and Vertex AI (fake_google_auth.hpp)
 };
 
 struct RecordedRequest {
@@ -60,6 +61,7 @@ class FakeProvider {
   // Requests whose client went away before the reply ended: seen when a stream write fails, or when
   // the peer closes during a delay, a hang or between stream chunks.
   std::size_t requests_cancelled() const;
+  std::size_t google_tokens_issued() const;  // access tokens the Google token endpoint handed out
 
  private:
   class Impl;

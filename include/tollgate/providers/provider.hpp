@@ -87,6 +87,21 @@ class Provider {
     return std::make_unique<http::SseDecoder>();
   }
 
+  /// Credentials some vendors need fetched before a call (Vertex AI's OAuth2 access token), with
+  /// the caller's HTTP client so adapters stay free of I/O. Called before build_request on every
+  /// attempt: the request that fetches a token, nullopt when none is needed or a cached one is still
+  /// good, an error (401) when the deployment's credentials are unusable.
+  virtual api::ApiResult<std::optional<http::UpstreamRequest>> token_request(const config::Deployment& /*deployment*/,
+                                                                             std::int64_t /*now_s*/) const {
+    return api::ApiResult<std::optional<http::UpstreamRequest>>(boost::system::in_place_value, std::nullopt);
+  }
+  /// The token endpoint's answer to token_request's request, kept for build_request; an error (401)
+  /// when it refused.
+  virtual std::optional<api::ApiError> accept_token(const config::Deployment& /*deployment*/, unsigned /*status*/,
+                                                    std::string_view /*body*/, std::int64_t /*now_s*/) const {
+    return std::nullopt;
+  }
+
   /// An upstream error response as the OpenAI-shaped error the client receives.
   virtual api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const = 0;
   /// A response header in which the vendor names its error type (Bedrock: x-amzn-errortype); "" for none.
