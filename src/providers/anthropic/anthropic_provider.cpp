@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "providers/anthropic/json_fields.hpp"
+#include "providers/json_fields.hpp"
 #include "providers/openai/openai_provider.hpp"
 
 namespace tollgate::providers {
@@ -19,7 +19,7 @@ std::int64_t unix_now() {
 // litellm_params.extra_headers["anthropic-beta"], as LiteLLM forwards it (beta features such as
 // extended output or new tool types).
 std::string beta_header(const config::Deployment& deployment) {
-  return anthropic::string_field(anthropic::member(deployment.litellm_params, "extra_headers"), "anthropic-beta");
+  return json_fields::string_field(json_fields::member(deployment.litellm_params, "extra_headers"), "anthropic-beta");
 }
 
 std::string_view header_of(const http::HeaderList& headers, std::string_view name) {
@@ -42,7 +42,7 @@ std::optional<api::ApiResult<http::UpstreamRequest>> AnthropicProvider::build_me
   request["model"] = upstream_model;
   // Anthropic rejects members it does not know: LiteLLM's request fields stay with the gateway,
   // except metadata.user_id, which is Anthropic's own.
-  std::string user_id = anthropic::string_field(anthropic::member(request, "metadata"), "user_id");
+  std::string user_id = json_fields::string_field(json_fields::member(request, "metadata"), "user_id");
   for (auto it = request.begin(); it != request.end();) {
     it = api::is_gateway_only_field(it.key()) ? request.erase(it) : std::next(it);
   }

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/anthropic/anthropic_provider.hpp"
-#include "providers/anthropic/json_fields.hpp"
+#include "providers/json_fields.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -14,8 +14,8 @@ namespace {
 // Ordered throughout: tool arguments and schemas keep the order the client or vendor wrote.
 using json = nlohmann::ordered_json;
 using nlohmann::ordered_json;
-using anthropic::member;
-using anthropic::string_field;
+using json_fields::member;
+using json_fields::string_field;
 
 constexpr std::int64_t kDefaultMaxTokens = 4096;  // Anthropic requires max_tokens; LiteLLM's default
 constexpr std::string_view kJsonToolName = kAnthropicJsonTool;

@@ -6,7 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/anthropic/anthropic_provider.hpp"
-#include "providers/anthropic/json_fields.hpp"
+#include "providers/json_fields.hpp"
+#include "providers/openai_chunks.hpp"
 #include "tollgate/api/sse.hpp"
 
 namespace tollgate::providers {
@@ -15,8 +16,8 @@ namespace {
 // Ordered throughout: tool arguments and schemas keep the order the client or vendor wrote.
 using json = nlohmann::ordered_json;
 using nlohmann::ordered_json;
-using anthropic::member;
-using anthropic::string_field;
+using json_fields::member;
+using json_fields::string_field;
 
 
 api::ApiError protocol_error(std::string what) {
@@ -174,34 +175,13 @@ class AnthropicStreamTranslator final : public StreamTranslator {
     return delta;
   }
 
-  ordered_json chunk_head() const {
-    ordered_json chunk;
-    chunk["id"] = id_;
-    chunk["object"] = "chat.completion.chunk";
-    chunk["created"] = created_;
-    chunk["model"] = model_;
-    return chunk;
-  }
 
   void emit(std::string& out, ordered_json delta, ordered_json finish = nullptr) const {
-    ordered_json choice;
-    choice["index"] = 0;
-    choice["delta"] = std::move(delta);
-    choice["finish_reason"] = std::move(finish);
-    ordered_json chunk = chunk_head();
-    chunk["choices"] = ordered_json::array();
-    chunk["choices"].push_back(std::move(choice));
-    api::append_sse_data(out, chunk.dump());
+    append_delta_chunk(out, ChunkStamp{id_, created_, model_}, std::move(delta), std::move(finish));
   }
 
   void emit_usage(std::string& out) const {
-    ordered_json usage;
-    if (cost_) usage["cost"] = cost_(usage_);
-    usage.update(openai_usage(usage_));
-    ordered_json chunk = chunk_head();
-    chunk["choices"] = ordered_json::array();
-    chunk["usage"] = std::move(usage);
-    api::append_sse_data(out, chunk.dump());
+    append_usage_chunk(out, ChunkStamp{id_, created_, model_}, openai_usage(usage_), cost_, usage_);
   }
 
   bool client_wants_usage_;

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "providers/anthropic/json_fields.hpp"
+#include "providers/json_fields.hpp"
 #include "tollgate/api/request.hpp"
 
 namespace tollgate::providers {
@@ -14,8 +14,8 @@ namespace {
 
 // Ordered: tool schemas and arguments keep the order the client wrote.
 using json = nlohmann::ordered_json;
-using anthropic::member;
-using anthropic::string_field;
+using json_fields::member;
+using json_fields::string_field;
 
 api::ApiError bad(std::string message, std::string param = "messages") {
   return api::make_error(Errc::kInvalidRequest, std::move(message), std::move(param));

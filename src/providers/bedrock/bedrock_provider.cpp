@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <random>
 
-#include "providers/anthropic/json_fields.hpp"
 #include "providers/bedrock/eventstream.hpp"
+#include "providers/json_fields.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -28,7 +28,7 @@ std::string completion_id() {
 }
 
 std::string param(const config::Deployment& d, const char* key) {
-  return anthropic::string_field(d.litellm_params, key);
+  return json_fields::string_field(d.litellm_params, key);
 }
 
 // The region named by a `bedrock-runtime.<region>.amazonaws.com` host, else empty.

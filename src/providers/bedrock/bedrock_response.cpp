@@ -8,16 +8,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include "providers/anthropic/json_fields.hpp"
 #include "providers/bedrock/bedrock_provider.hpp"
+#include "providers/json_fields.hpp"
+#include "providers/openai_chunks.hpp"
 #include "tollgate/api/sse.hpp"
 
 namespace tollgate::providers {
 namespace {
 
 using json = nlohmann::ordered_json;
-using anthropic::member;
-using anthropic::string_field;
+using json_fields::member;
+using json_fields::string_field;
 
 api::ApiError protocol_error(std::string what) {
   return api::make_error(Errc::kUpstreamProtocol, "Bedrock sent " + std::move(what) + ".");
@@ -160,34 +161,13 @@ class BedrockStreamTranslator final : public StreamTranslator {
     return delta;
   }
 
-  json chunk_head() const {
-    json chunk;
-    chunk["id"] = id_;
-    chunk["object"] = "chat.completion.chunk";
-    chunk["created"] = created_;
-    chunk["model"] = "";  // Converse does not name the model; the proxy knows it
-    return chunk;
-  }
 
   void emit(std::string& out, json delta, json finish = nullptr) const {
-    json choice;
-    choice["index"] = 0;
-    choice["delta"] = std::move(delta);
-    choice["finish_reason"] = std::move(finish);
-    json chunk = chunk_head();
-    chunk["choices"] = json::array();
-    chunk["choices"].push_back(std::move(choice));
-    api::append_sse_data(out, chunk.dump());
+    append_delta_chunk(out, ChunkStamp{id_, created_, ""}, std::move(delta), std::move(finish));
   }
 
   void emit_usage(std::string& out) const {
-    json usage;
-    if (cost_) usage["cost"] = cost_(usage_);
-    usage.update(openai_usage(usage_));
-    json chunk = chunk_head();
-    chunk["choices"] = json::array();
-    chunk["usage"] = std::move(usage);
-    api::append_sse_data(out, chunk.dump());
+    append_usage_chunk(out, ChunkStamp{id_, created_, ""}, openai_usage(usage_), cost_, usage_);
   }
 
   bool client_wants_usage_;

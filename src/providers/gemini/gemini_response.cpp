@@ -5,17 +5,18 @@
 
 #include <nlohmann/json.hpp>
 
-#include "providers/anthropic/json_fields.hpp"
 #include "providers/gemini/gemini_provider.hpp"
+#include "providers/json_fields.hpp"
 #include "providers/openai/openai_provider.hpp"
+#include "providers/openai_chunks.hpp"
 #include "tollgate/api/sse.hpp"
 
 namespace tollgate::providers {
 namespace {
 
 using json = nlohmann::ordered_json;
-using anthropic::member;
-using anthropic::string_field;
+using json_fields::member;
+using json_fields::string_field;
 
 api::ApiError protocol_error(std::string what) {
   return api::make_error(Errc::kUpstreamProtocol, "Gemini sent " + std::move(what) + ".");
@@ -173,33 +174,13 @@ class GeminiStreamTranslator final : public StreamTranslator {
   const Usage& usage() const override { return usage_; }
 
  private:
-  json chunk_head() const {
-    json chunk;
-    chunk["id"] = id_;
-    chunk["object"] = "chat.completion.chunk";
-    chunk["created"] = created_;
-    chunk["model"] = model_;
-    return chunk;
-  }
 
   void emit(std::string& out, std::int64_t index, json delta, json finish = nullptr) const {
-    json choice;
-    choice["index"] = index;
-    choice["delta"] = std::move(delta);
-    choice["finish_reason"] = std::move(finish);
-    json chunk = chunk_head();
-    chunk["choices"] = json::array({std::move(choice)});
-    api::append_sse_data(out, chunk.dump());
+    append_delta_chunk(out, ChunkStamp{id_, created_, model_}, std::move(delta), std::move(finish), index);
   }
 
   void emit_usage(std::string& out) const {
-    json usage;
-    if (cost_) usage["cost"] = cost_(usage_);
-    usage.update(openai_usage(usage_));
-    json chunk = chunk_head();
-    chunk["choices"] = json::array();
-    chunk["usage"] = std::move(usage);
-    api::append_sse_data(out, chunk.dump());
+    append_usage_chunk(out, ChunkStamp{id_, created_, model_}, openai_usage(usage_), cost_, usage_);
   }
 
   bool client_wants_usage_;

@@ -7,13 +7,13 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "providers/anthropic/json_fields.hpp"
+#include "providers/json_fields.hpp"
 
 namespace tollgate::providers::google {
 namespace {
 
 using json = nlohmann::ordered_json;
-using anthropic::string_field;
+using json_fields::string_field;
 
 api::ApiError auth_error(std::string message) {
   return api::make_error(Errc::kUnauthorized, "Vertex AI credentials: " + std::move(message));

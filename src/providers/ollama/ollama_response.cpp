@@ -4,16 +4,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include "providers/anthropic/json_fields.hpp"
+#include "providers/json_fields.hpp"
 #include "providers/ollama/ollama_provider.hpp"
+#include "providers/openai_chunks.hpp"
 #include "tollgate/api/sse.hpp"
 
 namespace tollgate::providers {
 namespace {
 
 using json = nlohmann::ordered_json;
-using anthropic::member;
-using anthropic::string_field;
+using json_fields::member;
+using json_fields::string_field;
 
 api::ApiError protocol_error(std::string what) {
   return api::make_error(Errc::kUpstreamProtocol, "Ollama sent " + std::move(what) + ".");
@@ -111,34 +112,13 @@ class OllamaStreamTranslator final : public StreamTranslator {
   const Usage& usage() const override { return usage_; }
 
  private:
-  json chunk_head() const {
-    json chunk;
-    chunk["id"] = stamp_.id;
-    chunk["object"] = "chat.completion.chunk";
-    chunk["created"] = stamp_.created;
-    chunk["model"] = model_;
-    return chunk;
-  }
 
   void emit(std::string& out, json delta, json finish = nullptr) const {
-    json choice;
-    choice["index"] = 0;
-    choice["delta"] = std::move(delta);
-    choice["finish_reason"] = std::move(finish);
-    json chunk = chunk_head();
-    chunk["choices"] = json::array();
-    chunk["choices"].push_back(std::move(choice));
-    api::append_sse_data(out, chunk.dump());
+    append_delta_chunk(out, ChunkStamp{stamp_.id, stamp_.created, model_}, std::move(delta), std::move(finish));
   }
 
   void emit_usage(std::string& out) const {
-    json usage;
-    if (cost_) usage["cost"] = cost_(usage_);
-    usage.update(openai_usage(usage_));
-    json chunk = chunk_head();
-    chunk["choices"] = json::array();
-    chunk["usage"] = std::move(usage);
-    api::append_sse_data(out, chunk.dump());
+    append_usage_chunk(out, ChunkStamp{stamp_.id, stamp_.created, model_}, openai_usage(usage_), cost_, usage_);
   }
 
   bool client_wants_usage_;

@@ -1,11 +1,11 @@
 #pragma once
-// Tolerant reads of vendor JSON for the Anthropic translators: a wrong type reads as absent
+// Tolerant reads of vendor JSON for the provider translators: a wrong type reads as absent
 // (nlohmann's value() throws on a type mismatch, and data-plane input must never throw).
 #include <string>
 
 #include <nlohmann/json.hpp>
 
-namespace tollgate::providers::anthropic {
+namespace tollgate::providers::json_fields {
 
 /// `obj[key]` when `obj` is an object and the member a string, else "".
 template <class Json>
@@ -24,4 +24,4 @@ const Json& member(const Json& obj, const char* key) {
   return it != obj.end() ? *it : kNull;
 }
 
-}  // namespace tollgate::providers::anthropic
+}  // namespace tollgate::providers::json_fields
