@@ -73,20 +73,7 @@ std::string relay_frames(StreamTranslator& t, std::string_view bytes, std::size_
 }
 
 void expect_chunks(const std::string& out, std::string_view expected_file) {
-  http::SseDecoder d;
-  std::vector<http::SseEvent> events;
-  d.feed(out, events);
-  std::istringstream expected(data_file(expected_file));
-  std::vector<std::string> want;
-  for (std::string line; std::getline(expected, line);) want.push_back(line);
-  ASSERT_EQ(events.size(), want.size()) << out;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    if (want[i] == "[DONE]") {
-      EXPECT_EQ(events[i].data, "[DONE]");
-    } else {
-      EXPECT_EQ(json::parse(events[i].data), json::parse(want[i])) << "chunk " << i;
-    }
-  }
+  expect_chunk_lines(out, data_file(expected_file));
 }
 
 router::ErrorClass classify(unsigned status, std::string_view body) {

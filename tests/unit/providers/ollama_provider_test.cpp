@@ -53,29 +53,9 @@ std::string relay_ndjson(StreamTranslator& t, std::string_view upstream, std::si
   return out;
 }
 
-std::vector<std::string> payloads(std::string_view sse) {
-  http::SseDecoder d;
-  std::vector<http::SseEvent> events;
-  d.feed(sse, events);
-  EXPECT_EQ(d.pending_bytes(), 0u);
-  std::vector<std::string> out;
-  for (auto& e : events) out.push_back(std::move(e.data));
-  return out;
-}
 
 void expect_chunks(const std::string& out, std::string_view expected_file) {
-  std::istringstream expected(data_file(expected_file));
-  std::vector<std::string> want;
-  for (std::string line; std::getline(expected, line);) want.push_back(line);
-  const std::vector<std::string> got = payloads(out);
-  ASSERT_EQ(got.size(), want.size()) << out;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (want[i] == "[DONE]") {
-      EXPECT_EQ(got[i], "[DONE]");
-    } else {
-      EXPECT_EQ(json::parse(got[i]), json::parse(want[i])) << "chunk " << i;
-    }
-  }
+  expect_chunk_lines(out, data_file(expected_file));
 }
 
 TEST(OllamaRequestTest, PlainChatWithOptionsAndEverythingElseDropped) { expect_request("plain_request"); }
