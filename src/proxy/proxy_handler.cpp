@@ -670,7 +670,17 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
   }
   const std::string model = upstream_model(deployment, target);
   const providers::Provider& provider = *route.provider;
-  if (auto token_error = co_await fetch_token(provider, deployment, out)) {
+  // Vendors that authorise calls with a fetched token (Vertex AI): a cached token costs nothing
+  // here; only a missing or expiring one is fetched (no coroutine frame otherwise).
+  const std::int64_t token_now_s = unix_ms_now() / 1000;
+  auto token_request = provider.token_request(deployment, token_now_s);
+  std::optional<api::ApiError> token_error;
+  if (!token_request) {
+    token_error = token_request.error();
+  } else if (*token_request) {
+    token_error = co_await fetch_token(provider, deployment, std::move(**token_request), token_now_s, out);
+  }
+  if (token_error) {
     result.error = std::move(token_error);
     result.cls = router::ErrorClass::kAuthentication;
     co_return result;
@@ -762,17 +772,12 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
   co_return result;
 }
 
-// Vendors that authorise calls with a fetched token (Vertex AI) get it here, before the call;
-// a failed fetch is the attempt's authentication error.
 asio::awaitable<std::optional<api::ApiError>> ProxyHandler::fetch_token(const providers::Provider& provider,
                                                                         const config::Deployment& deployment,
-                                                                        CallOutcome& out) {
-  const std::int64_t now_s = unix_ms_now() / 1000;
-  auto token_request = provider.token_request(deployment, now_s);
-  if (!token_request) co_return token_request.error();
-  if (!*token_request) co_return std::nullopt;
+                                                                        http::UpstreamRequest request,
+                                                                        std::int64_t now_s, CallOutcome& out) {
   const auto t0 = Clock::now();
-  auto response = co_await upstream_.send(std::move(**token_request));
+  auto response = co_await upstream_.send(std::move(request));
   if (!response) {
     out.upstream_wait += Clock::now() - t0;
     api::ApiError e = response.error();

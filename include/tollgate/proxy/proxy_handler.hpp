@@ -79,9 +79,12 @@ class ProxyHandler final : public http::Handler {
                                          const router::Route& route, const router::Target& target,
                                          const AttemptTimeout& timeout, CallOutcome& out);
   asio::awaitable<void> sleep_for(std::chrono::milliseconds wait);
-  // The provider's access token for `deployment` (Provider::token_request), fetched when needed.
+  // Sends the provider's token request (Provider::token_request said one is needed) and hands
+  // the answer to Provider::accept_token; an error is the attempt's authentication failure.
   asio::awaitable<std::optional<api::ApiError>> fetch_token(const providers::Provider& provider,
-                                                            const config::Deployment& deployment, CallOutcome& out);
+                                                            const config::Deployment& deployment,
+                                                            http::UpstreamRequest request, std::int64_t now_s,
+                                                            CallOutcome& out);
   asio::awaitable<std::optional<api::ApiError>> answer_mock(http::Exchange& ex, api::Endpoint endpoint,
                                                             const api::ParsedRequest& req, const std::string& answer,
                                                             CallOutcome& out);

@@ -16,20 +16,12 @@ using json = nlohmann::ordered_json;
 using nlohmann::ordered_json;
 using json_fields::member;
 using json_fields::string_field;
+using json_fields::bad;
+using json_fields::ok;
+using json_fields::at;
 
 constexpr std::int64_t kDefaultMaxTokens = 4096;  // Anthropic requires max_tokens; LiteLLM's default
 constexpr std::string_view kJsonToolName = kAnthropicJsonTool;
-
-api::ApiError bad(std::string message, std::string param = "messages") {
-  return api::make_error(Errc::kInvalidRequest, std::move(message), std::move(param));
-}
-
-// boost::system::result cannot tell a json value from an error by conversion: say which it is.
-api::ApiResult<ordered_json> ok(ordered_json value) {
-  return api::ApiResult<ordered_json>(boost::system::in_place_value, std::move(value));
-}
-
-std::string at(std::size_t i) { return "messages[" + std::to_string(i) + "]"; }
 
 
 ordered_json text_block(const json& part) {

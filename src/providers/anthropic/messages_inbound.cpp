@@ -16,12 +16,8 @@ namespace {
 using json = nlohmann::ordered_json;
 using json_fields::member;
 using json_fields::string_field;
-
-api::ApiError bad(std::string message, std::string param = "messages") {
-  return api::make_error(Errc::kInvalidRequest, std::move(message), std::move(param));
-}
-
-std::string at(std::size_t i) { return "messages[" + std::to_string(i) + "]"; }
+using json_fields::bad;
+using json_fields::at;
 
 // A text block as an OpenAI text part (cache_control kept: the Anthropic adapter honours it).
 json text_part(const json& block) {

@@ -16,13 +16,8 @@ namespace {
 using json = nlohmann::ordered_json;
 using json_fields::member;
 using json_fields::string_field;
-
-api::ApiError bad(std::string message, std::string param = "messages") {
-  return api::make_error(Errc::kInvalidRequest, std::move(message), std::move(param));
-}
-
-// boost::system::result cannot tell a json value from an error by conversion: say which it is.
-api::ApiResult<json> ok(json value) { return api::ApiResult<json>(boost::system::in_place_value, std::move(value)); }
+using json_fields::bad;
+using json_fields::ok;
 
 // Converse names image formats, not media types.
 std::optional<std::string> image_format(std::string_view media_type) {

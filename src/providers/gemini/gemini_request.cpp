@@ -17,15 +17,9 @@ namespace {
 using json = nlohmann::ordered_json;
 using json_fields::member;
 using json_fields::string_field;
-
-api::ApiError bad(std::string message, std::string param = "messages") {
-  return api::make_error(Errc::kInvalidRequest, std::move(message), std::move(param));
-}
-
-// boost::system::result cannot tell a json value from an error by conversion: say which it is.
-api::ApiResult<json> ok(json value) { return api::ApiResult<json>(boost::system::in_place_value, std::move(value)); }
-
-std::string at(std::size_t i) { return "messages[" + std::to_string(i) + "]"; }
+using json_fields::bad;
+using json_fields::ok;
+using json_fields::at;
 
 // fileData needs a MIME type; guess it from the extension as LiteLLM does for gs:// URIs.
 std::string mime_of(std::string_view url) {

@@ -16,15 +16,9 @@ namespace {
 using json = nlohmann::ordered_json;
 using json_fields::member;
 using json_fields::string_field;
-
-api::ApiError bad(std::string message, std::string param = "messages") {
-  return api::make_error(Errc::kInvalidRequest, std::move(message), std::move(param));
-}
-
-// boost::system::result cannot tell a json value from an error by conversion: say which it is.
-api::ApiResult<json> ok(json value) { return api::ApiResult<json>(boost::system::in_place_value, std::move(value)); }
-
-std::string at(std::size_t i) { return "messages[" + std::to_string(i) + "]"; }
+using json_fields::bad;
+using json_fields::ok;
+using json_fields::at;
 
 // Ollama takes a message's content as one string and its images as a list of bare base64 strings.
 struct Content {
