@@ -72,8 +72,8 @@ bool is_admin(const auth::Principal& p) { return p.master || p.role == auth::Use
 
 bool can_view_all(const auth::Principal& p) { return is_admin(p) || p.role == auth::UserRole::kProxyAdminViewer; }
 
-api::ApiError forbidden(std::string_view what) {
-  return api::make_error(Errc::kForbidden, "Not allowed: " + std::string(what) + ". Ask a proxy admin.");
+api::ApiError forbidden(std::string_view what, std::optional<std::string> param) {
+  return api::make_error(Errc::kForbidden, "Not allowed: " + std::string(what) + ". Ask a proxy admin.", std::move(param));
 }
 
 std::string_view id_field(db::Entity e) {
@@ -120,7 +120,12 @@ boost::asio::awaitable<api::ApiResult<std::string>> AdminApi::handle(const Admin
     if (!parsed) co_return parsed.error();
     body = std::move(*parsed);
   }
-  Call call{.control = control_, .caller = caller, .request = request, .body = std::move(body), .now_ms = now_ms};
+  Call call{.control = control_,
+            .caller = caller,
+            .request = request,
+            .body = std::move(body),
+            .now_ms = now_ms,
+            .catalog = catalog_};
   if (is_spend_route(request.path)) {
     Reply r = co_await spend_route(call);
     co_return r;

@@ -5,6 +5,7 @@
 
 #include "admin/fields.hpp"
 #include "admin/handlers.hpp"
+#include "admin/rights.hpp"
 #include "tollgate/auth/budget_window.hpp"
 
 namespace tollgate::admin {
@@ -55,6 +56,28 @@ bool may_read(const auth::Principal& c, const db::Record& key) {
          string_of(key.data, "user_id") == c.user_id();
 }
 
+// May the caller change, regenerate, block or delete `key`? Beside who may manage which keys
+// (may_manage), the key's user may not outrank the caller: whoever holds the key acts with that
+// user's role (regenerate hands over a working key).
+boost::asio::awaitable<api::ApiResult<void>> check_manage(Call& c, const db::Record& key, std::string_view doing) {
+  if (!may_manage(c.caller, key)) co_return forbidden(std::string(doing) + " another key");
+  if (is_admin(c.caller)) co_return api::ApiResult<void>();  // above every role
+  const std::string user_id = string_of(key.data, "user_id");
+  auto user = co_await find(c, db::Entity::kUser, user_id);
+  if (!user) co_return user.error();
+  co_return check_key_owner(c, user_id, *user, doing);
+}
+
+// The aliases of the key `rec` will be, against its model lists as the request path reads them
+// (its own, its team's, its user's).
+api::ApiResult<void> check_key_aliases(const Call& c, const db::Record& rec, const std::optional<db::Record>& team,
+                                       const std::optional<db::Record>& user) {
+  const auto aliases = rec.data.find("aliases");
+  if (aliases == rec.data.end() || !aliases->is_object() || aliases->empty()) return {};
+  const auth::Principal holder = auth::make_principal(rec, team, user, std::nullopt, std::nullopt);
+  return check_alias_targets(c, *aliases, holder, "aliases");
+}
+
 void set_expiry(Json& data, std::int64_t now_ms) {
   const auto it = data.find("duration");
   if (it == data.end()) return;
@@ -102,7 +125,7 @@ boost::asio::awaitable<Reply> key_info(Call& c) {
 boost::asio::awaitable<Reply> key_update(Call& c) {
   auto rec = co_await load_key(c, key_param(c));
   if (!rec) co_return rec.error();
-  if (!may_manage(c.caller, *rec)) co_return forbidden("updating another key");
+  if (auto ok = co_await check_manage(c, *rec, "updating"); !ok) co_return ok.error();
   auto fields = validate_fields(c.body, key_fields());
   if (!fields) co_return fields.error();
   for (const auto& [name, value] : fields->items()) {
@@ -116,6 +139,17 @@ boost::asio::awaitable<Reply> key_update(Call& c) {
     } else {
       rec->data[name] = value;
     }
+  }
+  if (fields->contains("organization_id")) {
+    auto member = co_await check_organization(c, string_of(*fields, "organization_id"));
+    if (!member) co_return member.error();
+  }
+  if (const auto a = fields->find("aliases"); a != fields->end() && !a->is_null() && !is_admin(c.caller)) {
+    auto team = co_await find(c, db::Entity::kTeam, string_of(rec->data, "team_id"));
+    if (!team) co_return team.error();
+    auto user = co_await find(c, db::Entity::kUser, string_of(rec->data, "user_id"));
+    if (!user) co_return user.error();
+    if (auto ok = check_key_aliases(c, *rec, *team, *user); !ok) co_return ok.error();
   }
   set_expiry(rec->data, c.now_ms);
   if (fields->contains("budget_duration")) start_budget_window(*rec, c.now_ms);
@@ -152,7 +186,7 @@ boost::asio::awaitable<Reply> key_delete(Call& c) {
   for (const std::string& k : given) {
     auto rec = co_await load_key(c, k);
     if (!rec) co_return rec.error();
-    if (!may_manage(c.caller, *rec)) co_return forbidden("deleting another key");
+    if (auto ok = co_await check_manage(c, *rec, "deleting"); !ok) co_return ok.error();
     found.push_back(std::move(*rec));
   }
   for (const db::Record& r : found) {
@@ -166,7 +200,7 @@ boost::asio::awaitable<Reply> key_delete(Call& c) {
 boost::asio::awaitable<Reply> key_regenerate(Call& c) {
   auto rec = co_await load_key(c, key_param(c));
   if (!rec) co_return rec.error();
-  if (!may_manage(c.caller, *rec)) co_return forbidden("regenerating another key");
+  if (auto ok = co_await check_manage(c, *rec, "regenerating"); !ok) co_return ok.error();
   std::string fresh = string_of(c.body, "new_key");
   if (fresh.empty()) fresh = random_key();
   if (!fresh.starts_with("sk-") || fresh.size() < 8) {
@@ -227,7 +261,7 @@ boost::asio::awaitable<Reply> key_list(Call& c) {
 boost::asio::awaitable<Reply> key_block(Call& c, bool blocked) {
   auto rec = co_await load_key(c, key_param(c));
   if (!rec) co_return rec.error();
-  if (!may_manage(c.caller, *rec)) co_return forbidden("blocking another key");
+  if (auto ok = co_await check_manage(c, *rec, blocked ? "blocking" : "unblocking"); !ok) co_return ok.error();
   rec->data["blocked"] = blocked;
   auto updated = co_await c.control.store().update(db::Entity::kKey, *rec, false);
   if (!updated) co_return store_error(updated.error());
@@ -242,7 +276,16 @@ boost::asio::awaitable<api::ApiResult<Json>> create_key(Call& c, Json fields) {
   if (!is_admin(caller)) {
     const std::string team = string_of(fields, "team_id");
     if (caller.team_admin && team == caller.team_id()) {
-      // A team admin mints keys for their team.
+      // A team admin mints keys for their team: for themselves, for no user, or for a member.
+      const std::string user = string_of(fields, "user_id");
+      if (!user.empty() && user != caller.user_id()) {
+        auto members = co_await c.control.store().members_of_team(team);
+        if (!members) co_return store_error(members.error());
+        if (std::none_of(members->begin(), members->end(), [&](const db::Membership& m) { return m.user_id == user; })) {
+          co_return forbidden("creating a key for user '" + user + "', who is not a member of team '" + team + "'",
+                              "user_id");
+        }
+      }
     } else if (caller.role == auth::UserRole::kInternalUser && !caller.user_id().empty()) {
       const std::string user = string_of(fields, "user_id");
       if (!user.empty() && user != caller.user_id()) co_return forbidden("creating keys for another user");
@@ -252,11 +295,21 @@ boost::asio::awaitable<api::ApiResult<Json>> create_key(Call& c, Json fields) {
       co_return forbidden("creating keys");
     }
   }
-  if (const std::string team = string_of(fields, "team_id"); !team.empty()) {
-    auto t = co_await c.control.store().get(db::Entity::kTeam, team);
-    if (!t) co_return store_error(t.error());
-    if (!*t) co_return api::make_error(Errc::kInvalidRequest, "Team not found: '" + team + "'.", "team_id");
+  const std::string team_id = string_of(fields, "team_id");
+  auto team = co_await find(c, db::Entity::kTeam, team_id);
+  if (!team) co_return team.error();
+  if (!team_id.empty() && !*team) {
+    co_return api::make_error(Errc::kInvalidRequest, "Team not found: '" + team_id + "'.", "team_id");
   }
+  const std::string user_id = string_of(fields, "user_id");
+  auto user = co_await find(c, db::Entity::kUser, user_id);
+  if (!user) co_return user.error();
+  if (!user_id.empty() && !*user && !is_admin(caller)) {
+    // A key for a user who does not exist yet would take the role that user is later given.
+    co_return api::make_error(Errc::kInvalidRequest, "User not found: '" + user_id + "'.", "user_id");
+  }
+  if (auto ok = check_key_owner(c, user_id, *user, "creating"); !ok) co_return ok.error();
+  if (auto ok = co_await check_organization(c, string_of(fields, "organization_id")); !ok) co_return ok.error();
   std::string key = string_of(fields, "key");
   if (key.empty()) key = random_key();
   fields.erase("key");  // only the hash is stored
@@ -265,6 +318,7 @@ boost::asio::awaitable<api::ApiResult<Json>> create_key(Call& c, Json fields) {
   r.data = std::move(fields);
   r.data["key_name"] = key_name(key);
   if (!r.data.contains("expires")) r.data["expires"] = nullptr;
+  if (auto ok = check_key_aliases(c, r, *team, *user); !ok) co_return ok.error();
   set_expiry(r.data, c.now_ms);
   start_budget_window(r, c.now_ms);
   auto inserted = co_await c.control.store().insert(db::Entity::kKey, r);

@@ -10,6 +10,7 @@
 #include "admin/handlers.hpp"
 #include "tollgate/auth/budget_window.hpp"
 #include "tollgate/auth/principal.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::admin {
 
@@ -86,7 +87,7 @@ std::string key_hash_of(const std::string& text) {
 
 // Stored metadata text as JSON ({} when it is not an object).
 Json metadata_json(const std::string& text) {
-  Json j = Json::parse(text, nullptr, false);
+  Json j = api::read_json_lenient(text);
   return j.is_object() ? j : Json::object();
 }
 

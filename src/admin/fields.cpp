@@ -1,5 +1,7 @@
 #include "admin/fields.hpp"
 
+#include "tollgate/api/json_read.hpp"
+
 #include <array>
 #include <cmath>
 
@@ -153,7 +155,8 @@ api::ApiResult<Json> validate_fields(const Json& body, std::span<const FieldSpec
   Json out = Json::object();
   for (const auto& [name, value] : body.items()) {
     if (std::find(kOwned.begin(), kOwned.end(), name) != kOwned.end()) continue;
-    const auto it = std::find_if(spec.begin(), spec.end(), [&](const FieldSpec& f) { return f.name == name; });
+    // Through an init-capture: clang before 16 cannot capture a structured binding.
+    const auto it = std::find_if(spec.begin(), spec.end(), [&key = name](const FieldSpec& f) { return f.name == key; });
     if (it != spec.end() && !value.is_null()) {
       if (auto expected = check(value, it->type)) {
         return api::make_error(Errc::kInvalidRequest,
@@ -167,8 +170,9 @@ api::ApiResult<Json> validate_fields(const Json& body, std::span<const FieldSpec
 
 api::ApiResult<Json> parse_body(std::string_view body) {
   if (body.empty()) return json_ok(Json::object());
-  Json j = Json::parse(body, nullptr, false);
-  if (j.is_discarded()) return api::make_error(Errc::kInvalidJson, "Request body is not valid JSON.");
+  api::JsonReadError error;
+  Json j = api::read_json(body, &error);
+  if (j.is_discarded()) return api::invalid_body_error(error);
   if (!j.is_object()) return api::make_error(Errc::kInvalidRequest, "Request body must be a JSON object.");
   return json_ok(std::move(j));
 }

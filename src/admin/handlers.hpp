@@ -1,6 +1,7 @@
 #pragma once
 // Private to the admin module: one call's context and the route handlers (admin_keys.cpp,
 // admin_entities.cpp), dispatched from admin_api.cpp.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -9,6 +10,7 @@
 
 #include "tollgate/admin/admin_api.hpp"
 #include "tollgate/admin/control_plane.hpp"
+#include "tollgate/auth/model_access.hpp"
 
 namespace tollgate::admin {
 
@@ -21,6 +23,7 @@ struct Call {
   const AdminRequest& request;
   Json body;  // POST body (an object); {} for GET
   std::int64_t now_ms;
+  const auth::ModelCatalog& catalog;  // which model groups a name allows (access groups)
 
   std::string param(std::string_view name) const { return query_param(request.query, name); }
 };
@@ -28,7 +31,8 @@ struct Call {
 // Who may do what (docs/admin-api.md, "Authorization").
 bool is_admin(const auth::Principal& p);   // master key or proxy_admin
 bool can_view_all(const auth::Principal& p);  // is_admin or proxy_admin_viewer
-api::ApiError forbidden(std::string_view what);
+/// 403 permission_error "Not allowed: <what>. Ask a proxy admin." (`param`: the field at fault).
+api::ApiError forbidden(std::string_view what, std::optional<std::string> param = std::nullopt);
 
 /// `data[name]` when it is a string, else "".
 std::string string_of(const Json& data, std::string_view name);

@@ -19,6 +19,7 @@
 #include <spdlog/logger.h>
 
 #include "tollgate/api/json_text.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::admin {
 namespace {
@@ -238,7 +239,7 @@ std::string SpendJournal::encode(const db::SpendEvent& e) {
 }
 
 bool SpendJournal::decode(std::string_view line, db::SpendEvent& e) {
-  const Json j = Json::parse(line, nullptr, false);
+  const Json j = api::read_json_lenient(line);
   if (!j.is_object()) return false;
   try {
     take(j, "request_id", e.request_id);

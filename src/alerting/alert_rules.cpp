@@ -60,7 +60,10 @@ Alert budget_alert(AlertType type, std::string_view scope, std::int64_t window_e
 // ---- BudgetAlerts ------------------------------------------------------------------------------
 
 bool BudgetAlerts::first(AlertType type, std::string_view scope, std::int64_t window_end_ms, std::int64_t now_ms) {
-  if (seen_.find(std::make_tuple(type, scope, window_end_ms)) != seen_.end()) return false;
+  // The key as stored (not a string_view tuple): clang 14 cannot compare tuples of string_view
+  // and string with libstdc++ 12.
+  auto key = std::make_tuple(type, std::string(scope), window_end_ms);
+  if (seen_.contains(key)) return false;
   if (seen_.size() >= max_remembered_) {
     std::erase_if(seen_, [now_ms](const auto& entry) {
       const std::int64_t end = std::get<2>(entry);
@@ -68,7 +71,7 @@ bool BudgetAlerts::first(AlertType type, std::string_view scope, std::int64_t wi
     });
     if (seen_.size() >= max_remembered_) seen_.clear();
   }
-  seen_.emplace(type, std::string(scope), window_end_ms);
+  seen_.insert(std::move(key));
   return true;
 }
 

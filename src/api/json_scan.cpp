@@ -2,15 +2,82 @@
 
 #include <cstdint>
 #include <cstring>
+#include <deque>
+#include <optional>
+#include <unordered_set>
 
 namespace tollgate::api {
 namespace {
 
-constexpr int kMaxDepth = 512;  // deeper documents are rejected rather than risking the stack
+constexpr int kMaxDepth = kMaxJsonDepth;  // deeper documents are rejected rather than risking the stack
+// Objects with more members than this check duplicates through a hash set, not pairwise.
+constexpr std::size_t kPairwiseKeys = 16;
+
+unsigned hex4(const char* p) {
+  unsigned v = 0;
+  for (int i = 0; i < 4; ++i) {
+    const char c = p[i];
+    v = v * 16 + static_cast<unsigned>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+  }
+  return v;
+}
+
+void append_utf8(std::string& out, unsigned cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Decodes the inside of a string the scanner has validated (escapes well formed, surrogates paired).
+std::string decode_validated(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '\\') {
+      out.push_back(raw[i]);
+      continue;
+    }
+    const char e = raw[++i];
+    switch (e) {
+      case 'b': out.push_back('\b'); break;
+      case 'f': out.push_back('\f'); break;
+      case 'n': out.push_back('\n'); break;
+      case 'r': out.push_back('\r'); break;
+      case 't': out.push_back('\t'); break;
+      case 'u': {
+        unsigned cp = hex4(raw.data() + i + 1);
+        i += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {  // the scanner guaranteed a low surrogate follows
+          const unsigned lo = hex4(raw.data() + i + 3);
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          i += 6;
+        }
+        append_utf8(out, cp);
+        break;
+      }
+      default: out.push_back(e);  // '"', '\\', '/'
+    }
+  }
+  return out;
+}
 
 class Scanner {
  public:
-  Scanner(std::string_view text, ScanError& error) : p_(text.data()), begin_(text.data()), end_(text.data() + text.size()), error_(error) {}
+  Scanner(std::string_view text, ScanError& error, bool reject_duplicates)
+      : p_(text.data()), begin_(text.data()), end_(text.data() + text.size()), error_(error),
+        reject_duplicates_(reject_duplicates) {}
 
   bool document(ScannedObject* top, bool& is_object) {
     skip_ws();
@@ -26,6 +93,7 @@ class Scanner {
     if (error_.what.empty()) {
       error_.offset = static_cast<std::size_t>(p_ - begin_);
       error_.what = what;
+      error_.member = std::string(member_);
     }
     return false;
   }
@@ -65,6 +133,11 @@ class Scanner {
   }
 
   static bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+  // `u` points at the 'u' of a \u escape: four hex digits follow within the text.
+  bool hex_escape(const char* u) const {
+    return end_ - u >= 5 && u[0] == 'u' && is_hex(u[1]) && is_hex(u[2]) && is_hex(u[3]) && is_hex(u[4]);
+  }
 
   // Validates one UTF-8 sequence starting at a byte >= 0x80 (RFC 3629: no overlongs, no
   // surrogates, nothing above U+10FFFF).
@@ -130,12 +203,23 @@ class Scanner {
         if (++p_ >= end_) return fail("unterminated string");
         switch (*p_) {
           case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': ++p_; break;
-          case 'u':
-            if (end_ - p_ < 5 || !is_hex(p_[1]) || !is_hex(p_[2]) || !is_hex(p_[3]) || !is_hex(p_[4])) {
-              return fail("invalid \\u escape");
+          case 'u': {
+            if (!hex_escape(p_)) return fail("invalid \\u escape");
+            const unsigned unit = hex4(p_ + 1);
+            if (unit >= 0xDC00 && unit <= 0xDFFF) return fail("lone surrogate in \\u escape");
+            if (unit >= 0xD800 && unit <= 0xDBFF) {
+              // A high surrogate must be followed by an escaped low one (RFC 8259 §7).
+              const char* next = p_ + 5;
+              if (end_ - next < 6 || next[0] != '\\' || !hex_escape(next + 1)) {
+                return fail("lone surrogate in \\u escape");
+              }
+              const unsigned low = hex4(next + 2);
+              if (low < 0xDC00 || low > 0xDFFF) return fail("lone surrogate in \\u escape");
+              p_ += 6;
             }
             p_ += 5;
             break;
+          }
           default: return fail("invalid escape in string");
         }
       } else if (c < 0x20) {
@@ -184,7 +268,38 @@ class Scanner {
     }
   }
 
-  // Shared by nested objects and the recorded top level.
+  // The key between kb (opening quote) and ke (past the closing quote), escapes decoded when it
+  // has any: `"max\u005ftokens"` is `max_tokens` to every upstream, so it is to us too.
+  std::string_view key_text(const char* kb, const char* ke) {
+    const std::string_view raw(kb + 1, static_cast<std::size_t>(ke - kb - 2));
+    if (raw.find('\\') == std::string_view::npos) return raw;
+    return decoded_keys_->emplace_back(decode_validated(raw));
+  }
+
+  // False (and the error) when `key` is already a member of the object whose keys start at
+  // keys_[base]. Pairwise for small objects; a hash set once an object grows past kPairwiseKeys,
+  // so a hostile 100,000-member object costs linear time.
+  bool unique_key(std::string_view key, std::size_t base, std::optional<std::unordered_set<std::string_view>>& seen) {
+    const std::size_t count = keys_.size() - base;
+    bool duplicate = false;
+    if (seen) {
+      duplicate = !seen->insert(key).second;
+    } else {
+      for (std::size_t i = base; i < keys_.size() && !duplicate; ++i) duplicate = keys_[i] == key;
+      if (!duplicate && count + 1 >= kPairwiseKeys) {
+        seen.emplace(keys_.begin() + static_cast<std::ptrdiff_t>(base), keys_.end());
+        seen->insert(key);
+      }
+    }
+    if (duplicate) {
+      error_.duplicate = std::string(key);
+      return fail("duplicate member name");
+    }
+    keys_.push_back(key);
+    return true;
+  }
+
+  // Shared by nested objects and the recorded top level (depth 1).
   template <class OnMember>
   bool members(int depth, OnMember&& on_member) {
     ++p_;
@@ -193,19 +308,24 @@ class Scanner {
       ++p_;
       return true;
     }
+    const std::size_t base = keys_.size();
+    std::optional<std::unordered_set<std::string_view>> seen;
     for (;;) {
       skip_ws();
       if (p_ >= end_ || *p_ != '"') return fail("expected a string key");
       const char* key_begin = p_;
       if (!string()) return false;
       const char* key_end = p_;
+      const std::string_view key = key_text(key_begin, key_end);
+      if (depth == 1) member_ = key;
+      if (reject_duplicates_ && !unique_key(key, base, seen)) return false;
       skip_ws();
       if (p_ >= end_ || *p_ != ':') return fail("expected ':'");
       ++p_;
       skip_ws();
       const char* value_begin = p_;
       if (!value(depth)) return false;
-      on_member(key_begin, key_end, value_begin, p_);
+      on_member(key, key_begin, value_begin, p_);
       skip_ws();
       if (p_ >= end_) return fail("unexpected end of input in object");
       if (*p_ == ',') {
@@ -214,6 +334,8 @@ class Scanner {
       }
       if (*p_ == '}') {
         ++p_;
+        keys_.resize(base);
+        if (depth == 1) member_ = {};
         return true;
       }
       return fail("expected ',' or '}'");
@@ -221,13 +343,14 @@ class Scanner {
   }
 
   bool object(int depth) {
-    return members(depth, [](const char*, const char*, const char*, const char*) {});
+    return members(depth, [](std::string_view, const char*, const char*, const char*) {});
   }
 
   bool object_top(ScannedObject& top) {
-    return members(1, [&](const char* kb, const char* ke, const char* vb, const char* ve) {
+    decoded_keys_ = &top.decoded_keys;
+    return members(1, [&](std::string_view key, const char* kb, const char* vb, const char* ve) {
       JsonMember m;
-      m.key = std::string_view(kb + 1, static_cast<std::size_t>(ke - kb - 2));
+      m.key = key;
       m.value = std::string_view(vb, static_cast<std::size_t>(ve - vb));
       m.begin = static_cast<std::size_t>(kb - begin_);
       m.end = static_cast<std::size_t>(ve - begin_);
@@ -239,6 +362,11 @@ class Scanner {
   const char* begin_;
   const char* end_;
   ScanError& error_;
+  bool reject_duplicates_;
+  std::string_view member_;                 // the top-level member being scanned, for errors
+  std::vector<std::string_view> keys_;      // keys of the open objects, innermost last
+  std::deque<std::string> local_keys_;      // decoded escaped keys when no ScannedObject keeps them
+  std::deque<std::string>* decoded_keys_ = &local_keys_;
 };
 
 }  // namespace
@@ -250,16 +378,17 @@ const JsonMember* ScannedObject::find(std::string_view key) const {
   return nullptr;
 }
 
-bool scan_json(std::string_view text, ScannedObject& out, bool& is_object, ScanError& error) {
+bool scan_json(std::string_view text, ScannedObject& out, bool& is_object, ScanError& error, ScanOptions options) {
   out.members.clear();
-  Scanner scanner(text, error);
+  out.decoded_keys.clear();
+  Scanner scanner(text, error, options.reject_duplicates);
   return scanner.document(&out, is_object);
 }
 
-bool is_valid_json(std::string_view text) {
+bool is_valid_json(std::string_view text, ScanOptions options) {
   ScanError error;
   bool is_object = false;
-  Scanner scanner(text, error);
+  Scanner scanner(text, error, options.reject_duplicates);
   return scanner.document(nullptr, is_object);
 }
 

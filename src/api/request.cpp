@@ -1,5 +1,7 @@
 #include "tollgate/api/request.hpp"
 
+#include "tollgate/api/json_read.hpp"
+
 #include <array>
 #include <utility>
 
@@ -20,9 +22,12 @@ ApiError bad(std::string message, std::string param) {
 }
 
 json parse_value(std::string_view raw) {
-  // The scanner already validated the text, so this cannot fail; small values only.
-  return json::parse(raw.begin(), raw.end(), nullptr, false);
+  // The scanner already validated the text (depth, UTF-8, surrogates, no repeated names), so this
+  // cannot fail.
+  return read_json(raw, nullptr, JsonReadOptions{.reject_duplicates = false});
 }
+
+
 
 // Fast paths for the values every request carries, avoiding a DOM: a string without escapes is
 // its raw text between the quotes.
@@ -62,10 +67,7 @@ ApiResult<ParsedRequest> parse_request(std::string_view body, Endpoint endpoint)
   bool is_object = false;
   ScanError scan_error;
   if (body.empty()) return make_error(Errc::kInvalidJson, "Request body is empty; expected a JSON object.");
-  if (!scan_json(body, out.top, is_object, scan_error)) {
-    return make_error(Errc::kInvalidJson, "Invalid JSON in request body at byte " +
-                                              std::to_string(scan_error.offset) + ": " + scan_error.what);
-  }
+  if (!scan_json(body, out.top, is_object, scan_error)) return invalid_body_error(scan_error);
   if (!is_object) return make_error(Errc::kInvalidJson, "Request body must be a JSON object.");
 
   RequestFields& f = out.fields;

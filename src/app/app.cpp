@@ -24,6 +24,9 @@ namespace tollgate::app {
 
 namespace {
 
+// After the shutdown deadline, how long cut requests get to write their error event and settle.
+constexpr std::chrono::milliseconds kCutGrace{2000};
+
 // Model names that may label metrics as they are: the groups and aliases of every config version
 // this process has run (series already exported stay valid after a reload removes a group).
 // Consulted only when a label set is first created, so a lock is fine.
@@ -112,7 +115,7 @@ struct App::Impl {
                  return std::make_unique<proxy::ProxyHandler>(worker, snapshots, io, *tls, access_log, log,
                                                               shared.get(), limit_state, std::move(reload));
                },
-               log) {
+               log, &metrics.server()) {
     warn_unpriced(*snapshots.current(), *log);
   }
 
@@ -209,9 +212,15 @@ bool App::shutdown() {
     std::this_thread::sleep_for(delay);
   }
   server.begin_drain();
-  const bool idle = server.wait_idle(impl_->config->server.shutdown_timeout);
+  bool idle = server.wait_idle(impl_->config->server.shutdown_timeout);
   if (!idle) {
-    impl_->log->warn("msg=\"shutdown deadline passed with requests in flight\" active={}", server.active_requests());
+    impl_->log->warn("msg=\"shutdown deadline passed with requests in flight; cutting them\" active={}",
+                     server.active_requests());
+    // Cut, not dropped: each in-flight call fails, so a stream ends with an error event and every
+    // request settles and journals its spend before the io threads stop.
+    server.cut_inflight();
+    idle = server.wait_idle(kCutGrace);
+    if (!idle) impl_->log->warn("msg=\"requests still in flight after the cut\" active={}", server.active_requests());
   }
   server.stop();
   impl_->shared.reset();

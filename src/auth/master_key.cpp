@@ -1,5 +1,7 @@
 #include "tollgate/auth/master_key.hpp"
 
+#include <cctype>
+
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -24,17 +26,24 @@ bool MasterKey::matches(std::string_view presented) const {
   return CRYPTO_memcmp(d.data(), digest_.data(), d.size()) == 0;
 }
 
-std::string_view presented_key(std::string_view authorization, std::string_view litellm_key, std::string_view x_api_key) {
-  if (authorization.size() > 7 && (authorization.substr(0, 7) == "Bearer " || authorization.substr(0, 7) == "bearer ")) {
-    std::string_view key = authorization.substr(7);
-    while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
-    while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
-    return key;
+std::optional<std::string_view> bearer_token(std::string_view value) {
+  // RFC 9110 §11.1: the scheme is case-insensitive; one or more spaces separate it from the token.
+  constexpr std::string_view kScheme = "bearer";
+  if (value.size() <= kScheme.size() || (value[kScheme.size()] != ' ' && value[kScheme.size()] != '\t')) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return std::nullopt;
   }
+  value.remove_prefix(kScheme.size());
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  return value;
+}
+
+std::string_view presented_key(std::string_view authorization, std::string_view litellm_key, std::string_view x_api_key) {
+  if (auto token = bearer_token(authorization); token && !token->empty()) return *token;
   if (!litellm_key.empty()) {
     // LiteLLM accepts this header with or without the Bearer prefix.
-    if (litellm_key.substr(0, 7) == "Bearer ") litellm_key.remove_prefix(7);
-    return litellm_key;
+    return bearer_token(litellm_key).value_or(litellm_key);
   }
   return x_api_key;
 }

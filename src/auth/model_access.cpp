@@ -42,21 +42,22 @@ AccessDecision check_model_access(const Principal& p, std::string_view requested
   AccessDecision d;
   d.model = std::string(resolve_alias(p, requested));
   if (p.master) return d;
-  auto allowed = [&](const std::vector<std::string>& list) {
-    return catalog.allows(list, requested) || catalog.allows(list, d.model);
-  };
+  // The key's own list may name the alias instead of its target: both were set on the key by
+  // its creator, whom the admin API allowed to grant the target. The team's and the user's lists
+  // bound what any of their keys reach, so they must allow the group actually called.
+  const bool key_allows = catalog.allows(p.key.models, requested) || catalog.allows(p.key.models, d.model);
   const bool key_inherits_team =
       std::find(p.key.models.begin(), p.key.models.end(), kAllTeamModels) != p.key.models.end();
-  if (!key_inherits_team && !allowed(p.key.models)) {
+  if (!key_inherits_team && !key_allows) {
     d.allowed = false;
     return d;
   }
-  if (p.team && !allowed(p.team->models)) {
+  if (p.team && !catalog.allows(p.team->models, d.model)) {
     d.allowed = false;
     d.by_team = true;
     return d;
   }
-  if (!p.team && p.user && !allowed(p.user->models)) d.allowed = false;
+  if (!p.team && p.user && !catalog.allows(p.user->models, d.model)) d.allowed = false;
   return d;
 }
 

@@ -96,6 +96,9 @@ void read_model_info(const Section& entry, LoadContext& ctx, Deployment& d) {
     }
   }
   d.max_input_tokens = s.integer("max_input_tokens", 1, kMaxInt64);
+  // LiteLLM's model_info spells the output limit `max_output_tokens`, and older entries `max_tokens`.
+  d.max_output_tokens = s.integer("max_output_tokens", 1, kMaxInt64);
+  if (!d.max_output_tokens) d.max_output_tokens = s.integer("max_tokens", 1, kMaxInt64);
   d.base_model = s.string("base_model").value_or("");
   d.access_groups = s.string_list("access_groups").value_or(std::vector<std::string>{});
 }

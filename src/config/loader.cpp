@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <stdexcept>
 #include <system_error>
 
 #include <yaml-cpp/yaml.h>
@@ -32,6 +33,45 @@ constexpr std::array<std::string_view, 6> kSections{
     "tollgate_settings"};
 
 constexpr std::uintmax_t kMaxFileBytes = 16u << 20;
+
+// yaml-cpp parses nested collections recursively: 100,000 `[` (or as many `- ` or indentation
+// levels) overflow the stack inside YAML::Load, before YamlToJson's own depth guard sees a node.
+// This pass bounds the nesting yaml-cpp can be asked to descend: open flow brackets plus the
+// indentation (leading spaces and compact `- ` / `? ` indicators) of each line. It never skips
+// quoted text or comments — a guess about where they end that differed from yaml-cpp's would
+// under-count — so a bracket inside a string counts too, and the bound is generous for that.
+constexpr std::size_t kMaxYamlNesting = 256;
+
+bool nesting_within_bound(std::string_view text) {
+  std::size_t flow = 0;
+  std::size_t indent = 0;
+  bool line_start = true;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      line_start = true;
+      indent = 0;
+      continue;
+    }
+    if (line_start) {
+      const bool indicator =
+          (c == '-' || c == '?') && i + 1 < text.size() && (text[i + 1] == ' ' || text[i + 1] == '\t');
+      if (c == ' ' || c == '\t' || indicator) {
+        indent += indicator ? 2 : 1;
+        if (indicator) ++i;
+        if (indent + flow > kMaxYamlNesting) return false;
+        continue;
+      }
+      line_start = false;
+    }
+    if (c == '[' || c == '{') {
+      if (++flow + indent > kMaxYamlNesting) return false;
+    } else if ((c == ']' || c == '}') && flow > 0) {
+      --flow;
+    }
+  }
+  return true;
+}
 
 // `environment_variables:` values are layered over the process environment for every later
 // `os.environ/` lookup; the process environment itself is left alone.
@@ -109,6 +149,9 @@ LoadResult load_config_text(std::string_view yaml, const EnvLookup& env, std::st
   Config cfg;
   cfg.source_path = std::move(source_path);
   try {
+    if (!nesting_within_bound(yaml)) {
+      throw std::runtime_error("nested deeper than " + std::to_string(kMaxYamlNesting) + " levels");
+    }
     read_document(YAML::Load(std::string(yaml)), ctx, cfg);
   } catch (const YAML::Exception& e) {
     std::string where = e.mark.is_null() ? std::string()

@@ -22,13 +22,17 @@ constexpr std::array<std::string_view, 10> kLitellmAccepted{
 constexpr std::array<std::string_view, 4> kGeneralAccepted{
     "disable_spend_logs", "global_max_parallel_requests", "background_health_checks", "health_check_interval"};
 
-constexpr std::array<std::string_view, 8> kGeneralHandled{
+constexpr std::array<std::string_view, 9> kGeneralHandled{
     "master_key", "max_request_size_mb", "database_url", "proxy_batch_write_at", "allow_requests_on_db_unavailable",
-    "store_prompts_in_spend_logs", "maximum_spend_logs_retention_period", "baseline_model"};
-constexpr std::array<std::string_view, 3> kLitellmHandled{"request_timeout", "ssl_verify", "drop_params"};
-constexpr std::array<std::string_view, 20> kTollgateHandled{
+    "store_prompts_in_spend_logs", "maximum_spend_logs_retention_period", "baseline_model",
+    "require_auth_for_metrics_endpoint"};
+// require_auth_for_metrics_endpoint: LiteLLM reads it from litellm_settings; general_settings wins.
+constexpr std::array<std::string_view, 4> kLitellmHandled{"request_timeout", "ssl_verify", "drop_params",
+                                                          "require_auth_for_metrics_endpoint"};
+constexpr std::array<std::string_view, 22> kTollgateHandled{
     "spend_journal_dir", "spend_queue_max_events", "database_path", "database_pool_size", "key_cache_ttl_seconds", "host", "port", "num_workers", "max_header_size_kb", "header_timeout_seconds",
     "body_timeout_seconds", "idle_timeout_seconds", "shutdown_timeout_seconds", "shutdown_delay_seconds",
+    "max_connections", "reuse_port",
     "upstream_connect_timeout_seconds", "upstream_chunk_timeout_seconds", "upstream_max_idle_per_host",
     "upstream_pool_idle_timeout_seconds", "log_level", "access_log"};
 
@@ -123,6 +127,10 @@ void read_general_settings(const Json& block, LoadContext& ctx, Config& cfg) {
   for (std::string_view key : alerting_keys()) handled.push_back(key);
   s.check_keys(handled, kGeneralAccepted);
   read_master_key(s, ctx, cfg);
+  if (auto b = s.boolean("require_auth_for_metrics_endpoint")) cfg.require_auth_for_metrics = *b;
+  if (cfg.require_auth_for_metrics && cfg.master_key.empty()) {
+    ctx.warn(s.path_of("require_auth_for_metrics_endpoint"), "has no effect without a master key: /metrics stays open");
+  }
   read_database(s, ctx, cfg);
   read_spend(s, ctx, cfg);
   read_alerting(s, ctx, cfg.alerting);
@@ -144,6 +152,7 @@ void read_litellm_settings(const Json& block, LoadContext& ctx, Config& cfg) {
   for (std::string_view key : litellm_router_keys()) handled.push_back(key);
   s.check_keys(handled, kLitellmAccepted);
   if (auto t = s.seconds("request_timeout")) cfg.upstream.default_timeout = *t;
+  if (auto b = s.boolean("require_auth_for_metrics_endpoint")) cfg.require_auth_for_metrics = *b;
   read_ssl_verify(s, ctx, cfg);
   // The global default; a deployment's own litellm_params.drop_params wins.
   if (auto drop = s.boolean("drop_params")) {
@@ -174,6 +183,8 @@ void read_tollgate_settings(const Json& block, LoadContext& ctx, Config& cfg) {
   if (auto t = s.seconds("idle_timeout_seconds")) server.idle_timeout = *t;
   if (auto t = s.seconds("shutdown_timeout_seconds")) server.shutdown_timeout = *t;
   if (auto t = s.seconds("shutdown_delay_seconds")) server.shutdown_delay = *t;
+  if (auto n = s.integer("max_connections", 0, 10'000'000)) server.max_connections = static_cast<std::size_t>(*n);
+  if (auto b = s.boolean("reuse_port")) server.reuse_port = *b;
   if (auto t = s.seconds("upstream_connect_timeout_seconds")) upstream.connect_timeout = *t;
   if (auto t = s.seconds("upstream_chunk_timeout_seconds")) upstream.chunk_timeout = *t;
   if (auto t = s.seconds("upstream_pool_idle_timeout_seconds")) upstream.pool_idle_timeout = *t;

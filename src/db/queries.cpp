@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <tuple>
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::db::queries {
 namespace {
@@ -52,7 +53,7 @@ std::string dump(const Json& data) {
 Result<Record> to_record(Session& s, const std::vector<Value>& row) {
   Record r;
   r.id = as_text(row[0]);
-  r.data = Json::parse(as_text(row[1]), nullptr, false);
+  r.data = api::read_json_lenient(as_text(row[1]));
   if (r.data.is_discarded()) {
     s.set_last_error("stored data of row " + r.id + " is not valid JSON");
     return make_error_code(Errc::kDbError);

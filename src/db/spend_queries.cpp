@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "db/queries.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::db::queries {
 namespace {
@@ -87,7 +88,7 @@ SpendEvent to_event(const std::vector<Value>& row) {
   e.end_user = as_text(row[i++]);
   e.metadata = as_text(row[i++]);
   e.cache_hit = as_int(row[i++]) != 0;
-  const Json tags = Json::parse(as_text(row[i++]), nullptr, false);
+  const Json tags = api::read_json_lenient(as_text(row[i++]));
   if (tags.is_array()) {
     for (const Json& t : tags) {
       if (t.is_string()) e.request_tags.push_back(t.get<std::string>());

@@ -50,4 +50,14 @@ void DeadlineSweeper::sweep(std::chrono::steady_clock::time_point now) {
   }
 }
 
+void DeadlineSweeper::cut_all() {
+  for (Deadline* d : deadlines_) {
+    d->expired_ = true;
+    d->cut_ = true;
+    d->at_ = std::chrono::steady_clock::time_point::max();
+    boost::system::error_code ignored;
+    d->socket_->cancel(ignored);
+  }
+}
+
 }  // namespace tollgate::http

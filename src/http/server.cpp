@@ -2,11 +2,14 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -23,7 +26,9 @@
 
 #include "tollgate/api/api_error.hpp"
 #include "tollgate/http/deadline.hpp"
+#include "tollgate/metrics/server_metrics.hpp"
 #include "http/buffered_parse.hpp"
+#include "http/server_limits.hpp"
 
 namespace tollgate::http {
 namespace {
@@ -91,6 +96,16 @@ void append_chunk_size(std::string& out, std::size_t size) {
   out.append(kCrLf);
 }
 
+// The 503 a connection over the limit receives before it is closed.
+std::string refusal_response(std::size_t limit) {
+  const std::string body = api::error_json(api::make_error(
+      Errc::kShuttingDown,  // 503 service_unavailable; the message says why
+      "The gateway has reached its limit of " + std::to_string(limit) + " open connections. Retry shortly."));
+  std::string out;
+  append_response_head(out, 503, "application/json", HeaderList{{"Retry-After", "1"}}, false, body.size());
+  return out + body;
+}
+
 // An io_context whose shutdown (destroying pending handlers and coroutine frames) can be called
 // before the objects those frames refer to are destroyed.
 class WorkerIo : public asio::io_context {
@@ -127,20 +142,59 @@ struct Server::Worker {
     thread_ = std::thread([this] { io_.run(); });
   }
 
+  // One of the process's max_connections, held by a session for its whole life.
+  class Slot {
+   public:
+    explicit Slot(Server& server) : server_(&server) {}
+    Slot(Slot&& other) noexcept : server_(std::exchange(other.server_, nullptr)) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    Slot& operator=(Slot&&) = delete;
+    ~Slot() {
+      if (server_ == nullptr) return;
+      server_->open_connections_.fetch_sub(1, std::memory_order_relaxed);
+      if (server_->metrics_) server_->metrics_->connection_closed();
+    }
+
+   private:
+    Server* server_;
+  };
+
   asio::awaitable<void> accept_loop() {
+    // A failed accept (EMFILE, ENFILE, ENOBUFS) leaves the connection in the backlog and the
+    // listener readable, so retrying at once would spin. The loop pauses on a timer instead (the
+    // worker keeps serving its sessions meanwhile), longer after each failure up to a bound, and
+    // accepts again as soon as descriptors are free.
+    constexpr std::chrono::milliseconds kFirstPause{10};
+    constexpr std::chrono::milliseconds kLongestPause{500};
     asio::steady_timer backoff(io_);
+    std::chrono::milliseconds pause = kFirstPause;
     while (acceptor_.is_open()) {
       auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
       if (ec) {
-        // Out of descriptors or similar: log, back off briefly, keep serving existing connections.
-        server_.log_->warn("msg=\"accept failed\" error=\"{}\"", ec.message());
-        backoff.expires_after(std::chrono::milliseconds(20));
+        if (server_.metrics_) server_.metrics_->accept_failed();
+        if (log_due(server_.accept_error_logged_)) {
+          server_.log_->error("msg=\"accept failed; pausing accepts, serving open connections\" error=\"{}\" "
+                              "open_connections={} hint=\"raise the descriptor limit (ulimit -n) or lower "
+                              "max_connections\"",
+                              ec.message(), server_.open_connections());
+        }
+        backoff.expires_after(pause);
         co_await backoff.async_wait(kTuple);
+        pause = std::min(pause * 2, kLongestPause);
         continue;
       }
+      pause = kFirstPause;
+      if (server_.open_connections_.fetch_add(1, std::memory_order_relaxed) >= server_.max_connections_) {
+        server_.open_connections_.fetch_sub(1, std::memory_order_relaxed);
+        refuse(socket);
+        continue;
+      }
+      Slot slot(server_);
+      if (server_.metrics_) server_.metrics_->connection_opened();
       socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(io_, run_session(std::move(socket)), [log = server_.log_](std::exception_ptr e) {
+      asio::co_spawn(io_, run_session(std::move(socket), std::move(slot)), [log = server_.log_](std::exception_ptr e) {
         if (!e) return;
         try {
           std::rethrow_exception(e);
@@ -151,7 +205,27 @@ struct Server::Worker {
     }
   }
 
-  asio::awaitable<void> run_session(tcp::socket socket);
+  // Over max_connections: the client gets a 503 (one non-blocking write into an empty send
+  // buffer) and the connection closes at once, so a flood costs a descriptor only for a moment
+  // while the connections already open are served as usual.
+  void refuse(tcp::socket& socket) {
+    if (server_.metrics_) server_.metrics_->connection_refused();
+    server_.refused_unlogged_.fetch_add(1, std::memory_order_relaxed);
+    if (log_due(server_.refusal_logged_)) {
+      server_.log_->warn("msg=\"refusing connections: at max_connections\" max_connections={} refused={}",
+                         server_.max_connections_, server_.refused_unlogged_.exchange(0, std::memory_order_relaxed));
+    }
+    beast::error_code ec;
+    socket.non_blocking(true, ec);
+    socket.write_some(asio::buffer(server_.refusal_), ec);
+    // Unread request bytes would turn the close into a reset that can discard the 503.
+    std::array<char, 4096> scratch;
+    for (int i = 0; i < 16 && !ec && socket.available(ec) > 0; ++i) socket.read_some(asio::buffer(scratch), ec);
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+  }
+
+  asio::awaitable<void> run_session(tcp::socket socket, [[maybe_unused]] Slot slot);
 
   void drain();
 
@@ -167,7 +241,8 @@ struct Server::Worker {
 
 struct Server::Worker::Session final : Exchange {
   Session(Worker& worker, tcp::socket socket)
-      : worker_(worker), socket_(std::move(socket)), deadline_(worker.sweeper_, socket_) {
+      : worker_(worker), socket_(std::move(socket)), deadline_(worker.sweeper_, socket_),
+        accepted_at_(std::chrono::steady_clock::now()) {
     worker_.sessions_.insert(this);
   }
   ~Session() override { worker_.sessions_.erase(this); }
@@ -245,8 +320,8 @@ struct Server::Worker::Session final : Exchange {
 
   // Reads whatever arrives next into buffer_: small reads for headers (every open connection
   // keeps this buffer), large ones only while a body streams in.
-  asio::awaitable<beast::error_code> read_more(std::chrono::milliseconds timeout, std::size_t read_size) {
-    deadline_.expires_after(timeout);
+  asio::awaitable<beast::error_code> read_more(SteadyTime until, std::size_t read_size) {
+    deadline_.expires_at(until);
     const auto space = buffer_.prepare(read_size);
     auto [ec, n] = co_await socket_.async_read_some(space, kTuple);
     buffer_.commit(n);
@@ -256,9 +331,23 @@ struct Server::Worker::Session final : Exchange {
   // What a parse error means for the client (nullopt for no error).
   std::optional<api::ApiError> unreadable_error(const beast::error_code& ec) const {
     if (!ec) return std::nullopt;
-    if (ec == bhttp::error::header_limit) return api::make_error(Errc::kBodyTooLarge, "Request headers are too large.");
-    if (ec == bhttp::error::body_limit) return body_too_large();
+    if (ec == bhttp::error::header_limit) {
+      count_unreadable(metrics::UnreadableRequest::kHeaderTooLarge);
+      return api::make_error(Errc::kBodyTooLarge, "Request headers are too large.");
+    }
+    if (ec == bhttp::error::body_limit) {
+      count_unreadable(metrics::UnreadableRequest::kBodyTooLarge);
+      return body_too_large();
+    }
+    count_unreadable(metrics::UnreadableRequest::kMalformed);
     return api::make_error(Errc::kInvalidRequest, "Malformed HTTP request: " + ec.message() + ".");
+  }
+
+  void count_unreadable(metrics::UnreadableRequest reason) const {
+    if (auto* m = worker_.server_.metrics_) m->unreadable(reason);
+  }
+  void count_timeout(metrics::ReadPhase phase) const {
+    if (auto* m = worker_.server_.metrics_) m->read_timeout(phase);
   }
 
   api::ApiError body_too_large() const {
@@ -282,7 +371,8 @@ struct Server::Worker::Session final : Exchange {
   tcp::socket socket_;
   Deadline deadline_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<RequestParser> parser_;
+  SteadyTime accepted_at_;
   SteadyTime received_at_{};
   bool idle_ = false;
   bool failed_ = false;
@@ -302,24 +392,31 @@ void Server::Worker::drain() {
   });
 }
 
-asio::awaitable<void> Server::Worker::run_session(tcp::socket socket) {
+asio::awaitable<void> Server::Worker::run_session(tcp::socket socket, [[maybe_unused]] Slot slot) {
   Session session(*this, std::move(socket));
   co_await session.run();
+  // `slot` is released with this frame: after the socket closed.
 }
 
 asio::awaitable<void> Server::Worker::Session::run() {
   Server& server = worker_.server_;
   const auto& cfg = settings();
+  bool first_request = true;
   for (;;) {
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(cfg.max_header_bytes, UINT32_MAX)));
-    parser_->body_limit(cfg.max_request_body_bytes);
+    limit_request_parser(*parser_, cfg);
     responded_ = false;
 
-    // The header: parse what is buffered, read only when more is needed. With nothing received
-    // yet this is the keep-alive idle phase (idle_timeout; a drain cancels it).
+    // The header: parse what is buffered, read only when more is needed. header_timeout bounds
+    // the whole header, not each read, so a client trickling a byte at a time cannot hold the
+    // connection (slowloris). It runs from the accept for a connection's first request, and from
+    // the first byte for later ones; until that byte a keep-alive connection is idle
+    // (idle_timeout; a drain cancels it).
     bool close = false;
     beast::error_code pec;
+    std::optional<SteadyTime> header_deadline;
+    if (first_request) header_deadline = accepted_at_ + cfg.header_timeout;
+    first_request = false;
     bool header_done = parse_buffered(*parser_, buffer_, ParseGoal::kHeader, pec);
     while (!header_done && !pec) {
       const bool idle = buffer_.size() == 0 && !parser_->got_some();
@@ -328,21 +425,35 @@ asio::awaitable<void> Server::Worker::Session::run() {
         break;
       }
       idle_ = idle;
-      const std::chrono::milliseconds timeout = idle ? cfg.idle_timeout : cfg.header_timeout;
-      const beast::error_code rec = co_await read_more(timeout, kHeaderReadSize);
+      const SteadyTime now = std::chrono::steady_clock::now();
+      if (!idle && !header_deadline) header_deadline = now + cfg.header_timeout;
+      const SteadyTime until = header_deadline ? *header_deadline : now + cfg.idle_timeout;
+      const beast::error_code rec = co_await read_more(until, kHeaderReadSize);
       idle_ = false;
       if (rec) {
-        close = true;  // gone, idle too long, or too slow with its headers: nothing to answer
+        close = true;  // gone, idle too long, or too slow with its headers
         break;
       }
       header_done = parse_buffered(*parser_, buffer_, ParseGoal::kHeader, pec);
     }
-    if (close) break;
-    std::optional<api::ApiError> unreadable = unreadable_error(pec);
+    std::optional<api::ApiError> unreadable;
+    if (close && header_deadline && deadline_.expired()) {
+      count_timeout(metrics::ReadPhase::kHeader);
+      // Part of a request came: say why it ends. A connection that sent nothing just closes.
+      if (buffer_.size() > 0 || parser_->got_some()) {
+        unreadable = read_timeout_error("Timed out reading the request headers.");
+      }
+    }
+    if (!unreadable && !close) unreadable = unreadable_error(pec);
+    if (!unreadable && !close) {
+      unreadable = transfer_encoding_error(parser_->get());
+      if (unreadable) count_unreadable(metrics::UnreadableRequest::kTransferEncoding);
+    }
     if (unreadable) {
       co_await reply_error(*unreadable);
       break;
     }
+    if (close) break;
     received_at_ = std::chrono::steady_clock::now();
 
     // The body.
@@ -355,10 +466,15 @@ asio::awaitable<void> Server::Worker::Session::run() {
       auto [cec, cn] = co_await asio::async_write(socket_, continue_line, kTuple);
       if (cec) break;
     }
+    // body_timeout bounds the whole body, from the end of the header.
+    const SteadyTime body_deadline = received_at_ + cfg.body_timeout;
     while (!done && !pec) {
-      const beast::error_code rec = co_await read_more(cfg.body_timeout, kBodyReadSize);
+      const beast::error_code rec = co_await read_more(body_deadline, kBodyReadSize);
       if (rec) {
-        if (deadline_.expired()) unreadable = api::make_error(Errc::kInvalidRequest, "Timed out reading the request body.");
+        if (deadline_.expired()) {
+          count_timeout(metrics::ReadPhase::kBody);
+          unreadable = read_timeout_error("Timed out reading the request body.");
+        }
         close = true;
         break;
       }
@@ -416,8 +532,9 @@ unsigned worker_count(const config::ServerSettings& settings) {
   return settings.num_workers ? settings.num_workers : std::max(1u, std::thread::hardware_concurrency());
 }
 
-Server::Server(config::ServerSettings settings, HandlerFactory factory, std::shared_ptr<spdlog::logger> log)
-    : settings_(std::move(settings)), factory_(std::move(factory)), log_(std::move(log)) {}
+Server::Server(config::ServerSettings settings, HandlerFactory factory, std::shared_ptr<spdlog::logger> log,
+               metrics::ServerMetrics* metrics)
+    : settings_(std::move(settings)), factory_(std::move(factory)), log_(std::move(log)), metrics_(metrics) {}
 
 Server::~Server() {
   stop();
@@ -428,21 +545,39 @@ std::uint16_t Server::start() {
   const unsigned n = worker_count(settings_);
   const auto address = asio::ip::make_address(settings_.host);
   std::uint16_t port = settings_.port;
+  // Port 0 needs no probe: the kernel never picks an ephemeral port another socket listens on.
+  if (port != 0 && !settings_.reuse_port) ensure_port_free(tcp::endpoint(address, port));
+  max_connections_ = connection_limit(settings_);
+  refusal_ = refusal_response(max_connections_);
   for (unsigned i = 0; i < n; ++i) {
     auto worker = std::make_unique<Worker>(*this, i);
-    worker->open(tcp::endpoint(address, port));
+    try {
+      worker->open(tcp::endpoint(address, port));
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error("cannot listen on " + settings_.host + ":" + std::to_string(port) + ": " +
+                               e.code().message());
+    }
     // With port 0 the first acceptor picks the port; the others join it through SO_REUSEPORT.
     if (i == 0) port = worker->acceptor_.local_endpoint().port();
     workers_.push_back(std::move(worker));
   }
   port_ = port;
   for (auto& w : workers_) w->run();
+  log_->info("msg=\"listening\" port={} workers={} max_connections={}", port_, n, max_connections_);
   return port_;
 }
 
 void Server::begin_drain() {
   draining_.store(true);
   for (auto& w : workers_) w->drain();
+}
+
+void Server::cut_inflight() {
+  for (auto& w : workers_) {
+    asio::post(w->io_, [worker = w.get()] {
+      if (worker->handler_) worker->handler_->cut_inflight();
+    });
+  }
 }
 
 bool Server::wait_idle(std::chrono::milliseconds deadline) {

@@ -17,7 +17,7 @@ void SseDecoder::feed(std::string_view bytes, std::vector<SseEvent>& out) {
     while (j < bytes.size() && bytes[j] != '\n' && bytes[j] != '\r') ++j;
     if (j == bytes.size()) {
       line_.append(bytes.substr(i));
-      if (line_.size() > max_line_) failed_ = true;
+      if (line_.size() > max_line_) fail();
       return;
     }
     if (line_.empty()) {
@@ -27,6 +27,7 @@ void SseDecoder::feed(std::string_view bytes, std::vector<SseEvent>& out) {
       on_line(line_, out);
       line_.clear();
     }
+    if (failed_) return;
     if (bytes[j] == '\r') {
       if (j + 1 < bytes.size()) {
         if (bytes[j + 1] == '\n') ++j;
@@ -38,7 +39,21 @@ void SseDecoder::feed(std::string_view bytes, std::vector<SseEvent>& out) {
   }
 }
 
+void SseDecoder::fail() {
+  failed_ = true;
+  line_.clear();
+  current_ = SseEvent{};
+  has_data_ = false;
+}
+
 void SseDecoder::on_line(std::string_view line, std::vector<SseEvent>& out) {
+  // The limits hold however the network cut the stream: a long line that arrived in one read
+  // fails as one carried across reads does, and data lines without a blank line between them
+  // cannot grow one event past the limit either.
+  if (line.size() > max_line_) {
+    fail();
+    return;
+  }
   if (line.empty()) {
     if (has_data_) out.push_back(std::move(current_));
     current_ = SseEvent{};
@@ -54,6 +69,10 @@ void SseDecoder::on_line(std::string_view line, std::vector<SseEvent>& out) {
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   }
   if (field == "data") {
+    if ((has_data_ ? current_.data.size() + 1 : 0) + value.size() > max_line_) {
+      fail();
+      return;
+    }
     if (has_data_) current_.data.push_back('\n');
     current_.data.append(value);
     has_data_ = true;

@@ -85,6 +85,11 @@ asio::awaitable<std::pair<beast::error_code, std::size_t>> read_raw(Connection& 
   co_return std::make_pair(ec, n);
 }
 
+// A call still in flight when the shutdown deadline passed (UpstreamClient::cut_all).
+api::ApiError cut_error() {
+  return api::make_error(Errc::kShuttingDown, "The gateway is shutting down: the upstream call was cut at the shutdown deadline.");
+}
+
 }  // namespace
 
 struct UpstreamResponse::Parser {
@@ -191,6 +196,7 @@ asio::awaitable<api::ApiResult<std::string_view>> UpstreamResponse::read_some() 
     if (ec) {
       reusable_ = false;
       done_ = true;
+      if (conn_->deadline.cut()) co_return cut_error();
       if (conn_->deadline.expired()) {
         co_return api::make_error(Errc::kUpstreamTimeout, "Upstream " + conn_->where + " sent nothing for " +
                                                               std::to_string(chunk_timeout_.count()) + " ms.");
@@ -221,6 +227,8 @@ asio::awaitable<api::ApiResult<std::string>> UpstreamResponse::read_all(std::siz
 }
 
 // ---- UpstreamClient ----------------------------------------------------------------------------
+
+void UpstreamClient::cut_all() { sweeper_.cut_all(); }
 
 UpstreamClient::UpstreamClient(asio::io_context& io, asio::ssl::context& tls, config::UpstreamSettings settings)
     : io_(io), tls_(tls), settings_(std::move(settings)), resolver_(io), sweeper_(io) {}
@@ -344,6 +352,7 @@ asio::awaitable<api::ApiResult<std::unique_ptr<UpstreamResponse>>> UpstreamClien
       // The upstream closed the idle connection: once more, on a new one.
       continue;
     }
+    if (ec && conn->deadline.cut()) co_return cut_error();
     if (ec && conn->deadline.expired()) {
       co_return api::make_error(Errc::kUpstreamTimeout, "Upstream " + conn->where + " did not answer within " +
                                                             std::to_string(request.first_byte_timeout.count()) + " ms.");

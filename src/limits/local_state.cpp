@@ -17,8 +17,8 @@ using detail::ScopeUsage;
 
 struct BudgetCounter {
   std::int64_t window_ms = 0;
-  std::int64_t settled = 0;   // micro-dollars, settled spend of the window
-  std::int64_t reserved = 0;  // micro-dollars, outstanding reservations
+  std::int64_t settled = 0;   // nano-dollars, settled spend of the window
+  std::int64_t reserved = 0;  // nano-dollars, outstanding reservations
   std::int64_t touched_ms = 0;
 };
 
@@ -38,7 +38,7 @@ struct Entry {
 // The counter's settled spend, raised to the database's when the database knows more (a
 // settle lost while Redis was away, a counter that was not used for a while).
 std::int64_t settled_of(const BudgetCounter* c, const Scope& s) {
-  const std::int64_t seed = detail::to_micros(s.spend_seed);
+  const std::int64_t seed = detail::to_nanos(s.spend_seed);
   return c == nullptr ? seed : std::max(c->settled, seed);
 }
 
@@ -68,7 +68,7 @@ std::optional<Denial> check(const Scope& s, std::size_t index, Entry& e, std::in
     const BudgetCounter* c = e.budget(s.window_ms);
     const std::int64_t settled = settled_of(c, s);
     const std::int64_t reserved = c == nullptr ? 0 : c->reserved;
-    if (!detail::budget_admits(settled, reserved, cost, detail::to_micros(s.max_budget))) {
+    if (!detail::budget_admits(settled, reserved, cost, detail::to_nanos(s.max_budget))) {
       return Denial{.scope = index, .kind = LimitKind::kBudget, .spend = detail::to_dollars(settled + reserved),
                     .max_budget = s.max_budget};
     }
@@ -96,7 +96,7 @@ ScopeUsage charge(const Scope& s, Entry& e, std::int64_t tokens, std::int64_t co
     c->settled = settled;
     c->reserved += cost;
     c->touched_ms = now_ms;
-    u.settled_micros = settled;
+    u.settled_nanos = settled;
   }
   return u;
 }
@@ -161,7 +161,7 @@ LocalLimitState::~LocalLimitState() = default;
 
 Admission LocalLimitState::admit(const std::vector<Scope>& scopes, const Demand& requested, std::int64_t now_ms) {
   const Demand demand = detail::normalized(requested);
-  const std::int64_t cost = detail::to_micros(demand.cost);
+  const std::int64_t cost = detail::to_nanos(demand.cost);
   ShardLocks locks(shards_.get(), scopes);
   for (std::size_t i = 0; i < kShards; ++i) {
     if (locks.holds(i) && now_ms - shards_[i].swept_ms >= kSweepInterval.count()) {
@@ -191,8 +191,8 @@ Admission LocalLimitState::admit(const std::vector<Scope>& scopes, const Demand&
 void LocalLimitState::settle(const Ticket& ticket, std::int64_t tokens, double cost, std::int64_t now_ms) noexcept {
   if (!ticket.valid) return;
   const std::int64_t token_delta = std::max<std::int64_t>(0, tokens) - ticket.demand.tokens;
-  const std::int64_t actual = detail::to_micros(cost);
-  const std::int64_t reserved = detail::to_micros(ticket.demand.cost);
+  const std::int64_t actual = detail::to_nanos(cost);
+  const std::int64_t reserved = detail::to_nanos(ticket.demand.cost);
   try {
     settle_locked(ticket, token_delta, actual, reserved, now_ms);
   } catch (...) {

@@ -67,7 +67,9 @@ std::vector<std::string> RedisLimiter::keys_of(const std::vector<Scope>& scopes)
     keys.push_back(base + ":req");
     keys.push_back(base + ":tok");
     keys.push_back(base + ":par");
-    keys.push_back(base + ":bud:" + std::to_string(s.window_ms));
+    // ":bn:" (nano-dollars) rather than the micro-dollar counters' ":bud:", so replicas of both
+    // versions during a rolling upgrade never read each other's units.
+    keys.push_back(base + ":bn:" + std::to_string(s.window_ms));
   }
   return keys;
 }
@@ -101,7 +103,7 @@ std::optional<Admission> RedisLimiter::parse(const std::vector<Scope>& scopes, c
   for (std::size_t i = 0; i < scopes.size(); ++i) {
     const RedisReply* u = &v[1 + i * detail::kUsagePerScope];
     usage[i] = {.requests = u[0].integer, .requests_reset_ms = u[1].integer, .tokens = u[2].integer,
-                .tokens_reset_ms = u[3].integer, .settled_micros = u[4].integer};
+                .tokens_reset_ms = u[3].integer, .settled_nanos = u[4].integer};
   }
   return detail::admitted(scopes, demand, now_ms, usage, /*via_redis=*/true);
 }
@@ -134,13 +136,13 @@ asio::awaitable<Result<Admission>> RedisLimiter::admit(const std::vector<Scope>&
   args.push_back(std::to_string(now_ms));
   args.push_back(std::to_string(options_.lease.count()));
   args.push_back(std::to_string(demand.tokens));
-  args.push_back(std::to_string(detail::to_micros(demand.cost)));
+  args.push_back(std::to_string(detail::to_nanos(demand.cost)));
   for (const Scope& s : scopes) {
     args.push_back(std::to_string(s.rpm));
     args.push_back(std::to_string(s.tpm));
     args.push_back(std::to_string(s.max_parallel));
-    args.push_back(std::to_string(s.max_budget >= 0 ? detail::to_micros(s.max_budget) : kNoLimit));
-    args.push_back(std::to_string(detail::to_micros(s.spend_seed)));
+    args.push_back(std::to_string(s.max_budget >= 0 ? detail::to_nanos(s.max_budget) : kNoLimit));
+    args.push_back(std::to_string(detail::to_nanos(s.spend_seed)));
     args.push_back(std::to_string(budget_ttl_ms(s, now_ms)));
   }
   const store::RedisScript& script = detail::admit_script();
@@ -206,8 +208,8 @@ void RedisLimiter::send_settle(const Ticket& ticket, std::int64_t tokens, double
   argv.push_back(std::to_string(options_.lease.count()));
   argv.push_back(std::to_string(ticket.claimed_ms));
   argv.push_back(std::to_string(std::max<std::int64_t>(0, tokens) - ticket.demand.tokens));
-  argv.push_back(std::to_string(detail::to_micros(cost)));
-  argv.push_back(std::to_string(detail::to_micros(ticket.demand.cost)));
+  argv.push_back(std::to_string(detail::to_nanos(cost)));
+  argv.push_back(std::to_string(detail::to_nanos(ticket.demand.cost)));
   for (const Scope& s : scopes) {
     argv.push_back(flag(s.tpm >= 0));
     argv.push_back(flag(s.max_parallel >= 0));

@@ -10,7 +10,7 @@ namespace {
 // TTL 61 s after the last charge), the parallel slots and the budget counter. Slots and cost
 // reservations are hash fields 'r<unix minute of the admit>' that count until `lease` + 1 minute
 // after that minute, so a replica that dies holding them cannot hold them for ever; the budget
-// hash also holds 's', the settled spend. Money is in integer micro-dollars.
+// hash also holds 's', the settled spend. Money is in integer nano-dollars.
 //
 // ARGV: now (unix ms), lease (ms), demand tokens, demand cost, then 6 per scope: rpm, tpm,
 // max_parallel, max_budget, spend seed, budget counter TTL (ms); -1 = no such limit.

@@ -6,7 +6,7 @@
 namespace tollgate::limits::detail {
 namespace {
 
-constexpr std::int64_t kMaxMicros = (std::int64_t{1} << 53) - 1;
+constexpr std::int64_t kMaxNanos = (std::int64_t{1} << 53) - 1;
 constexpr std::int64_t kWindowSeconds = kWindowMs / 1000;
 
 std::int64_t second_of(std::int64_t ms) { return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000); }
@@ -30,13 +30,13 @@ struct Tightest {
 
 }  // namespace
 
-std::int64_t to_micros(double dollars) {
+std::int64_t to_nanos(double dollars) {
   if (!(dollars > 0)) return 0;
-  const double micros = std::round(dollars * static_cast<double>(kMicrosPerDollar));
-  return micros >= static_cast<double>(kMaxMicros) ? kMaxMicros : static_cast<std::int64_t>(micros);
+  const double nanos = std::max(1.0, std::round(dollars * static_cast<double>(kNanosPerDollar)));
+  return nanos >= static_cast<double>(kMaxNanos) ? kMaxNanos : static_cast<std::int64_t>(nanos);
 }
 
-double to_dollars(std::int64_t micros) { return static_cast<double>(micros) / static_cast<double>(kMicrosPerDollar); }
+double to_dollars(std::int64_t nanos) { return static_cast<double>(nanos) / static_cast<double>(kNanosPerDollar); }
 
 void MinuteWindow::expire(std::int64_t now_ms) {
   const std::int64_t oldest_kept = second_of(now_ms) - kWindowSeconds + 1;
@@ -103,7 +103,7 @@ Admission admitted(const std::vector<Scope>& scopes, const Demand& demand, std::
     const ScopeUsage& u = usage[i];
     if (s.rpm >= 0) requests.offer(s.rpm, u.requests, u.requests_reset_ms);
     if (s.tpm >= 0) tokens.offer(s.tpm, u.tokens, u.tokens_reset_ms);
-    a.spend.push_back(s.max_budget >= 0 ? to_dollars(u.settled_micros) : s.spend_seed);
+    a.spend.push_back(s.max_budget >= 0 ? to_dollars(u.settled_nanos) : s.spend_seed);
   }
   a.headroom.limit_requests = requests.limit;
   a.headroom.remaining_requests = requests.remaining;

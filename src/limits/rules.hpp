@@ -1,6 +1,6 @@
 #pragma once
 // The parts of the limit rules both limiters share (docs/limits.md): money as integer
-// micro-dollars, the admission targets, the sparse sliding-minute window of the in-process state,
+// nano-dollars, the admission targets, the sparse sliding-minute window of the in-process state,
 // and how an admission's headroom, spend and ticket are put together from what was observed. The
 // Redis limiter applies the same rules inside its Lua script (redis_scripts.cpp).
 #include <cstdint>
@@ -12,11 +12,13 @@ namespace tollgate::limits::detail {
 
 inline constexpr std::int64_t kWindowMs = 60'000;
 inline constexpr std::int64_t kParallelRetryMs = 1'000;
-inline constexpr std::int64_t kMicrosPerDollar = 1'000'000;
+inline constexpr std::int64_t kNanosPerDollar = 1'000'000'000;
 
-/// Dollars to micro-dollars, rounded; negative, NaN → 0; clamped to 2^53 (exact in Lua's doubles).
-std::int64_t to_micros(double dollars);
-double to_dollars(std::int64_t micros);
+/// Dollars to nano-dollars, rounded, and any positive amount at least one nano-dollar (so a
+/// budget of $1e-10 is a budget, not zero); negative, NaN → 0; clamped to 2^53 − 1 (exact in
+/// Lua's doubles): about $9.0 million per counter.
+std::int64_t to_nanos(double dollars);
+double to_dollars(std::int64_t nanos);
 
 /// Whether the scope has any limit (a scope without one is neither counted nor stored).
 inline bool limited(const Scope& s) {
@@ -73,7 +75,7 @@ struct ScopeUsage {
   std::int64_t requests_reset_ms = 0;  // until the oldest of them leaves
   std::int64_t tokens = 0;             // in the window, this demand included (tpm scopes)
   std::int64_t tokens_reset_ms = 0;
-  std::int64_t settled_micros = 0;     // budget scopes: settled spend of the window
+  std::int64_t settled_nanos = 0;     // budget scopes: settled spend of the window
 };
 
 /// An admitted request: ticket, headroom and spend from the per-scope usage (same order as scopes).

@@ -39,6 +39,7 @@ struct Families {
   CounterFamily& failed_fallbacks;
   CounterFamily& router_retries;
   CounterFamily& router_no_deployment;
+  CounterFamily& router_fallbacks_denied;
   // Proxy.
   CounterFamily& proxy_total_requests;
   CounterFamily& proxy_failed_requests;

@@ -97,6 +97,7 @@ RequestedModelMetrics::RequestedModelMetrics(Families& f, std::string name)
   overhead_ = &f.overhead_latency.Add(model, overhead_buckets());
   retries_ = &f.router_retries.Add(group);
   no_deployment_ = &f.router_no_deployment.Add(group);
+  fallbacks_denied_ = &f.router_fallbacks_denied.Add(group);
 }
 
 void RequestedModelMetrics::request(int status_code) {
@@ -121,6 +122,8 @@ void RequestedModelMetrics::latency(Seconds total, Seconds overhead) {
 void RequestedModelMetrics::retry() { retries_->Increment(); }
 
 void RequestedModelMetrics::no_deployment() { no_deployment_->Increment(); }
+
+void RequestedModelMetrics::fallback_denied() { fallbacks_denied_->Increment(); }
 
 void RequestedModelMetrics::fallback(std::string_view fallback_model, bool succeeded) {
   CounterFamily& family = succeeded ? families_.successful_fallbacks : families_.failed_fallbacks;

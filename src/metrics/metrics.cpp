@@ -83,6 +83,8 @@ Families::Families(std::function<bool(std::string_view)> known)
                              "Retries the router made within a model group")),
       router_no_deployment(counter(registry, "tollgate_router_no_deployment_total",
                                    "Requests for which no deployment of the group was available")),
+      router_fallbacks_denied(counter(registry, "tollgate_router_fallbacks_denied_total",
+                                      "Fallback groups skipped because the caller's key may not use them")),
       proxy_total_requests(counter(registry, "litellm_proxy_total_requests_metric_total",
                                    "Client requests to the proxy, by the status they got")),
       proxy_failed_requests(counter(registry, "litellm_proxy_failed_requests_metric_total",
@@ -151,6 +153,7 @@ struct Metrics::Impl {
   prometheus::Gauge& budget_gauge(GaugeFamily& family, const char* id_label, std::string_view id, std::string_view alias);
 
   Families families;
+  ServerMetrics server{families.registry};
   std::mutex mutex;  // guards the maps; never held while incrementing
   StringMap<DeploymentMetrics> deployments;
   StringMap<RequestedModelMetrics> models;
@@ -237,6 +240,8 @@ RequestedModelMetrics& Metrics::requested_model(std::string_view name) {
   impl_->models.emplace(std::move(bounded), std::move(handle));
   return ref;
 }
+
+ServerMetrics& Metrics::server() { return impl_->server; }
 
 void Metrics::redis_error() { impl_->families.redis_errors.Increment(); }
 

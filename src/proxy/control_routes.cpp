@@ -48,7 +48,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_admin(http::E
                                     .path = out.path,
                                     .query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1),
                                     .body = req.body()};
-  admin::AdminApi api(*out.snapshot->gate.control());
+  admin::AdminApi api(*out.snapshot->gate.control(), out.snapshot->gate.catalog());
   const std::int64_t now = unix_ms_now();
   api::ApiResult<std::string> answer = co_await api.handle(request, principal, now);
   if (!answer) co_return answer.error();
@@ -60,8 +60,10 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const a
                                                                          const api::RequestFields& fields,
                                                                          const router::Target& group,
                                                                          std::int64_t estimate, CallOutcome& out) {
-  if (principal.master || principal.token.empty()) co_return std::nullopt;
   const Gate& gate = out.snapshot->gate;
+  // Keyless callers (the master key) still answer to the end user's limits, when one is named.
+  const bool keyed = !principal.master && !principal.token.empty();
+  if (gate.control() == nullptr || (!keyed && out.end_user.empty())) co_return std::nullopt;
   admin::ControlPlane& control = *gate.control();
   const std::string& end_user_id = out.end_user;
   std::shared_ptr<const auth::EntityLimits> end_user;
@@ -73,7 +75,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const a
     }
   }
   const TokenRates rates = gate.worst_rates(group.group->members);
-  const std::int64_t output = fields.max_tokens.value_or(kDefaultReservedOutputTokens);
+  const std::int64_t output = gate.reserved_output(group.group->members, fields.max_tokens, estimate);
   const limits::Demand demand{.tokens = estimate + output,
                               .cost = static_cast<double>(estimate) * rates.input + static_cast<double>(output) * rates.output};
   const std::int64_t now = unix_ms_now();
@@ -104,6 +106,26 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const a
 }  // namespace tollgate::proxy
 
 namespace tollgate::proxy {
+
+asio::awaitable<std::optional<api::ApiError>> ProxyHandler::serve_metrics(http::Exchange& ex,
+                                                                          const auth::Principal* principal,
+                                                                          CallOutcome& out) {
+  // The series name key aliases, key hashes, teams and their spend: with the endpoint protected,
+  // only the master key and proxy admins (viewers included) may read them. Without a control
+  // plane there are no keys to tell apart, and the endpoint stays open (the loader warns).
+  const bool admin = principal == nullptr || principal->master || principal->role == auth::UserRole::kProxyAdmin ||
+                     principal->role == auth::UserRole::kProxyAdminViewer;
+  if (!admin && out.snapshot->gate.enabled()) {
+    co_return api::make_error(Errc::kForbidden,
+                              "Not allowed: /metrics requires the master key or a proxy_admin / proxy_admin_viewer key "
+                              "(require_auth_for_metrics_endpoint is set).");
+  }
+  std::string body = out.snapshot->metrics.render();
+  out.status = 200;
+  const http::HeaderList none;
+  co_await ex.send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(body), none);
+  co_return std::nullopt;
+}
 
 asio::awaitable<void> ProxyHandler::readiness(http::Exchange& ex, CallOutcome& out) {
   // Ready = may take traffic: not draining, and (with a control plane) the database has been

@@ -55,8 +55,17 @@ std::string_view scope_kind(std::string_view id) { return id.substr(0, id.find('
 Gate::Gate(const config::Config& config, admin::ControlPlane* control)
     : control_(control), catalog_(config), allow_on_db_unavailable_(config.control.allow_requests_on_db_unavailable) {
   const auto table = spend::PriceTable::embedded();
-  prices_.reserve(config.model_list.size());
-  for (const auto& d : config.model_list) prices_.push_back(spend::DeploymentPrice::resolve(d, *table));
+  const std::size_t n = config.model_list.size();
+  prices_.reserve(n);
+  output_limits_.reserve(n);
+  observed_output_ = std::make_unique<std::atomic<std::int64_t>[]>(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const config::Deployment& d = config.model_list[i];
+    prices_.push_back(spend::DeploymentPrice::resolve(d, *table));
+    output_limits_.push_back({.max_output = d.max_output_tokens,
+                              .context = d.max_input_tokens ? d.max_input_tokens : prices_.back().context_window()});
+    observed_output_[i].store(kInitialObservedOutputTokens, std::memory_order_relaxed);
+  }
   const std::string& baseline = config.spend.baseline_model;
   if (baseline.empty()) return;
   for (std::size_t i = 0; i < config.model_list.size() && !baseline_; ++i) {
@@ -136,6 +145,43 @@ TokenRates Gate::worst_rates(const std::vector<std::size_t>& routes) const {
   return worst;
 }
 
+OutputBound Gate::output_bound(const std::vector<std::size_t>& routes) const {
+  // The largest limit among the deployments (the request may land on any of them); unknown as
+  // soon as one deployment's is unknown.
+  auto widest = [&](std::optional<std::int64_t> OutputBound::*side) -> std::optional<std::int64_t> {
+    std::optional<std::int64_t> out;
+    for (std::size_t i : routes) {
+      if (i >= output_limits_.size() || !(output_limits_[i].*side)) return std::nullopt;
+      out = std::max(out.value_or(0), *(output_limits_[i].*side));
+    }
+    return out;
+  };
+  return {.max_output = widest(&OutputBound::max_output), .context = widest(&OutputBound::context)};
+}
+
+std::int64_t Gate::reserved_output(const std::vector<std::size_t>& routes, std::optional<std::int64_t> max_tokens,
+                                   std::int64_t prompt_estimate) const {
+  std::int64_t cap = kMaxReservedOutputTokens;
+  const OutputBound bound = output_bound(routes);
+  if (bound.max_output) cap = std::min(cap, *bound.max_output);
+  if (bound.context) cap = std::min(cap, std::max<std::int64_t>(1, *bound.context - prompt_estimate));
+  if (max_tokens) return std::min(*max_tokens, cap);
+  std::int64_t observed = 0;
+  for (std::size_t i : routes) {
+    if (i < output_limits_.size()) observed = std::max(observed, observed_output_[i].load(std::memory_order_relaxed));
+  }
+  return std::min(cap, std::max(kMinReservedOutputTokens, 2 * observed));
+}
+
+void Gate::observe_output(std::size_t route_index, std::int64_t completion_tokens) const {
+  if (route_index >= output_limits_.size() || completion_tokens < 0) return;
+  // avg += (x - avg) / 8. Two workers racing may lose one sample; an estimate tolerates that.
+  std::atomic<std::int64_t>& avg = observed_output_[route_index];
+  const std::int64_t old = avg.load(std::memory_order_relaxed);
+  const std::int64_t x = std::min(completion_tokens, kMaxReservedOutputTokens);
+  avg.store(old + (x - old) / 8, std::memory_order_relaxed);
+}
+
 LimitGuard::~LimitGuard() { limiter_.settle(std::move(ticket_), tokens, cost, unix_ms_now()); }
 
 boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& limiter, const auth::Principal& p,
@@ -144,7 +190,10 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
                                                             const limits::Demand& demand, std::int64_t now_ms,
                                                             BudgetDenial* denied) {
   GateAdmission out;
-  if (p.master || p.token.empty()) co_return out;
+  // The master key (or no key at all) has no limits of its own, but an end user's budget and
+  // rate limits bind every caller that names that end user.
+  const bool keyed = !p.master && !p.token.empty();
+  if (!keyed && end_user == nullptr) co_return out;
   std::vector<limits::Scope> scopes;
   struct Soft {
     std::string scope;
@@ -175,17 +224,20 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
       }
     }
   };
-  const Window key_window = add(db::Entity::kKey, "key:", p.key);
-  if (p.user) add(db::Entity::kUser, "user:", *p.user);
-  if (p.team) out.team_spend = add(db::Entity::kTeam, "team:", *p.team).seed;
-  if (p.organization) add(db::Entity::kOrganization, "org:", *p.organization);
+  Window key_window;
+  if (keyed) {
+    key_window = add(db::Entity::kKey, "key:", p.key);
+    if (p.user) add(db::Entity::kUser, "user:", *p.user);
+    if (p.team) out.team_spend = add(db::Entity::kTeam, "team:", *p.team).seed;
+    if (p.organization) add(db::Entity::kOrganization, "org:", *p.organization);
+  }
   if (end_user) add(db::Entity::kEndUser, "end_user:", *end_user);
 
   // Per-model limits of the key, in the key's budget window (most keys have none: no scope built).
   const auto rpm = p.model_rpm_limit.find(model_group);
   const auto tpm = p.model_tpm_limit.find(model_group);
   const auto budget = p.model_max_budget.find(model_group);
-  if (rpm != p.model_rpm_limit.end() || tpm != p.model_tpm_limit.end() || budget != p.model_max_budget.end()) {
+  if (keyed && (rpm != p.model_rpm_limit.end() || tpm != p.model_tpm_limit.end() || budget != p.model_max_budget.end())) {
     limits::Scope model_scope{.id = "key_model:" + p.token + ":" + model_group, .window_ms = key_window.end_ms};
     if (rpm != p.model_rpm_limit.end()) model_scope.rpm = rpm->second;
     if (tpm != p.model_tpm_limit.end()) model_scope.tpm = tpm->second;
@@ -197,10 +249,12 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
     }
     scopes.push_back(std::move(model_scope));
   }
-  out.targets.push_back({.entity = db::Entity::kKey, .id = p.token, .window_ms = key_window.end_ms, .model = model_group});
+  if (keyed) {
+    out.targets.push_back({.entity = db::Entity::kKey, .id = p.token, .window_ms = key_window.end_ms, .model = model_group});
+  }
 
   if (scopes.empty()) {
-    out.key_spend = key_window.seed;
+    if (keyed) out.key_spend = key_window.seed;
     check_soft({});
     co_return out;
   }
@@ -222,7 +276,7 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
   }
   out.ticket = std::move(admission->ticket);
   out.headroom = admission->headroom;
-  out.key_spend = key_window.seed;
+  if (keyed) out.key_spend = key_window.seed;
   for (std::size_t i = 0; i < scopes.size(); ++i) {
     if (i >= admission->spend.size()) break;
     if (scopes[i].id.starts_with("key:")) out.key_spend = admission->spend[i];

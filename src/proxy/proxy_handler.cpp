@@ -14,6 +14,7 @@
 #include <spdlog/logger.h>
 
 #include "proxy/call_outcome.hpp"
+#include "tollgate/api/redact.hpp"
 #include "tollgate/limits/local_state.hpp"
 
 namespace tollgate::proxy {
@@ -122,6 +123,28 @@ void add_header_tags(std::string_view header, std::vector<std::string>& tags) {
 // pre-call context checks; the real count replaces it when the answer reports usage.
 std::int64_t estimate_prompt_tokens(const api::RequestFields& fields) {
   return static_cast<std::int64_t>(fields.prompt_bytes / 4) + 1;
+}
+
+// A max_tokens above what every deployment of the group can produce is refused before anything is
+// charged (as OpenAI refuses it), rather than reserved against the caller's budget.
+std::optional<api::ApiError> max_tokens_error(const Gate& gate, const router::Target& target,
+                                              const api::RequestFields& fields) {
+  if (!fields.max_tokens) return std::nullopt;
+  const std::int64_t asked = *fields.max_tokens;
+  const OutputBound bound = gate.output_bound(target.group->members);
+  if (bound.max_output && asked > *bound.max_output) {
+    return api::make_error(Errc::kInvalidRequest,
+                           fmt::format("max_tokens is too large: {}. This model supports at most {} completion "
+                                       "tokens, whereas you provided {}.", asked, *bound.max_output, asked),
+                           "max_tokens");
+  }
+  if (bound.context && asked > *bound.context) {
+    return api::make_error(Errc::kInvalidRequest,
+                           fmt::format("max_tokens is too large: {}. This model's context window is {} tokens.",
+                                       asked, *bound.context),
+                           "max_tokens");
+  }
+  return std::nullopt;
 }
 
 api::ApiError no_deployment_error(std::string_view group, const router::NoDeployment& none) {
@@ -321,11 +344,9 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     co_await send_json(ex, std::move(body), out);
   } else if (path == "/health/readiness") {
     co_await readiness(ex, out);
-  } else if (path == "/metrics" && is_get) {
-    std::string body = out.snapshot->metrics.render();
-    out.status = 200;
-    const http::HeaderList none;
-    co_await ex.send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(body), none);
+  } else if (path == "/metrics" && is_get && !out.snapshot->config->require_auth_for_metrics) {
+    auto metrics_error = co_await serve_metrics(ex, nullptr, out);
+    error = std::move(metrics_error);
   } else {
     out.anthropic_client = path == "/messages" || path == "/messages/count_tokens";
     const std::string_view presented =
@@ -371,6 +392,10 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
       } else {
         error = api::make_error(Errc::kMethodNotAllowed, "Use GET for /v1/models.");
       }
+    } else if (path == "/metrics" && is_get) {  // require_auth_for_metrics_endpoint
+      const auth::Principal* principal = who->get();
+      auto metrics_error = co_await serve_metrics(ex, principal, out);
+      error = std::move(metrics_error);
     } else if (path == "/config/reload") {
       const auth::Principal& principal = **who;
       auto reload_error = co_await reload_config(ex, principal, out);
@@ -447,6 +472,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
   std::optional<router::Target> target = router.resolve(access.model);
   if (!target) co_return unknown_model_error(fields.model, router);
   out.model_group = capped_name(target->name);
+  if (auto too_many = max_tokens_error(snap->gate, *target, fields)) co_return too_many;
   out.max_retries = router.max_retries(fields.num_retries);
 
   std::vector<std::string> tags = fields.tags;
@@ -540,6 +566,8 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
         out.ttft_s = 0;
         out.stream_failure.reset();
         result = co_await attempt(ex, endpoint, *parsed, route, *target, attempt_timeout, out);
+        // Every error of an attempt passes here on its way to the client (streams: relay_stream).
+        if (result.error) api::Redactor(route.provider->secrets(*route.deployment)).redact(*result.error);
         guard->actual_tokens = out.usage.present ? out.usage.total_tokens : estimate;
         const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
         metrics::DeploymentMetrics& dm = *snap->deployment_metrics[route.index];
@@ -612,9 +640,19 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
     }
     std::optional<router::Target> next;
     while (!next && !fallback_queue.empty()) {
-      next = router.resolve(fallback_queue.back());
-      if (!next) log_->warn("request_id={} msg=\"fallback group unknown\" group={}", out.request_id, capped_name(fallback_queue.back()));
+      // Access is decided for every group actually called: a fallback the key may not use (from
+      // the body, or the config's lists) is skipped and counted, never called.
+      const std::string name = std::move(fallback_queue.back());
       fallback_queue.pop_back();
+      const auth::AccessDecision fallback_access = auth::check_model_access(principal, name, snap->gate.catalog());
+      if (!fallback_access.allowed) {
+        snap->model_metrics(requested_group).fallback_denied();
+        log_->info("request_id={} msg=\"fallback not allowed for this key, skipped\" group={}", out.request_id,
+                   capped_name(name));
+        continue;
+      }
+      next = router.resolve(fallback_access.model);
+      if (!next) log_->warn("request_id={} msg=\"fallback group unknown\" group={}", out.request_id, capped_name(name));
     }
     if (!next || Clock::now() >= deadline || ex.draining()) break;
     target = std::move(next);

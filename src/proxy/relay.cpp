@@ -1,11 +1,13 @@
 // The answer's way back to the client: response headers, the stream relay and mock answers
 // (docs/request-lifecycle.md, steps 7 and 8).
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
 #include <spdlog/logger.h>
 
 #include "proxy/call_outcome.hpp"
+#include "tollgate/api/redact.hpp"
 #include "tollgate/api/sse.hpp"
 #include "tollgate/http/sse_decoder.hpp"
 #include "tollgate/proxy/mock_response.hpp"
@@ -81,6 +83,24 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
   std::string pending;
   std::optional<api::ApiError> failure;
   bool failure_relayed = false;  // the vendor's own error event already went to the client
+  // Vendors report errors mid-stream as events the client receives (OpenAI's {"error":...} chunk,
+  // Anthropic's error event, relayed as they came); any that echoes the deployment's credential is
+  // redacted here, as handle_completion does for errors before a stream.
+  std::vector<std::string> secrets;
+  if (out.route_index) secrets = provider.secrets(out.snapshot->config->model_list[*out.route_index]);
+  const api::Redactor redactor(secrets);
+  std::int64_t events_seen = 0;  // upstream events decoded, for the usage of a cut stream
+  // A stream that ends before the upstream reported usage (client gone, upstream broke, shutdown
+  // cut) still spent tokens: it is billed what it sent, about one token per event (streams send a
+  // token or a few per event), and the prompt at four bytes a token — never zero.
+  auto usage_so_far = [&] {
+    providers::Usage u = translator->usage();
+    if (translator->finished()) return u;
+    u.completion_tokens = std::max(u.completion_tokens, events_seen);
+    u.prompt_tokens = std::max(u.prompt_tokens, static_cast<std::int64_t>(req.fields.prompt_bytes / 4) + 1);
+    u.total_tokens = std::max(u.total_tokens, u.prompt_tokens + u.completion_tokens);
+    return u;
+  };
   for (;;) {
     const auto t0 = Clock::now();
     auto piece = co_await response.read_some();
@@ -101,6 +121,7 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
       break;
     }
     decoder->feed(*piece, events);
+    events_seen += static_cast<std::int64_t>(events.size());
     if (decoder->failed()) failure = api::make_error(Errc::kUpstreamProtocol, "Upstream sent a malformed or oversized stream event.");
     for (const auto& event : events) {
       if (failure) break;
@@ -124,10 +145,11 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
     }
     // Backpressure: this chunk reaches the client before the next upstream read.
     if (!pending.empty()) {
+      if (!redactor.empty()) redactor.redact(pending);
       const bool delivered = co_await ex.write_chunk(pending);
       if (!delivered) {
         response.abandon();  // the client left: cancel the upstream call, never reuse its connection
-        out.usage = translator->usage();
+        out.usage = usage_so_far();
         out.error_type = "client_disconnected";
         log_->info("request_id={} msg=\"client disconnected mid-stream\"", out.request_id);
         co_return;
@@ -136,10 +158,11 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
     }
     if (failure) break;
   }
-  out.usage = translator->usage();
+  out.usage = usage_so_far();
   if (failure) {
     // Headers are gone: the error travels as a final data event, then the connection closes.
     response.abandon();
+    redactor.redact(*failure);
     out.error_type = failure->type;
     out.stream_failure = router::classify_errc(failure->errc);
     log_->warn("request_id={} msg=\"stream failed\" error=\"{}\"", out.request_id, failure->message);

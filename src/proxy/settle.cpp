@@ -36,6 +36,7 @@ void ProxyHandler::settle_request(CallOutcome& out, bool success, std::string_vi
     out.limit.reset();  // settles now: the next request on this key sees it
   }
   if (!out.route_index) return;  // never reached a deployment: nothing spent, no group to label
+  if (success && usage.present) snap.gate.observe_output(*out.route_index, usage.completion_tokens);
 
   const auth::Principal* who = out.principal;
   const std::string empty;

@@ -1,4 +1,5 @@
 #include "tollgate/router/error_class.hpp"
+#include "tollgate/api/json_read.hpp"
 
 #include <algorithm>
 #include <array>
@@ -45,7 +46,7 @@ bool says_content_policy(const std::string& text) {
 // "error.code", "error.type" and "error.message" (also top-level "message"/"type"), lowercased and
 // joined: the fields providers put the reason in.
 std::string error_text(std::string_view body) {
-  auto parsed = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  auto parsed = api::read_json_lenient(body);
   std::string text;
   auto take = [&text](const nlohmann::json& obj) {
     for (const char* key : {"code", "type", "message", "status"}) {

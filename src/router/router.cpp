@@ -322,7 +322,7 @@ const Route* Router::choose(std::span<const Route* const> c, const PickInput& in
       return c[std::uniform_int_distribution<std::size_t>(0, c.size() - 1)(rng)];
     }
     case config::RoutingStrategy::kLeastBusy:
-      return lowest(c, rng, [this](const Route& r) {
+      return lowest(c, rng, [](const Route& r) {
         const DeploymentState& s = *r.state;
         return static_cast<double>(s.in_flight.load(std::memory_order_relaxed) +
                                    s.remote_in_flight.load(std::memory_order_relaxed));

@@ -86,6 +86,11 @@ double DeploymentPrice::output_per_token(WallTime now) const {
   return rate(output_, table, &ModelPrice::output, 0).value_or(0.0);
 }
 
+std::optional<std::int64_t> DeploymentPrice::context_window(WallTime now) const {
+  if (!entry_) return std::nullopt;
+  return entry_->at(now).context_window;
+}
+
 std::optional<double> per_token_cost(const config::Deployment& deployment, const PriceTable& table, WallTime now) {
   const DeploymentPrice price = DeploymentPrice::resolve(deployment, table);
   if (!price.priced()) return std::nullopt;

@@ -1,4 +1,5 @@
 #include "tollgate/spend/price_table.hpp"
+#include "tollgate/api/json_read.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -142,7 +143,7 @@ PriceTable::PriceTable(std::unique_ptr<const Data> data) : data_(std::move(data)
 PriceTable::~PriceTable() = default;
 
 PriceTable::ParseResult PriceTable::parse(std::string_view json) {
-  const auto root = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  const auto root = api::read_json_lenient(json);
   if (root.is_discarded()) return {nullptr, "price data is not valid JSON"};
   try {
     return {std::shared_ptr<const PriceTable>(new PriceTable(parse_price_data(root))), {}};

@@ -224,6 +224,199 @@ TEST_P(AdminTest, AuthorizationMatrix) {
   EXPECT_EQ(gw_.post("/organization/new", Json{{"organization_alias", "acme"}}.dump(), bearer(root_key)).status, 200u);
 }
 
+// Issue 15: a key never carries more rights than its creator. The cast: a team `eng` (models:
+// cheap; in organization org-b) with bob as its admin and carol, dave, root, vic as members; a
+// team `ops` with dave (an internal_user_viewer) as its admin; alice, an internal user of org-a
+// allowed `cheap` only. Each has a key: their team key, or alice's personal one.
+struct Cast {
+  std::string bob;    // internal_user, admin of eng
+  std::string carol;  // internal_user, member of eng (and of ops)
+  std::string root;   // proxy_admin, member of eng
+  std::string vic;    // proxy_admin_viewer, member of eng
+  std::string dave;   // internal_user_viewer, admin of ops
+  std::string alice;  // internal_user, no team, org-a, models [cheap]
+};
+
+class KeyRightsTest : public AdminTest {
+ protected:
+  Cast cast() {
+    admin("/organization/new", {{"organization_id", "org-a"}});
+    admin("/organization/new", {{"organization_id", "org-b"}});
+    auto member = [](const char* user, const char* role) { return Json{{"user_id", user}, {"role", role}}; };
+    admin("/team/new", {{"team_id", "eng"},
+                        {"models", {"cheap"}},
+                        {"organization_id", "org-b"},
+                        {"members_with_roles", {member("bob", "admin"), member("carol", "user"), member("root", "user"),
+                                                member("vic", "user"), member("dave", "user")}}});
+    admin("/team/new", {{"team_id", "ops"}, {"members_with_roles", {member("dave", "admin"), member("carol", "user")}}});
+    for (const auto& [user, role] : std::vector<std::pair<std::string, std::string>>{
+             {"bob", "internal_user"}, {"carol", "internal_user"}, {"root", "proxy_admin"},
+             {"vic", "proxy_admin_viewer"}, {"dave", "internal_user_viewer"}}) {
+      admin("/user/new", {{"user_id", user}, {"user_role", role}, {"auto_create_key", false}});
+    }
+    Cast c;
+    c.alice = admin("/user/new", {{"user_id", "alice"}, {"user_role", "internal_user"}, {"models", {"cheap"}},
+                                  {"organization_id", "org-a"}})["key"].get<std::string>();
+    c.bob = new_key({{"user_id", "bob"}, {"team_id", "eng"}});
+    c.carol = new_key({{"user_id", "carol"}, {"team_id", "eng"}});
+    c.root = new_key({{"user_id", "root"}, {"team_id", "eng"}, {"key_alias", "root-in-eng"}});
+    c.vic = new_key({{"user_id", "vic"}, {"team_id", "eng"}});
+    c.dave = new_key({{"user_id", "dave"}, {"team_id", "ops"}});
+    return c;
+  }
+  HttpResponse as(const std::string& key, const std::string& path, const Json& body) {
+    return gw_.post(path, body.dump(), bearer(key));
+  }
+  // A LiteLLM-shaped 403 naming `param`, whose message contains `says`.
+  static void expect_forbidden(const HttpResponse& r, const std::string& param, const std::string& says = "") {
+    ASSERT_EQ(r.status, 403u) << r.body;
+    const Json body = r.json();
+    ASSERT_TRUE(body.is_object() && body.contains("error")) << r.body;
+    const Json& e = body["error"];
+    EXPECT_EQ(e.value("type", ""), "permission_error") << r.body;
+    EXPECT_EQ(e.value("code", ""), "403") << r.body;
+    EXPECT_EQ(e["param"], param) << r.body;
+    EXPECT_NE(e.value("message", "").find(says), std::string::npos) << r.body;
+  }
+};
+
+TEST_P(KeyRightsTest, TeamAdminCannotMintAKeyForAHigherRoleUser) {
+  const Cast c = cast();
+  // The attack: a key of eng for root would act as proxy_admin (user list, new admins, budgets).
+  expect_forbidden(as(c.bob, "/key/generate", {{"team_id", "eng"}, {"user_id", "root"}}), "user_id", "proxy_admin");
+  expect_forbidden(as(c.bob, "/key/generate", {{"team_id", "eng"}, {"user_id", "vic"}}), "user_id", "proxy_admin_viewer");
+  EXPECT_EQ(admin_get("/key/list?team_id=eng")["total_count"], 4);  // nothing was minted
+
+  // Within their rights: no user, themselves, a member whose role is within theirs.
+  EXPECT_EQ(as(c.bob, "/key/generate", {{"team_id", "eng"}}).status, 200u);
+  EXPECT_EQ(as(c.bob, "/key/generate", {{"team_id", "eng"}, {"user_id", "bob"}}).status, 200u);
+  const HttpResponse for_carol = as(c.bob, "/key/generate", {{"team_id", "eng"}, {"user_id", "carol"}});
+  ASSERT_EQ(for_carol.status, 200u) << for_carol.body;
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(for_carol.json()["key"].get<std::string>())).status, 200u);
+  EXPECT_EQ(as(c.bob, "/key/generate", {{"team_id", "eng"}, {"user_id", "dave"}}).status, 200u);
+
+  // Only for members of the team, and only for users that exist (else the key would take the role
+  // the user is given later).
+  expect_forbidden(as(c.bob, "/key/generate", {{"team_id", "eng"}, {"user_id", "alice"}}), "user_id", "not a member");
+  admin("/team/member_add", {{"team_id", "eng"}, {"member", {{"user_id", "ghost"}}}});
+  EXPECT_EQ(as(c.bob, "/key/generate", {{"team_id", "eng"}, {"user_id", "ghost"}}).json()["error"]["param"], "user_id");
+
+  // A team admin whose own role is internal_user_viewer cannot mint an internal_user's key.
+  expect_forbidden(as(c.dave, "/key/generate", {{"team_id", "ops"}, {"user_id", "carol"}}), "user_id", "internal_user");
+  EXPECT_EQ(as(c.dave, "/key/generate", {{"team_id", "ops"}}).status, 200u);
+
+  // The master key and a proxy_admin are above every role.
+  EXPECT_EQ(admin("/key/generate", {{"team_id", "eng"}, {"user_id", "root"}})["user_id"], "root");
+  const std::string root_personal = new_key({{"user_id", "root"}});
+  EXPECT_EQ(as(root_personal, "/key/generate", {{"user_id", "vic"}}).status, 200u);
+}
+
+TEST_P(KeyRightsTest, TeamAdminCannotTakeOverOrChangeAHigherRoleUsersKey) {
+  const Cast c = cast();
+  // Regenerate would hand bob a working key with root's role.
+  expect_forbidden(as(c.bob, "/key/regenerate", {{"key", c.root}}), "user_id", "proxy_admin");
+  expect_forbidden(as(c.bob, "/key/regenerate", {{"key", c.vic}}), "user_id", "proxy_admin_viewer");
+  expect_forbidden(as(c.bob, "/key/update", {{"key", c.root}, {"max_budget", 0}}), "user_id");
+  expect_forbidden(as(c.bob, "/key/block", {{"key", c.root}}), "user_id");
+  expect_forbidden(as(c.bob, "/key/unblock", {{"key", c.root}}), "user_id");
+  expect_forbidden(as(c.bob, "/key/delete", {{"keys", {c.root}}}), "user_id");
+  expect_forbidden(as(c.bob, "/key/delete", {{"key_aliases", {"root-in-eng"}}}), "user_id");
+  // root's key is untouched and still acts as proxy_admin.
+  EXPECT_EQ(gw_.get("/user/list", bearer(c.root)).status, 200u);
+  const Json info = admin_get("/key/info?key=" + c.root)["info"];
+  EXPECT_FALSE(info.contains("max_budget"));
+  EXPECT_NE(info.value("blocked", false), true);
+
+  // Keys of users within bob's role: every action works.
+  const HttpResponse fresh = as(c.bob, "/key/regenerate", {{"key", c.carol}});
+  ASSERT_EQ(fresh.status, 200u) << fresh.body;
+  const std::string carol = fresh.json()["key"].get<std::string>();
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(carol)).status, 200u);
+  EXPECT_EQ(as(c.bob, "/key/update", {{"key", carol}, {"max_budget", 5}}).status, 200u);
+  EXPECT_EQ(as(c.bob, "/key/block", {{"key", carol}}).status, 200u);
+  EXPECT_EQ(as(c.bob, "/key/unblock", {{"key", carol}}).status, 200u);
+  EXPECT_EQ(as(c.bob, "/key/delete", {{"keys", {carol}}}).status, 200u);
+
+  // The internal_user_viewer admin of ops may not touch an internal user's key in ops.
+  const std::string carol_ops = new_key({{"user_id", "carol"}, {"team_id", "ops"}});
+  expect_forbidden(as(c.dave, "/key/regenerate", {{"key", carol_ops}}), "user_id", "internal_user");
+}
+
+TEST_P(KeyRightsTest, NoOneButAdminsSetsUserRoles) {
+  const Cast c = cast();
+  EXPECT_EQ(as(c.bob, "/user/new", {{"user_id", "mallory"}, {"user_role", "proxy_admin"}}).status, 403u);
+  EXPECT_EQ(as(c.bob, "/user/update", {{"user_id", "bob"}, {"user_role", "proxy_admin"}}).status, 403u);
+  EXPECT_EQ(as(c.alice, "/user/update", {{"user_id", "alice"}, {"user_role", "proxy_admin"}}).status, 403u);
+  EXPECT_EQ(as(c.bob, "/team/update", {{"team_id", "eng"}, {"members_with_roles", Json::array()}}).status, 403u);
+  // Team roles are admin or user; nothing a team admin adds makes anyone a proxy_admin.
+  EXPECT_EQ(as(c.bob, "/team/member_add", {{"team_id", "eng"}, {"member", {{"user_id", "alice"}, {"role", "proxy_admin"}}}})
+                .status,
+            400u);
+  EXPECT_EQ(admin_get("/user/info?user_id=bob")["user_info"]["user_role"], "internal_user");
+}
+
+TEST_P(KeyRightsTest, AliasesMayOnlyTargetGroupsTheKeyAndItsCreatorMayUse) {
+  const Cast c = cast();
+  // The attack: alice may use `cheap` only; an alias would reach `other` under another name.
+  expect_forbidden(as(c.alice, "/key/generate", {{"models", {"mine"}}, {"aliases", {{"mine", "other"}}}}), "aliases",
+                   "'other'");
+  expect_forbidden(as(c.alice, "/key/generate", {{"aliases", {{"mine", "other"}}}}), "aliases", "'other'");
+  // A key's own models may name the alias rather than its target.
+  const HttpResponse named = as(c.alice, "/key/generate", {{"models", {"mine"}}, {"aliases", {{"mine", "cheap"}}}});
+  ASSERT_EQ(named.status, 200u) << named.body;
+  EXPECT_EQ(gw_.post("/v1/chat/completions", chat("mine"), bearer(named.json()["key"].get<std::string>())).status, 200u);
+  const HttpResponse ok = as(c.alice, "/key/generate", {{"aliases", {{"mine", "cheap"}}}});
+  ASSERT_EQ(ok.status, 200u) << ok.body;
+  HttpResponse via_alias = gw_.post("/v1/chat/completions", chat("mine"), bearer(ok.json()["key"].get<std::string>()));
+  EXPECT_EQ(via_alias.status, 200u) << via_alias.body;
+  EXPECT_EQ(via_alias.header("x-litellm-model-group"), "cheap");
+
+  // A team admin's team keys: the team allows `cheap` only.
+  expect_forbidden(as(c.bob, "/key/generate", {{"team_id", "eng"}, {"aliases", {{"x", "other"}}}}), "aliases", "'other'");
+  expect_forbidden(as(c.bob, "/key/update", {{"key", c.carol}, {"aliases", {{"x", "other"}}}}), "aliases", "'other'");
+  EXPECT_EQ(as(c.bob, "/key/update", {{"key", c.carol}, {"aliases", {{"x", "cheap"}}}}).status, 200u);
+  EXPECT_EQ(as(c.bob, "/key/generate", {{"team_id", "eng"}, {"aliases", {{"y", "cheap"}}}}).status, 200u);
+
+  // The key's own models bound its aliases too (ops allows every group).
+  expect_forbidden(as(c.dave, "/key/generate", {{"team_id", "ops"}, {"models", {"cheap"}}, {"aliases", {{"x", "other"}}}}),
+                   "aliases", "which this key may not use");
+  EXPECT_EQ(as(c.dave, "/key/generate", {{"team_id", "ops"}, {"models", {"x"}}, {"aliases", {{"x", "other"}}}}).status,
+            200u);
+
+  // Team model_aliases reach every member's key: only groups in the team's models.
+  expect_forbidden(as(c.bob, "/team/update", {{"team_id", "eng"}, {"model_aliases", {{"fast", "other"}}}}),
+                   "model_aliases", "'other'");
+  EXPECT_FALSE(admin_get("/team/info?team_id=eng")["team_info"].contains("model_aliases"));
+  EXPECT_EQ(as(c.bob, "/team/update", {{"team_id", "eng"}, {"model_aliases", {{"fast", "cheap"}}}}).status, 200u);
+  // Through an access group: a team allowed `beta` may alias to its member group `cheap`.
+  admin("/team/update", {{"team_id", "ops"}, {"models", {"beta"}}});
+  EXPECT_EQ(as(c.dave, "/team/update", {{"team_id", "ops"}, {"model_aliases", {{"fast", "cheap"}}}}).status, 200u);
+  expect_forbidden(as(c.dave, "/team/update", {{"team_id", "ops"}, {"model_aliases", {{"fast", "gpt-fake"}}}}),
+                   "model_aliases", "'gpt-fake'");
+
+  // A proxy admin decides for themselves.
+  EXPECT_EQ(admin("/team/update", {{"team_id", "eng"}, {"model_aliases", {{"fast", "other"}}}})["model_aliases"]["fast"],
+            "other");
+}
+
+TEST_P(KeyRightsTest, OrganizationIdOnlyOfAnOrganizationTheCallerBelongsTo) {
+  const Cast c = cast();
+  // The attack: alice (org-a) charges org-b.
+  expect_forbidden(as(c.alice, "/key/generate", {{"organization_id", "org-b"}}), "organization_id", "org-b");
+  EXPECT_EQ(admin_get("/key/list?organization_id=org-b")["total_count"], 0);
+  // Her own organization, by her user.
+  EXPECT_EQ(as(c.alice, "/key/generate", {{"organization_id", "org-a"}}).status, 200u);
+  // Carol belongs to org-b through her team eng, not to org-a.
+  EXPECT_EQ(as(c.carol, "/key/generate", {{"team_id", "eng"}, {"organization_id", "org-b"}}).status, 200u);
+  expect_forbidden(as(c.carol, "/key/generate", {{"organization_id", "org-a"}}), "organization_id", "org-a");
+  // A team admin changing a team key's organization.
+  expect_forbidden(as(c.bob, "/key/update", {{"key", c.carol}, {"organization_id", "org-a"}}), "organization_id");
+  EXPECT_EQ(as(c.bob, "/key/update", {{"key", c.carol}, {"organization_id", "org-b"}}).status, 200u);
+  EXPECT_EQ(as(c.bob, "/team/update", {{"team_id", "eng"}, {"organization_id", "org-a"}}).status, 403u);
+  // Admins may charge any organization.
+  EXPECT_EQ(admin("/key/generate", {{"organization_id", "org-b"}, {"user_id", "alice"}})["organization_id"], "org-b");
+}
+
 TEST_P(AdminTest, EveryEntityHasNewInfoUpdateListDelete) {
   const Json org = admin("/organization/new", {{"organization_alias", "acme"}, {"max_budget", 100}});
   const std::string org_id = org["organization_id"];
@@ -442,6 +635,8 @@ TEST_P(PostgresAdminTest, DatabaseDownAtStartIsNotFatalAndRecoversWithoutRestart
 INSTANTIATE_TEST_SUITE_P(Postgres, PostgresAdminTest, ::testing::Values("postgres"),
                          [](const auto& p) { return p.param; });
 INSTANTIATE_TEST_SUITE_P(Stores, AdminTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& p) { return p.param; });
+INSTANTIATE_TEST_SUITE_P(Stores, KeyRightsTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& p) { return p.param; });
 
 // Two gateway processes (the real binary) sharing PostgreSQL and Redis: limits and budgets hold

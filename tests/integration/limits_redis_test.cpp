@@ -246,10 +246,10 @@ TEST(RedisLimiterTest, EveryKeyHasATtl) {
   const long long parallel = pttl("tollgate:lim:key:a:par");
   EXPECT_GT(parallel, 10 * 60'000);
   EXPECT_LE(parallel, 12 * 60'000);
-  const long long no_window = pttl("tollgate:lim:key:a:bud:0");
+  const long long no_window = pttl("tollgate:lim:key:a:bn:0");
   EXPECT_GT(no_window, 3'500'000);
   EXPECT_LE(no_window, LocalLimitState::kBudgetIdle.count());
-  const long long windowed = pttl("tollgate:lim:team:t:bud:" + std::to_string(window_end));
+  const long long windowed = pttl("tollgate:lim:team:t:bn:" + std::to_string(window_end));
   EXPECT_GT(windowed, 0);
   EXPECT_LE(windowed, window_end - at(2) + 11 * 60'000) << "window end + lease + 1 minute";
   EXPECT_EQ(server.command({"DBSIZE"}), "5") << "no other keys";

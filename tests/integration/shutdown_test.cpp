@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "integration/gateway_fixture.hpp"
+#include "support/eventually.hpp"
 
 namespace tollgate::testing {
 namespace {
@@ -37,6 +38,47 @@ TEST(ShutdownTest, InFlightStreamCompletesDuringDrain) {
   EXPECT_EQ(st.text, "Hello from the fake provider.");
   EXPECT_TRUE(st.done);
   EXPECT_TRUE(drained.get()) << "shutdown reported requests left behind";
+}
+
+TEST(ShutdownTest, StreamCutAtTheDeadlineEndsWithAnErrorEventAndIsBilled) {
+  FakeProvider fake;
+  fake.start();
+  TempDir dir("tollgate-cut");
+  const std::string db = dir.file("tollgate.db");
+  const std::string journal = dir.file("journal");
+  ConfigExtras extras;
+  extras.tollgate = ", shutdown_timeout_seconds: 0.3, database_path: \"" + db + "\", spend_journal_dir: \"" + journal + "\"";
+  auto gw = std::make_unique<Gateway>(fake_config(fake.base_url(), extras));
+  // 20 chunks a second apart: far longer than the 0.3 s drain deadline.
+  StreamReader s(gw->port(), "POST", "/v1/chat/completions",
+                 R"({"model":"gpt-fake","stream":true,"messages":[{"role":"user","content":"hi"}],)"
+                 R"("fake":{"chunks":20,"delay_chunk_ms":1000}})",
+                 auth_headers());
+  ASSERT_EQ(s.status(), 200u);
+  const std::string request_id = s.header("x-litellm-call-id");
+  auto first = s.read_some(3s);
+  ASSERT_TRUE(first.has_value());
+
+  auto stopped = std::async(std::launch::async, [&] { return gw->app().shutdown(); });
+  const std::string rest = *first + s.read_all(10s);
+  EXPECT_TRUE(s.complete()) << "the stream ends with its terminator, not a cut connection";
+  const StreamText st = parse_stream(rest);
+  EXPECT_FALSE(st.done);
+  ASSERT_TRUE(st.error.is_object()) << rest;
+  EXPECT_NE(st.error["message"].get<std::string>().find("shutting down"), std::string::npos) << st.error.dump();
+  EXPECT_TRUE(stopped.get()) << "the cut request settled within the grace period";
+  gw.reset();
+
+  // The same database and journal, a new process: the cut request has its spend row.
+  Gateway after(fake_config(fake.base_url(), extras));
+  nlohmann::json rows;
+  ASSERT_TRUE(eventually([&] {
+    rows = nlohmann::json::parse(after.get("/spend/logs?request_id=" + request_id).body, nullptr, false);
+    return rows.is_array() && rows.size() == 1;
+  }, 10s, 20ms)) << rows.dump();
+  EXPECT_EQ(rows[0]["status"], "failure");
+  EXPECT_GT(rows[0]["completion_tokens"].get<int>(), 0) << "billed for the tokens it sent";
+  EXPECT_GT(rows[0]["prompt_tokens"].get<int>(), 0);
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ struct FakeControls {
   int delay_chunk_ms = 0;                 // async sleep between stream events
   std::optional<int> disconnect_after;    // stream: N content chunks then an abrupt close
   std::optional<int> malformed_at;        // stream: event N (1-based, see fake_openai.hpp) is not JSON
-  std::optional<int> error_at;            // stream: event N is the vendor's in-stream error (Ollama: {"error": ...})
+  std::optional<int> error_at;            // stream: event N is the vendor's in-stream error, the last (Ollama: {"error": ...}; OpenAI: `data: <error_body>`)
   std::optional<int> exception_at;        // Bedrock stream: event N (1-based, after messageStart) is a throttlingException
   std::optional<std::string> content;     // the answer text
   std::optional<int> prompt_tokens;       // usage.prompt_tokens override

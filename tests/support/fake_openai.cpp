@@ -390,6 +390,15 @@ void apply_stream_faults(FakeReply& r, const FakeControls& c, std::size_t lead) 
     const std::size_t at = lead + static_cast<std::size_t>(*c.malformed_at) - 1;
     if (at < r.events.size()) r.events[at] = kMalformed;
   }
+  if (c.error_at && *c.error_at >= 1) {
+    // OpenAI's in-stream error: event N is `data: {"error":{...}}` (error_body when given), and
+    // the stream ends after it.
+    const std::size_t at = lead + static_cast<std::size_t>(*c.error_at) - 1;
+    if (at < r.events.size()) {
+      r.events.resize(at + 1);
+      r.events[at] = "data: " + c.error_body.value_or(openai_error_body(500, "fake error in stream")) + "\n\n";
+    }
+  }
   if (c.disconnect_after && *c.disconnect_after >= 0) {
     r.events.resize(std::min(r.events.size(), lead + static_cast<std::size_t>(*c.disconnect_after)));
     r.cut = true;

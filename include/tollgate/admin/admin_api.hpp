@@ -4,7 +4,7 @@
 // Requests are JSON (POST) or query strings (GET); answers use LiteLLM's field names.
 //
 // Thread safety: stateless apart from the ControlPlane it refers to; call from any io thread.
-// Lifetime: `control` must outlive the AdminApi.
+// Lifetime: `control` (and `catalog`, when given) must outlive the AdminApi.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -13,6 +13,10 @@
 
 #include "tollgate/api/api_error.hpp"
 #include "tollgate/auth/principal.hpp"
+
+namespace tollgate::auth {
+class ModelCatalog;
+}
 
 namespace tollgate::admin {
 
@@ -27,7 +31,9 @@ struct AdminRequest {
 
 class AdminApi {
  public:
-  explicit AdminApi(ControlPlane& control) : control_(control) {}
+  /// `catalog`: the running snapshot's model catalog (access groups), used to check that alias
+  /// targets a non-admin sets are groups they may use. Both must outlive the AdminApi.
+  AdminApi(ControlPlane& control, const auth::ModelCatalog& catalog) : control_(control), catalog_(catalog) {}
 
   /// Whether `path` is an admin route (so the caller answers 404 for the rest).
   static bool handles(std::string_view path);
@@ -38,6 +44,7 @@ class AdminApi {
 
  private:
   ControlPlane& control_;
+  const auth::ModelCatalog& catalog_;
 };
 
 /// A query-string parameter, percent-decoded; empty when absent.

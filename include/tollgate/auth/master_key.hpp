@@ -4,6 +4,7 @@
 //
 // Thread safety: immutable after construction.
 #include <array>
+#include <optional>
 #include <string_view>
 
 namespace tollgate::auth {
@@ -20,8 +21,12 @@ class MasterKey {
   bool required_ = false;
 };
 
-/// The key a request presents: `Authorization: Bearer <k>`, else `x-litellm-api-key`, else
-/// (Anthropic routes) `x-api-key`. Empty when none.
+/// The token of an `Authorization` value in the Bearer scheme, the scheme in any case
+/// (`Bearer k`, `bearer k`, `BEARER k`); nullopt for another scheme. The view is into `value`.
+std::optional<std::string_view> bearer_token(std::string_view value);
+
+/// The key a request presents: `Authorization: Bearer <k>`, else `x-litellm-api-key` (with or
+/// without the Bearer scheme), else (Anthropic routes) `x-api-key`. Empty when none.
 std::string_view presented_key(std::string_view authorization, std::string_view litellm_key, std::string_view x_api_key);
 
 }  // namespace tollgate::auth

@@ -8,7 +8,10 @@
 //
 // Checks: the key's list, then the team's (if the key has a team), then the user's (personal keys
 // only). Aliases (key `aliases`, then team `model_aliases`) map the requested name to a group
-// first; either name being allowed is enough.
+// first. The key's own list may allow either name (an alias is its creator's grant, and the
+// admin API lets nobody alias a group they may not use); the team's and the user's lists must
+// allow the group actually called, so no alias — a key's or a team's — reaches past them.
+// The proxy asks again for every fallback group before calling it.
 //
 // Thread safety: ModelCatalog is immutable after construction.
 #include <map>

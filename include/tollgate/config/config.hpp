@@ -48,6 +48,7 @@ struct Deployment {
   std::optional<double> cache_creation_input_token_cost;  // USD per prompt token written to a cache; as above
   std::string base_model;                       // model_info.base_model: the model priced, when the name is not it
   std::optional<std::int64_t> max_input_tokens; // model_info.max_input_tokens (pre-call checks)
+  std::optional<std::int64_t> max_output_tokens;  // model_info.max_output_tokens (or LiteLLM's max_tokens): the largest max_tokens accepted
   std::vector<std::string> access_groups;       // model_info.access_groups
   nlohmann::json litellm_params = nlohmann::json::object();  // raw, env-resolved, for later modules
   nlohmann::json model_info = nlohmann::json::object();      // raw, env-resolved
@@ -60,11 +61,13 @@ struct ServerSettings {
   unsigned num_workers = 0;                   // io threads; 0 = one per core
   std::size_t max_request_body_bytes = 32u << 20;  // general_settings.max_request_size_mb (32 MB)
   std::size_t max_header_bytes = 64u << 10;   // request header block limit
-  milliseconds header_timeout{30'000};        // to read a request's headers once bytes arrive
-  milliseconds body_timeout{120'000};         // to read a request's body
+  milliseconds header_timeout{30'000};        // total for a request's headers: from the accept (first request) or first byte
+  milliseconds body_timeout{120'000};         // total for a request's body, from the end of its headers
   milliseconds idle_timeout{120'000};         // keep-alive connection idle before close
   milliseconds shutdown_timeout{30'000};      // drain deadline on SIGTERM
   milliseconds shutdown_delay{0};             // SIGTERM: serve this long with readiness 503 before draining (load balancers)
+  std::size_t max_connections = 0;            // open client connections per process; 0 = from RLIMIT_NOFILE (docs/configuration.md)
+  bool reuse_port = false;                    // share the port with other processes (SO_REUSEPORT); false = refuse to start if taken
   bool operator==(const ServerSettings&) const = default;  // a reload compares what it cannot apply
 };
 
@@ -205,6 +208,7 @@ struct LogSettings {
 struct Config {
   std::vector<Deployment> model_list;
   std::string master_key;                     // general_settings.master_key or env LITELLM_MASTER_KEY; empty = no auth
+  bool require_auth_for_metrics = false;      // require_auth_for_metrics_endpoint: /metrics needs an admin key
   ServerSettings server;
   UpstreamSettings upstream;
   RouterSettings router;

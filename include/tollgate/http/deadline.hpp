@@ -35,10 +35,13 @@ class Deadline {
   void expires_at(std::chrono::steady_clock::time_point t) {
     at_ = t;
     expired_ = false;
+    cut_ = false;
   }
   void clear() { at_ = std::chrono::steady_clock::time_point::max(); }
   /// The last operation was cancelled because the deadline passed.
   bool expired() const { return expired_; }
+  /// The last operation was cancelled by DeadlineSweeper::cut_all() (the process is stopping).
+  bool cut() const { return cut_; }
   /// The socket moved (e.g. into a TLS stream): watch it at its new address.
   void rebind(boost::asio::ip::tcp::socket& socket) { socket_ = &socket; }
 
@@ -49,6 +52,7 @@ class Deadline {
   std::chrono::steady_clock::time_point at_ = std::chrono::steady_clock::time_point::max();
   std::size_t index_ = 0;
   bool expired_ = false;
+  bool cut_ = false;
 };
 
 class DeadlineSweeper {
@@ -63,6 +67,9 @@ class DeadlineSweeper {
   std::size_t size() const { return deadlines_.size(); }
   /// Checks every deadline against `now` (public for tests; the timer calls it each tick).
   void sweep(std::chrono::steady_clock::time_point now);
+  /// Cancels every watched socket's operations now, as if each deadline had passed, and marks
+  /// them cut(): the shutdown deadline ends what is still in flight.
+  void cut_all();
 
  private:
   friend class Deadline;

@@ -2,6 +2,9 @@
 // The HTTP/1.1 server: one io_context and one SO_REUSEPORT acceptor per worker thread, one
 // coroutine per connection, keep-alive, header/body limits and per-phase deadlines. Requests are
 // handed to a Handler owned by the worker (so handlers keep per-thread state without locks).
+// Limits against hostile clients (docs/request-lifecycle.md, "HTTP server limits"): a total time
+// for each request's header and body, a cap on open connections per process, Transfer-Encoding
+// other than chunked refused, a port another process listens on refused at start.
 //
 // Thread safety: Server's public methods are for the control thread (start, drain, stop).
 // A Handler and the Exchange it receives are used only on their worker's thread.
@@ -25,6 +28,10 @@
 
 namespace spdlog {
 class logger;
+}
+
+namespace tollgate::metrics {
+class ServerMetrics;
 }
 
 namespace tollgate::http {
@@ -64,21 +71,32 @@ class Handler {
  public:
   virtual ~Handler() = default;
   virtual asio::awaitable<void> handle(Exchange& exchange) = 0;
+  /// The shutdown deadline passed with requests in flight: end them now (their upstream calls
+  /// fail, so answers and streams end with an error and settle). Called on the worker's thread.
+  virtual void cut_inflight() {}
 };
 
 /// Worker threads the settings ask for: num_workers, or one per core.
 unsigned worker_count(const config::ServerSettings& settings);
 
+/// The connection cap the settings ask for: max_connections, or (0) half of what RLIMIT_NOFILE
+/// leaves after a reserve, since a proxied request holds a client and an upstream descriptor.
+std::size_t connection_limit(const config::ServerSettings& settings);
+
 using HandlerFactory = std::function<std::unique_ptr<Handler>(unsigned worker_index, asio::io_context& io)>;
 
 class Server {
  public:
-  Server(config::ServerSettings settings, HandlerFactory factory, std::shared_ptr<spdlog::logger> log);
+  /// `metrics` (may be null) must outlive the server.
+  Server(config::ServerSettings settings, HandlerFactory factory, std::shared_ptr<spdlog::logger> log,
+         metrics::ServerMetrics* metrics = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Binds every worker's acceptor and starts the threads. Returns the bound port. Throws on bind failure.
+  /// Binds every worker's acceptor and starts the threads. Returns the bound port. Throws
+  /// std::runtime_error naming the port when it cannot listen, or when another process listens on
+  /// it already and settings.reuse_port is false.
   std::uint16_t start();
   /// Shutdown is coming: readiness answers 503 from now on while requests are still served
   /// normally, so load balancers stop sending before the listener closes.
@@ -89,12 +107,16 @@ class Server {
   void begin_drain();
   /// Waits until no request is in flight or the deadline passes. Returns true when idle.
   bool wait_idle(std::chrono::milliseconds deadline);
+  /// Asks every worker's handler to end its in-flight requests (Handler::cut_inflight), on the
+  /// worker's thread. For after the shutdown deadline, before stop().
+  void cut_inflight();
   /// Stops the io threads and joins them. Idempotent.
   void stop();
 
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
   std::size_t active_requests() const { return active_.load(std::memory_order_relaxed); }
   std::uint16_t port() const { return port_; }
+  std::size_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
 
   struct Worker;  // defined in server.cpp
 
@@ -108,6 +130,14 @@ class Server {
   std::atomic<std::size_t> active_{0};
   std::uint16_t port_ = 0;
   bool stopped_ = false;
+  // Connections (all workers): admitted up to max_connections_, the rest answered 503 and closed.
+  metrics::ServerMetrics* metrics_;
+  std::size_t max_connections_ = 0;
+  std::atomic<std::size_t> open_connections_{0};
+  std::string refusal_;                            // the 503 response written to refused connections
+  std::atomic<std::int64_t> refusal_logged_{0};    // steady ns of the last "refusing" log line
+  std::atomic<std::uint64_t> refused_unlogged_{0};
+  std::atomic<std::int64_t> accept_error_logged_{0};
 };
 
 }  // namespace tollgate::http

@@ -40,12 +40,14 @@ class SseDecoder final : public StreamDecoder {
 
   std::size_t pending_bytes() const override { return line_.size() + (has_data_ ? current_.data.size() + 1 : 0); }
 
-  /// Largest line accepted; a longer one puts the decoder in error (protects memory).
+  /// Largest line, and largest data of one event, accepted; more puts the decoder in error
+  /// (protects memory: at most about twice this is held back).
   void set_max_line(std::size_t n) { max_line_ = n; }
   bool failed() const override { return failed_; }
 
  private:
   void on_line(std::string_view line, std::vector<SseEvent>& out);
+  void fail();  // into the error state, dropping what was held back
 
   std::string line_;           // partial line carried across feeds
   SseEvent current_;

@@ -95,6 +95,9 @@ class UpstreamClient {
   ~UpstreamClient();
 
   asio::awaitable<api::ApiResult<std::unique_ptr<UpstreamResponse>>> send(UpstreamRequest request);
+  /// Cancels every call in flight now; each fails with Errc::kShuttingDown. For the shutdown
+  /// deadline: answers and streams end with an error the client can read, and settle.
+  void cut_all();
 
  private:
   friend class UpstreamResponse;

@@ -55,8 +55,8 @@ class LocalLimitState {
 
  private:
   struct Shard;
-  void settle_locked(const Ticket& ticket, std::int64_t token_delta, std::int64_t actual_micros,
-                     std::int64_t reserved_micros, std::int64_t now_ms);
+  void settle_locked(const Ticket& ticket, std::int64_t token_delta, std::int64_t actual_nanos,
+                     std::int64_t reserved_nanos, std::int64_t now_ms);
   std::unique_ptr<Shard[]> shards_;
   std::atomic<std::int64_t> swept_all_ms_{0};
   LimitStats stats_;

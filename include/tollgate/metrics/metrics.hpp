@@ -29,6 +29,7 @@
 
 #include "tollgate/config/config.hpp"
 #include "tollgate/core/errc.hpp"
+#include "tollgate/metrics/server_metrics.hpp"
 
 namespace prometheus {
 class Counter;
@@ -103,6 +104,9 @@ class RequestedModelMetrics {
   void retry();
   /// No deployment could take the request (all cooling down, at capacity, or filtered out).
   void no_deployment();
+  /// A fallback group skipped, never called: the caller may not use it
+  /// (tollgate_router_fallbacks_denied_total{model_group}; the skipped name is client data, not a label).
+  void fallback_denied();
   /// A fallback to `fallback_model` answered / also failed. Locks.
   void fallback(std::string_view fallback_model, bool succeeded);
 
@@ -116,6 +120,7 @@ class RequestedModelMetrics {
   prometheus::Histogram* overhead_;
   prometheus::Counter* retries_;
   prometheus::Counter* no_deployment_;
+  prometheus::Counter* fallbacks_denied_;
 };
 
 /// Who a request's spend is attributed to on litellm_spend_metric and the token counters. Empty
@@ -145,6 +150,8 @@ class Metrics {
   DeploymentMetrics& deployment(const config::Deployment& d);
   /// The handle for a requested model; unknown names share the "other" handle.
   RequestedModelMetrics& requested_model(std::string_view name);
+  /// The HTTP server's series (tollgate_http_*).
+  ServerMetrics& server();
 
   void redis_error();
   void set_redis_connected(bool connected);

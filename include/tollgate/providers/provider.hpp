@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tollgate/api/api_error.hpp"
 #include "tollgate/api/request.hpp"
@@ -101,6 +102,11 @@ class Provider {
                                                     std::string_view /*body*/, std::int64_t /*now_s*/) const {
     return std::nullopt;
   }
+
+  /// What the deployment authenticates with (API key, cloud credentials, a fetched token). The
+  /// proxy removes each from upstream errors before they reach a client (api/redact.hpp), since
+  /// vendors may echo the credential they were sent. Default: the api_key.
+  virtual std::vector<std::string> secrets(const config::Deployment& deployment) const { return {deployment.api_key}; }
 
   /// An upstream error response as the OpenAI-shaped error the client receives.
   virtual api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const = 0;

@@ -12,6 +12,7 @@
 // whether or not a master key is set: every request's cost is known (docs/pricing.md).
 //
 // Thread safety: Gate is immutable (part of a Snapshot); a LimitGuard belongs to one request.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -35,8 +36,20 @@ struct TokenRates {
   double output = 0;
 };
 
-/// Output tokens assumed for the worst-case reservation of a request without max_tokens.
-inline constexpr std::int64_t kDefaultReservedOutputTokens = 4096;
+/// What a group's deployments accept as output (model_info.max_output_tokens; the context window
+/// from model_info.max_input_tokens or the price data). nullopt when any deployment's is unknown.
+struct OutputBound {
+  std::optional<std::int64_t> max_output;  // the largest max_tokens any deployment of the group takes
+  std::optional<std::int64_t> context;     // the largest context window among them
+};
+
+/// Output tokens reserved for a request without max_tokens: twice the completion size the group's
+/// deployments have been answering with (a moving average), never below this...
+inline constexpr std::int64_t kMinReservedOutputTokens = 256;
+/// ...and never above the reservation cap. Before any answer, the average starts here.
+inline constexpr std::int64_t kInitialObservedOutputTokens = 256;
+/// The most output a reservation assumes when no deployment limit bounds it.
+inline constexpr std::int64_t kMaxReservedOutputTokens = 262'144;
 
 class Gate {
  public:
@@ -61,6 +74,16 @@ class Gate {
   bool priced(std::size_t route_index) const;
   /// Worst case over `routes` (a group's deployments): the dearest input and output rates.
   TokenRates worst_rates(const std::vector<std::size_t>& routes) const;
+  /// The output limits of a group (`routes`: its deployments).
+  OutputBound output_bound(const std::vector<std::size_t>& routes) const;
+  /// Output tokens to reserve for a request on `routes` (docs/limits.md, "What a request
+  /// reserves"): `max_tokens` when given, else the observed estimate; either capped by the group's
+  /// output limit and by its context window less the prompt.
+  std::int64_t reserved_output(const std::vector<std::size_t>& routes, std::optional<std::int64_t> max_tokens,
+                               std::int64_t prompt_estimate) const;
+  /// Feeds a finished answer's completion tokens on `route_index` into its moving average.
+  /// Lock-free; callable from any worker.
+  void observe_output(std::size_t route_index, std::int64_t completion_tokens) const;
 
   /// A principal for requests that pass without one (no master key, or the database is down and
   /// allow_requests_on_db_unavailable is set): no limits, every model.
@@ -70,6 +93,10 @@ class Gate {
   admin::ControlPlane* control_;
   auth::ModelCatalog catalog_;
   std::vector<spend::DeploymentPrice> prices_;  // by route index
+  std::vector<OutputBound> output_limits_;      // by route index: that deployment's own limits
+  // By route index: moving average of completion tokens (observe_output). Mutable statistics in
+  // an otherwise immutable snapshot; a reload starts them again.
+  std::unique_ptr<std::atomic<std::int64_t>[]> observed_output_;
   std::optional<spend::DeploymentPrice> baseline_;  // general_settings.baseline_model's price
   bool allow_on_db_unavailable_;
 };

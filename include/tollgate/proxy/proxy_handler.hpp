@@ -49,6 +49,7 @@ class ProxyHandler final : public http::Handler {
   ~ProxyHandler() override;
 
   asio::awaitable<void> handle(http::Exchange& exchange) override;
+  void cut_inflight() override { upstream_.cut_all(); }
 
  private:
   // Steps return the error to answer with; nullopt means they answered themselves.
@@ -72,6 +73,10 @@ class ProxyHandler final : public http::Handler {
                                                               CallOutcome& out);
   // GET /health/readiness.
   asio::awaitable<void> readiness(http::Exchange& ex, CallOutcome& out);
+  // GET /metrics. `principal`: who asked, when require_auth_for_metrics_endpoint is set (only an
+  // admin may read every key's spend); null when the endpoint is open.
+  asio::awaitable<std::optional<api::ApiError>> serve_metrics(http::Exchange& ex, const auth::Principal* principal,
+                                                              CallOutcome& out);
   // The snapshot for a request arriving now (picks up a reload).
   const std::shared_ptr<const Snapshot>& current_snapshot();
   // One call to one deployment; the answer reaches the client unless the attempt failed.

@@ -51,6 +51,8 @@ class DeploymentPrice {
   /// Base-tier USD per token, for worst-case reservations and cost-based routing; 0 when unpriced.
   double input_per_token(WallTime now = std::chrono::system_clock::now()) const;
   double output_per_token(WallTime now = std::chrono::system_clock::now()) const;
+  /// The model's context window (max input tokens) from the price data, when it knows it.
+  std::optional<std::int64_t> context_window(WallTime now = std::chrono::system_clock::now()) const;
 
  private:
   std::optional<ModelEntry> entry_;  // the table's model, when found (never for mocks)

@@ -6,6 +6,7 @@
 
 #include "providers/json_fields.hpp"
 #include "providers/openai/openai_provider.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -35,7 +36,7 @@ std::optional<api::ApiResult<http::UpstreamRequest>> AnthropicProvider::build_me
     const config::Deployment& deployment, const http::Url& base, std::string_view body, std::string_view upstream_model,
     const http::HeaderList& client_headers) const {
   // Ordered: the client's tool schemas and inputs keep their member order.
-  nlohmann::ordered_json request = nlohmann::ordered_json::parse(body, nullptr, false);
+  nlohmann::ordered_json request = api::read_ordered_json(body);
   if (!request.is_object()) {
     return api::ApiResult<http::UpstreamRequest>(api::make_error(Errc::kInvalidJson, "The request body is not valid JSON."));
   }

@@ -7,6 +7,7 @@
 
 #include "providers/anthropic/anthropic_provider.hpp"
 #include "providers/json_fields.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -87,7 +88,7 @@ api::ApiResult<ordered_json> tool_use_blocks(const json& calls, const std::strin
     const auto raw = fn.find("arguments");
     json input = json::object();
     if (raw != fn.end() && raw->is_string() && !raw->get_ref<const std::string&>().empty()) {
-      input = json::parse(raw->get_ref<const std::string&>(), nullptr, false);
+      input = api::read_ordered_json_lenient(raw->get_ref<const std::string&>());
     } else if (raw != fn.end() && !raw->is_string() && !raw->is_null()) {
       input = *raw;
     }
@@ -336,7 +337,7 @@ std::optional<api::ApiError> parameters(const json& in, ordered_json& out) {
 }  // namespace
 
 api::ApiResult<std::string> anthropic_request_body(const api::ParsedRequest& request, std::string_view model) {
-  const json in = json::parse(request.body, nullptr, false);
+  const json in = api::read_ordered_json_lenient(request.body);
   if (!in.is_object()) return api::make_error(Errc::kInvalidJson, "Request body must be a JSON object.");
   auto conv = conversation(in);
   if (!conv) return conv.error();

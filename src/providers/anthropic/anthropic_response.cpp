@@ -9,6 +9,7 @@
 #include "providers/json_fields.hpp"
 #include "providers/openai_chunks.hpp"
 #include "tollgate/api/sse.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -100,7 +101,7 @@ class AnthropicStreamTranslator final : public StreamTranslator {
       : client_wants_usage_(client_wants_usage), cost_(std::move(cost)), created_(created) {}
 
   std::optional<api::ApiError> on_event(const http::SseEvent& event, std::string& out) override {
-    const json data = json::parse(event.data, nullptr, false);
+    const json data = api::read_ordered_json_lenient(event.data);
     if (!data.is_object()) return protocol_error("a stream event that is not a JSON object");
     std::string type = string_field(data, "type");
     if (type.empty()) type = event.event;
@@ -200,7 +201,7 @@ class AnthropicStreamTranslator final : public StreamTranslator {
 }  // namespace
 
 api::ApiResult<std::string> anthropic_response_to_openai(std::string_view body, std::int64_t created, Usage& usage) {
-  const json in = json::parse(body, nullptr, false);
+  const json in = api::read_ordered_json_lenient(body);
   if (!in.is_object()) return protocol_error("a response that is not a JSON object");
   const json& content = member(in, "content");
   if (!content.is_array() && !content.is_null()) return protocol_error("a response whose content is not an array");

@@ -8,6 +8,7 @@
 
 #include "providers/json_fields.hpp"
 #include "tollgate/api/request.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -225,7 +226,7 @@ std::string message_id(const std::string& chat_id) {
 }
 
 json parsed_arguments(const std::string& arguments) {
-  json input = json::parse(arguments, nullptr, false);
+  json input = api::read_ordered_json_lenient(arguments);
   return input.is_object() ? input : json::object();
 }
 
@@ -255,8 +256,9 @@ std::string_view error_type_for(unsigned status) {
 }  // namespace
 
 api::ApiResult<std::string> messages_request_to_chat(std::string_view body) {
-  const json req = json::parse(body, nullptr, false);
-  if (req.is_discarded()) return api::make_error(Errc::kInvalidJson, "The request body is not valid JSON.");
+  api::JsonReadError error;
+  const json req = api::read_ordered_json(body, &error);
+  if (req.is_discarded()) return api::invalid_body_error(error);
   if (!req.is_object()) return bad("The request body must be a JSON object.", "body");
   const json& model = member(req, "model");
   if (!model.is_string() || model.get_ref<const std::string&>().empty()) return bad("model: Field required.", "model");
@@ -315,7 +317,7 @@ api::ApiResult<std::string> messages_request_to_chat(std::string_view body) {
 }
 
 api::ApiResult<std::string> chat_response_to_message(std::string_view body) {
-  const json chat = json::parse(body, nullptr, false);
+  const json chat = api::read_ordered_json_lenient(body);
   const json& choices = member(chat, "choices");
   if (!choices.is_array() || choices.empty()) {
     return api::make_error(Errc::kUpstreamProtocol, "The model's answer has no choices.");
@@ -372,14 +374,14 @@ void MessagesStreamWriter::translate(std::string_view openai_sse, std::string& o
       finish(out);
       continue;
     }
-    const json chunk = json::parse(event.data, nullptr, false);
+    const json chunk = api::read_ordered_json_lenient(event.data);
     if (const json& error = member(chunk, "error"); error.is_object()) {
       // The stream failed after its head went out: Anthropic's error event ends it.
       api::ApiError e;
       e.message = string_field(error, "message");
       const std::string code = string_field(error, "code");
       e.status = code.empty() ? 500u : static_cast<unsigned>(std::atoi(code.c_str()));
-      append_event(out, "error", json::parse(anthropic_error_json(e)));
+      append_event(out, "error", api::read_ordered_json_lenient(anthropic_error_json(e)));
       finished_ = true;
       continue;
     }

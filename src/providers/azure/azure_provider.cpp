@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "providers/json_fields.hpp"
+#include "tollgate/api/json_read.hpp"
+
 namespace tollgate::providers {
 namespace {
 
@@ -28,7 +31,7 @@ void append_escaped(std::string& out, std::string_view text) {
 // Azure refuses a filtered prompt with 400 and {"error":{"code":"content_filter",...,
 // "innererror":{"code":"ResponsibleAIPolicyViolation","content_filter_result":{...}}}}.
 bool is_content_filter_error(std::string_view body) {
-  const json parsed = json::parse(body.begin(), body.end(), nullptr, false);
+  const json parsed = api::read_json_lenient(body);
   if (!parsed.is_object()) return false;
   const auto err = parsed.find("error");
   if (err == parsed.end() || !err->is_object()) return false;
@@ -86,6 +89,10 @@ api::ApiResult<http::UpstreamRequest> AzureProvider::build_request(const config:
     headers.emplace_back("api-key", deployment.api_key);
   }
   return out;
+}
+
+std::vector<std::string> AzureProvider::secrets(const config::Deployment& deployment) const {
+  return {deployment.api_key, json_fields::string_field(deployment.litellm_params, "azure_ad_token")};
 }
 
 api::ApiResult<std::string> AzureProvider::translate_response(api::Endpoint endpoint, std::string body,

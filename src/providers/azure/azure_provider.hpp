@@ -27,6 +27,8 @@ class AzureProvider final : public Provider {
   api::ApiResult<std::string> translate_response(api::Endpoint endpoint, std::string body, Usage& usage) const override;
   std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage, CostFn cost = {}) const override;
   api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const override;
+  /// The api-key and an Entra ID token (litellm_params.azure_ad_token).
+  std::vector<std::string> secrets(const config::Deployment& deployment) const override;
 
  private:
   OpenAiProvider openai_;  // bodies, responses, streams and the generic error mapping

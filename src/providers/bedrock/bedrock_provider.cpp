@@ -126,6 +126,11 @@ std::unique_ptr<StreamTranslator> BedrockProvider::make_stream_translator(bool c
   return make_bedrock_stream_translator(client_wants_usage, std::move(cost), completion_id(), unix_seconds(clock_()));
 }
 
+std::vector<std::string> BedrockProvider::secrets(const config::Deployment& deployment) const {
+  return {deployment.api_key, param(deployment, "aws_access_key_id"), param(deployment, "aws_secret_access_key"),
+          param(deployment, "aws_session_token")};
+}
+
 std::unique_ptr<http::StreamDecoder> BedrockProvider::make_stream_decoder() const {
   return std::make_unique<bedrock::EventStreamDecoder>();
 }

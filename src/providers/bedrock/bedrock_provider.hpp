@@ -42,6 +42,8 @@ class BedrockProvider final : public Provider {
   std::string_view error_type_header() const override { return "x-amzn-errortype"; }
   api::ApiError map_typed_error(unsigned status, std::string_view body, std::string_view retry_after,
                                 std::string_view error_type) const override;
+  /// The AWS access key id, secret key and session token (and an api_key, when set).
+  std::vector<std::string> secrets(const config::Deployment& deployment) const override;
 
  private:
   Clock clock_;

@@ -8,6 +8,7 @@
 
 #include "providers/bedrock/bedrock_provider.hpp"
 #include "providers/json_fields.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -74,7 +75,7 @@ api::ApiResult<json> tool_use_blocks(const json& calls, const std::string& where
     const json& raw = member(fn, "arguments");
     json input = json::object();
     if (raw.is_string() && !raw.get_ref<const std::string&>().empty()) {
-      input = json::parse(raw.get_ref<const std::string&>(), nullptr, false);
+      input = api::read_ordered_json_lenient(raw.get_ref<const std::string&>());
     } else if (!raw.is_string() && !raw.is_null()) {
       input = raw;
     }
@@ -197,7 +198,7 @@ std::optional<api::ApiError> tool_config(const json& in, json& out) {
 }  // namespace
 
 api::ApiResult<std::string> bedrock_request_body(const api::ParsedRequest& request) {
-  const json in = json::parse(request.body, nullptr, false);
+  const json in = api::read_ordered_json_lenient(request.body);
   if (!in.is_object()) return api::make_error(Errc::kInvalidJson, "Request body must be a JSON object.");
   json out = json::object();
   if (auto failure = conversation(in, out)) return *failure;

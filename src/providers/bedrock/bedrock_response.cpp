@@ -12,6 +12,7 @@
 #include "providers/json_fields.hpp"
 #include "providers/openai_chunks.hpp"
 #include "tollgate/api/sse.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -111,7 +112,7 @@ class BedrockStreamTranslator final : public StreamTranslator {
       const auto shape = shape_of(normalized_type(type));
       return bedrock_error(shape ? shape->status : 500, event.data, "", type);
     }
-    const json data = json::parse(event.data, nullptr, false);
+    const json data = api::read_ordered_json_lenient(event.data);
     if (!data.is_object()) return protocol_error("a stream event that is not a JSON object");
     if (finished_) return std::nullopt;
     const std::string& type = event.event;
@@ -184,7 +185,7 @@ class BedrockStreamTranslator final : public StreamTranslator {
 
 api::ApiResult<std::string> bedrock_response_to_openai(std::string_view body, std::string_view id,
                                                        std::int64_t created, std::string_view model, Usage& usage) {
-  const json in = json::parse(body, nullptr, false);
+  const json in = api::read_ordered_json_lenient(body);
   if (!in.is_object()) return protocol_error("a response that is not a JSON object");
   const json& content = member(member(member(in, "output"), "message"), "content");
   if (!content.is_array()) return protocol_error("a response without output.message.content");
@@ -233,7 +234,7 @@ std::unique_ptr<StreamTranslator> make_bedrock_stream_translator(bool client_wan
 
 api::ApiError bedrock_error(unsigned status, std::string_view body, std::string_view retry_after,
                             std::string_view error_type) {
-  const json parsed = json::parse(body.begin(), body.end(), nullptr, false);
+  const json parsed = api::read_ordered_json_lenient(body);
   std::string type_name(error_type);
   if (type_name.empty()) type_name = string_field(parsed, "__type");
   const std::string type = normalized_type(type_name);

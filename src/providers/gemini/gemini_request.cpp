@@ -9,6 +9,7 @@
 
 #include "providers/gemini/gemini_provider.hpp"
 #include "providers/json_fields.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -74,7 +75,7 @@ api::ApiResult<json> content_parts(const json& content, const std::string& where
 api::ApiResult<json> arguments_object(const json& raw, const std::string& where) {
   json args = json::object();
   if (raw.is_string() && !raw.get_ref<const std::string&>().empty()) {
-    args = json::parse(raw.get_ref<const std::string&>(), nullptr, false);
+    args = api::read_ordered_json_lenient(raw.get_ref<const std::string&>());
   } else if (!raw.is_string() && !raw.is_null()) {
     args = raw;
   }
@@ -134,7 +135,7 @@ std::optional<api::ApiError> tool_turn(const json& m, const std::string& where, 
   } else if (!content.is_null()) {
     return bad(where + ".content must be a string or an array of text parts.");
   }
-  json response = json::parse(text, nullptr, false);
+  json response = api::read_ordered_json_lenient(text);
   if (response.is_discarded() || !response.is_object()) response = json{{"content", text}};
   append_turn(out.contents, "user",
               json::array({{{"functionResponse", {{"name", name->second}, {"response", std::move(response)}}}}}));
@@ -281,7 +282,7 @@ std::optional<api::ApiError> generation_config(const json& in, const api::Parsed
 }  // namespace
 
 api::ApiResult<std::string> gemini_request_body(const api::ParsedRequest& request) {
-  const json in = json::parse(request.body, nullptr, false);
+  const json in = api::read_ordered_json_lenient(request.body);
   if (!in.is_object()) return api::make_error(Errc::kInvalidJson, "Request body must be a JSON object.");
   auto conv = conversation(in);
   if (!conv) return conv.error();

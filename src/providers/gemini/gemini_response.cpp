@@ -10,6 +10,7 @@
 #include "providers/openai/openai_provider.hpp"
 #include "providers/openai_chunks.hpp"
 #include "tollgate/api/sse.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -122,7 +123,7 @@ class GeminiStreamTranslator final : public StreamTranslator {
       : client_wants_usage_(client_wants_usage), cost_(std::move(cost)), created_(created) {}
 
   std::optional<api::ApiError> on_event(const http::SseEvent& event, std::string& out) override {
-    const json data = json::parse(event.data, nullptr, false);
+    const json data = api::read_ordered_json_lenient(event.data);
     if (!data.is_object()) return protocol_error("a stream event that is not a JSON object");
     if (const json& error = member(data, "error"); error.is_object()) {
       const json& code = member(error, "code");
@@ -229,7 +230,7 @@ std::optional<std::chrono::seconds> retry_delay(const json& error) {
 }  // namespace
 
 api::ApiResult<std::string> gemini_response_to_openai(std::string_view body, std::int64_t created, Usage& usage) {
-  const json in = json::parse(body, nullptr, false);
+  const json in = api::read_ordered_json_lenient(body);
   if (!in.is_object()) return protocol_error("a response that is not a JSON object");
   if (auto blocked = blocked_prompt(in)) return *blocked;
   const json& candidates = member(in, "candidates");
@@ -270,7 +271,7 @@ std::unique_ptr<StreamTranslator> make_gemini_stream_translator(bool client_want
 api::ApiError gemini_error(unsigned status, std::string_view body, std::string_view retry_after) {
   // Google's body is {"error":{"code":429,"message":"...","status":"RESOURCE_EXHAUSTED","details":[...]}}
   // (some gateways in front of it send a list of one such object).
-  json parsed = json::parse(body.begin(), body.end(), nullptr, false);
+  json parsed = api::read_ordered_json_lenient(body);
   if (parsed.is_array() && parsed.size() == 1) parsed = parsed[0];
   const json& error = member(parsed, "error");
   const std::string message = string_field(error, "message");

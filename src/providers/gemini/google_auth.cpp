@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 
 #include "providers/json_fields.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers::google {
 namespace {
@@ -32,7 +33,7 @@ struct MdCtxFree {
 }  // namespace
 
 api::ApiResult<ServiceAccount> parse_service_account(std::string_view json_text) {
-  const json in = json::parse(json_text, nullptr, false);
+  const json in = api::read_ordered_json_lenient(json_text);
   if (!in.is_object()) return auth_error("vertex_credentials is neither a service-account JSON file nor JSON text.");
   const std::string type = string_field(in, "type");
   if (!type.empty() && type != "service_account") {
@@ -104,7 +105,7 @@ std::string token_request_body(std::string_view jwt) {
 }
 
 api::ApiResult<AccessToken> parse_token_response(unsigned status, std::string_view body, std::int64_t now_s) {
-  const json in = json::parse(body, nullptr, false);
+  const json in = api::read_ordered_json_lenient(body);
   if (status != 200) {
     std::string why = string_field(in, "error_description");
     if (why.empty()) why = string_field(in, "error");

@@ -119,6 +119,16 @@ std::optional<api::ApiError> VertexProvider::accept_token(const config::Deployme
   return std::nullopt;
 }
 
+std::vector<std::string> VertexProvider::secrets(const config::Deployment& deployment) const {
+  std::vector<std::string> out{deployment.api_key};
+  const std::lock_guard lock(mutex_);
+  if (Credentials* c = credentials_locked(deployment)) {
+    out.push_back(c->token.token);
+    if (c->account) out.push_back(c->account->private_key);
+  }
+  return out;
+}
+
 api::ApiResult<http::UpstreamRequest> VertexProvider::build_request(const config::Deployment& deployment,
                                                                     const http::Url& base, api::Endpoint endpoint,
                                                                     const api::ParsedRequest& request,

@@ -36,6 +36,8 @@ class VertexProvider final : public GeminiProvider {
                                                                      std::int64_t now_s) const override;
   std::optional<api::ApiError> accept_token(const config::Deployment& deployment, unsigned status, std::string_view body,
                                             std::int64_t now_s) const override;
+  /// The access token in use and the service account's private key (and an api_key, when set).
+  std::vector<std::string> secrets(const config::Deployment& deployment) const override;
 
  private:
   struct Credentials {

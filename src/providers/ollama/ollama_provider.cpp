@@ -8,6 +8,7 @@
 
 #include "providers/ollama/ndjson_decoder.hpp"
 #include "providers/openai/openai_provider.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -65,7 +66,7 @@ api::ApiError OllamaProvider::map_error(unsigned status, std::string_view body, 
 api::ApiError ollama_error(unsigned status, std::string_view body, std::string_view retry_after) {
   // Ollama's errors are {"error": "<message>"} (a string, not OpenAI's object): the status and
   // retry-after rules are OpenAI's, the message is Ollama's.
-  const auto parsed = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  const auto parsed = api::read_json_lenient(body);
   const bool ollama_shape = parsed.is_object() && parsed.contains("error") && parsed["error"].is_string();
   api::ApiError e = OpenAiProvider().map_error(status, ollama_shape ? std::string_view() : body, retry_after);
   if (ollama_shape) e.message = parsed["error"].get<std::string>();

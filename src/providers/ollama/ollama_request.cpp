@@ -8,6 +8,7 @@
 
 #include "providers/json_fields.hpp"
 #include "providers/ollama/ollama_provider.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -76,7 +77,7 @@ api::ApiResult<json> tool_calls(const json& calls, const std::string& where, std
     const json& raw = member(fn, "arguments");
     json arguments = json::object();
     if (raw.is_string() && !raw.get_ref<const std::string&>().empty()) {
-      arguments = json::parse(raw.get_ref<const std::string&>(), nullptr, false);
+      arguments = api::read_ordered_json_lenient(raw.get_ref<const std::string&>());
     } else if (!raw.is_string() && !raw.is_null()) {
       arguments = raw;
     }
@@ -190,7 +191,7 @@ std::optional<api::ApiError> tools(const json& in, json& out) {
 }  // namespace
 
 api::ApiResult<std::string> ollama_request_body(const api::ParsedRequest& request, std::string_view model) {
-  const json in = json::parse(request.body, nullptr, false);
+  const json in = api::read_ordered_json_lenient(request.body);
   if (!in.is_object()) return api::make_error(Errc::kInvalidJson, "Request body must be a JSON object.");
   auto messages = messages_of(in);
   if (!messages) return messages.error();

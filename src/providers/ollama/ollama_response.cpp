@@ -8,6 +8,7 @@
 #include "providers/ollama/ollama_provider.hpp"
 #include "providers/openai_chunks.hpp"
 #include "tollgate/api/sse.hpp"
+#include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -76,7 +77,7 @@ class OllamaStreamTranslator final : public StreamTranslator {
 
   std::optional<api::ApiError> on_event(const http::SseEvent& event, std::string& out) override {
     if (finished_) return std::nullopt;  // nothing follows the done line
-    const json line = json::parse(event.data, nullptr, false);
+    const json line = api::read_ordered_json_lenient(event.data);
     if (!line.is_object()) return protocol_error("a stream line that is not a JSON object");
     // A failure after the headers went out (model crash, out of memory) arrives as {"error": "..."}.
     if (const json& error = member(line, "error"); !error.is_null()) return ollama_error(500, event.data, "");
@@ -134,7 +135,7 @@ class OllamaStreamTranslator final : public StreamTranslator {
 }  // namespace
 
 api::ApiResult<std::string> ollama_response_to_openai(std::string_view body, const OllamaStamp& stamp, Usage& usage) {
-  const json in = json::parse(body, nullptr, false);
+  const json in = api::read_ordered_json_lenient(body);
   if (!in.is_object()) return protocol_error("a response that is not a JSON object");
   const json& message = member(in, "message");
   if (!message.is_object()) return protocol_error("a response without a message");

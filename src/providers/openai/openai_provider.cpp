@@ -9,12 +9,16 @@
 
 #include "tollgate/api/json_scan.hpp"
 #include "tollgate/api/sse.hpp"
+#include "tollgate/api/json_read.hpp"
 #include "providers/openai/param_support.hpp"
 
 namespace tollgate::providers {
 namespace {
 
 using nlohmann::json;
+
+// Upstream answers are only read: a repeated member is the upstream's business, not a refusal.
+constexpr api::ScanOptions kUpstream{.reject_duplicates = false};
 
 // True for `[]` with any whitespace inside (the raw text is already validated JSON).
 bool is_empty_array(std::string_view raw) {
@@ -36,7 +40,7 @@ class OpenAiStreamTranslator final : public StreamTranslator {
     api::ScannedObject chunk;
     api::ScanError error;
     bool is_object = false;
-    if (!api::scan_json(event.data, chunk, is_object, error) || !is_object) {
+    if (!api::scan_json(event.data, chunk, is_object, error, kUpstream) || !is_object) {
       return api::make_error(Errc::kUpstreamProtocol, "Upstream sent a malformed stream chunk: " +
                                                           (error.what.empty() ? std::string("not an object") : error.what) + ".");
     }
@@ -101,7 +105,7 @@ bool parse_openai_usage(std::string_view raw, Usage& usage) {
   api::ScannedObject u;
   api::ScanError error;
   bool is_object = false;
-  if (!api::scan_json(raw, u, is_object, error) || !is_object) return false;
+  if (!api::scan_json(raw, u, is_object, error, kUpstream) || !is_object) return false;
   auto integer = [](const api::ScannedObject& obj, std::string_view key) -> std::optional<std::int64_t> {
     const api::JsonMember* m = obj.find(key);
     std::int64_t value = 0;
@@ -113,7 +117,7 @@ bool parse_openai_usage(std::string_view raw, Usage& usage) {
   auto details_of = [&](std::string_view key, api::ScannedObject& details) {
     const api::JsonMember* m = u.find(key);
     bool details_is_object = false;
-    return m && api::scan_json(m->value, details, details_is_object, error) && details_is_object;
+    return m && api::scan_json(m->value, details, details_is_object, error, kUpstream) && details_is_object;
   };
   usage.present = true;
   usage.prompt_tokens = integer(u, "prompt_tokens").value_or(0);
@@ -173,7 +177,7 @@ api::ApiResult<std::string> OpenAiProvider::translate_response(api::Endpoint, st
   api::ScannedObject top;
   api::ScanError error;
   bool is_object = false;
-  if (!api::scan_json(body, top, is_object, error) || !is_object) {
+  if (!api::scan_json(body, top, is_object, error, kUpstream) || !is_object) {
     return api::make_error(Errc::kUpstreamProtocol, "Upstream returned a body that is not a JSON object.");
   }
   if (const api::JsonMember* u = top.find("usage"); u && u->value != "null") parse_openai_usage(u->value, usage);
@@ -197,7 +201,7 @@ api::ApiError OpenAiProvider::map_error(unsigned status, std::string_view body, 
   e.status = mapped;
   e.code = std::to_string(mapped);
   e.type = mapped == 429 ? "rate_limit_error" : mapped >= 500 ? "api_error" : "invalid_request_error";
-  json parsed = json::parse(body.begin(), body.end(), nullptr, false);
+  json parsed = api::read_json_lenient(body);
   if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
     const json& err = parsed["error"];
     if (err.contains("message") && err["message"].is_string()) e.message = err["message"].get<std::string>();

@@ -74,6 +74,24 @@ TEST(ModelAccessTest, AliasesMapTheNameAndEitherNameMayBeListed) {
   EXPECT_TRUE(check_model_access(t, "fast", catalog).allowed);
 }
 
+TEST(ModelAccessTest, AnAliasNeverReachesPastTheTeamsOrUsersList) {
+  const ModelCatalog catalog(catalog_config());
+  // A team alias (set by a team admin) to a group the team does not have.
+  Principal team_member = key_with({});
+  team_member.team = EntityLimits{.id = "t1", .models = {"fast", "claude"}};
+  team_member.team_model_aliases = {{"fast", "gpt-4o"}};
+  const AccessDecision by_team = check_model_access(team_member, "fast", catalog);
+  EXPECT_FALSE(by_team.allowed);
+  EXPECT_TRUE(by_team.by_team);
+  // A key alias minted by an internal user whose own list lacks the target.
+  Principal personal = key_with({"cheap"});
+  personal.aliases = {{"cheap", "gpt-4o"}};
+  personal.user = EntityLimits{.id = "u1", .models = {"cheap", "claude"}};
+  EXPECT_FALSE(check_model_access(personal, "cheap", catalog).allowed);
+  personal.user->models.push_back("gpt-4o");
+  EXPECT_TRUE(check_model_access(personal, "cheap", catalog).allowed);
+}
+
 TEST(ModelAccessTest, MasterKeyIsNeverDenied) {
   const ModelCatalog catalog(catalog_config());
   Principal master;

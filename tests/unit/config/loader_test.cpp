@@ -273,6 +273,27 @@ TEST(ConfigLoaderTest, DeeplyNestedDocumentIsErrorNotCrash) {
   EXPECT_NE(r.errors[0].message.find("nested deeper than"), std::string::npos) << r.errors[0].to_string();
 }
 
+TEST(ConfigLoaderTest, NestingBeyondWhatYamlCppCanParseIsAnErrorBeforeParsing) {
+  // yaml-cpp recurses once per level: these overflowed the stack inside YAML::Load.
+  const std::string flows[] = {std::string(100'000, '['), "a: " + std::string(100'000, '{'),
+                               std::string(300, '[') + std::string(300, ']')};
+  for (const std::string& text : flows) {
+    auto r = load(with_mock(text.substr(0, 3) == "a: " ? text : "x: " + text));
+    ASSERT_FALSE(r.errors.empty());
+    EXPECT_NE(r.errors[0].message.find("nested deeper than 256 levels"), std::string::npos) << r.errors[0].to_string();
+  }
+  std::string dashes;
+  for (int i = 0; i < 100'000; ++i) dashes += "- ";
+  auto r = load(dashes + "x\n");
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_NE(r.errors[0].message.find("nested deeper than"), std::string::npos);
+  std::string indented;
+  for (int i = 0; i < 400; ++i) indented += std::string(static_cast<std::size_t>(i), ' ') + "k" + std::to_string(i) + ":\n";
+  r = load(indented);
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_NE(r.errors[0].message.find("nested deeper than"), std::string::npos);
+}
+
 TEST(ConfigLoaderTest, AliasExpansionBombIsOneError) {
   std::string yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
   for (int i = 1; i <= 7; ++i) {

@@ -85,5 +85,41 @@ TEST(SseDecoderTest, OverlongLineFailsInsteadOfGrowingForever) {
   EXPECT_TRUE(d.failed());
 }
 
+// Found by tests/fuzz/sse_decoder_fuzz (a Gemini transcript, limit 64): a line longer than the
+// limit passed when it arrived whole in one read, so the limit depended on how the network cut
+// the stream.
+TEST(SseDecoderTest, OverlongLineFailsAlsoWhenItArrivesInOneRead) {
+  SseDecoder d;
+  d.set_max_line(16);
+  std::vector<SseEvent> out;
+  d.feed("data: 0123456789abcdefXYZ\n\ndata: after\n\n", out);
+  EXPECT_TRUE(d.failed());
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(d.pending_bytes(), 0u);
+}
+
+// An upstream sending data lines without ever a blank line made one event grow without bound.
+TEST(SseDecoderTest, DataLinesWithoutABlankLineCannotGrowAnEventPastTheLimit) {
+  SseDecoder d;
+  d.set_max_line(64);
+  std::vector<SseEvent> out;
+  for (int i = 0; i < 100 && !d.failed(); ++i) {
+    d.feed("data: 0123456789\n", out);
+    EXPECT_LE(d.pending_bytes(), 64u);
+  }
+  EXPECT_TRUE(d.failed());
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(SseDecoderTest, DataUpToTheLimitStillDecodes) {
+  SseDecoder d;
+  d.set_max_line(16);
+  std::vector<SseEvent> out;
+  d.feed("data: 0123456789\ndata: abcde\n\n", out);  // 10 + '\n' + 5 = 16 bytes of data
+  EXPECT_FALSE(d.failed());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].data, "0123456789\nabcde");
+}
+
 }  // namespace
 }  // namespace tollgate::http

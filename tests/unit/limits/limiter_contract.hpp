@@ -323,6 +323,21 @@ TYPED_TEST_P(LimiterContractTest, ScopesWithoutLimitsAreAlwaysAdmitted) {
   EXPECT_TRUE(this->admit({}, {}, at(0)).admitted()) << "no scopes at all";
 }
 
+TYPED_TEST_P(LimiterContractTest, SubMicroDollarBudgetAdmitsUntilSpent) {
+  // max_budget: 1e-7 (LiteLLM users' tests) used to round to zero and refuse every call.
+  const std::vector<Scope> scopes{{.id = "key:tiny", .max_budget = 1e-7}};
+  Admission first = this->admit(scopes, {.cost = 4e-8}, at(0));
+  ASSERT_TRUE(first.admitted());
+  Admission second = this->admit(scopes, {.cost = 4e-8}, at(0));
+  ASSERT_TRUE(second.admitted()) << "8e-8 reserved of 1e-7";
+  EXPECT_FALSE(this->admit(scopes, {.cost = 4e-8}, at(0)).admitted()) << "1.2e-7 would pass the budget";
+  this->settle(first.ticket, 0, 4e-8, at(1));
+  this->settle(second.ticket, 0, 7e-8, at(1));
+  Admission over = this->admit(scopes, {}, at(2));
+  ASSERT_FALSE(over.admitted()) << "spent 1.1e-7 of 1e-7";
+  EXPECT_NEAR(over.denial->spend, 1.1e-7, 1e-12);
+}
+
 TYPED_TEST_P(LimiterContractTest, LargeBudgetsKeepMicroDollarPrecision) {
   const std::vector<Scope> scopes{{.id = "org:o", .max_budget = 2'000'000.0, .spend_seed = 1'999'999.999'998}};
   Admission a = this->admit(scopes, {.cost = 0.000'001}, at(0));
@@ -346,6 +361,6 @@ REGISTER_TYPED_TEST_SUITE_P(LimiterContractTest, RpmAdmitsUpToTheLimitThenSaysWh
                             SeedStartsACounterAndOnlyRaisesItLater, NothingIsChargedWhenAnyScopeRefuses,
                             FirstRefusingScopeInTheGivenOrderIsReported, ZeroLimitsRefuseEverything,
                             HeadroomReportsTheTightestScopes, ScopesWithoutLimitsAreAlwaysAdmitted,
-                            LargeBudgetsKeepMicroDollarPrecision);
+                            LargeBudgetsKeepMicroDollarPrecision, SubMicroDollarBudgetAdmitsUntilSpent);
 
 }  // namespace tollgate::testing

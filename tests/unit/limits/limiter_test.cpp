@@ -70,17 +70,19 @@ TEST(MinuteWindowTest, CorrectionsStayInTheirSecondAndNeverGoNegative) {
   EXPECT_EQ(w.sum(at(62)), 40);
 }
 
-TEST(MoneyTest, MicroDollarsRoundAndClamp) {
-  using limits::detail::to_micros;
-  EXPECT_EQ(to_micros(0.02), 20'000);
-  EXPECT_EQ(to_micros(0.000'000'4), 0);
-  EXPECT_EQ(to_micros(0.000'000'6), 1);
-  EXPECT_EQ(to_micros(-3), 0);
-  EXPECT_EQ(to_micros(std::nan("")), 0);
-  EXPECT_EQ(to_micros(1e300), (std::int64_t{1} << 53) - 1);
+TEST(MoneyTest, NanoDollarsRoundAndClamp) {
+  using limits::detail::to_nanos;
+  EXPECT_EQ(to_nanos(0.02), 20'000'000);
+  EXPECT_EQ(to_nanos(0.000'000'1), 100) << "LiteLLM users' max_budget: 1e-7 is a budget";
+  EXPECT_EQ(to_nanos(0.000'000'000'4), 1) << "a positive amount is never zero";
+  EXPECT_EQ(to_nanos(0.000'000'001'6), 2);
+  EXPECT_EQ(to_nanos(0), 0);
+  EXPECT_EQ(to_nanos(-3), 0);
+  EXPECT_EQ(to_nanos(std::nan("")), 0);
+  EXPECT_EQ(to_nanos(1e300), (std::int64_t{1} << 53) - 1);
   std::int64_t sum = 0;
-  for (int i = 0; i < 50; ++i) sum += to_micros(0.02);
-  EXPECT_EQ(sum, to_micros(1.0)) << "fifty 0.02 requests fill a 1.0 budget exactly";
+  for (int i = 0; i < 50; ++i) sum += to_nanos(0.02);
+  EXPECT_EQ(sum, to_nanos(1.0)) << "fifty 0.02 requests fill a 1.0 budget exactly";
 }
 
 // ---- state, eviction, counters ---------------------------------------------------------------
