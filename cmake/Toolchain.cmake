@@ -23,3 +23,20 @@ if(TOLLGATE_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -Wno-maybe-uninitialized)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+if(TOLLGATE_FUZZ)
+  # libFuzzer (tests/fuzz, scripts/fuzz): everything is instrumented for coverage and checked by
+  # ASan and UBSan; only the fuzz executables link libFuzzer's main (-fsanitize=fuzzer there).
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "TOLLGATE_FUZZ needs clang++ (-DCMAKE_CXX_COMPILER=clang++), not ${CMAKE_CXX_COMPILER_ID}")
+  endif()
+  if(TOLLGATE_SANITIZE)
+    message(FATAL_ERROR "TOLLGATE_FUZZ brings its own sanitizers: leave TOLLGATE_SANITIZE off")
+  endif()
+  # Any UBSan finding aborts, so libFuzzer records it as a crash with its input. Not UBSan's
+  # `function` check: clang 14 cannot compile it into coroutines ("Cannot represent a difference
+  # across sections", llvm-project#49689, fixed in clang 15).
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=function -fno-sanitize-recover=all
+    -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined -fno-sanitize=function)
+endif()
