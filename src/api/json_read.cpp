@@ -149,6 +149,13 @@ template <class Json>
 Json read(std::string_view text, JsonReadError* error, const JsonReadOptions& options) {
   JsonReadError local;
   JsonReadError& err = error ? *error : local;
+  // nlohmann's lexer takes a NUL byte for the end of input; JSON text never holds a raw NUL, and
+  // what follows one must not be ignored silently (the request scanner refuses it too).
+  if (const auto nul = text.find('\0'); nul != std::string_view::npos) {
+    err.offset = nul;
+    err.what = "NUL byte in JSON text";
+    return Json(Json::value_t::discarded);
+  }
   Json root;
   BoundedBuilder<Json> builder(root, options, err);
   // strict: one value and nothing after it; no comments.

@@ -72,6 +72,8 @@ TEST(JsonReadTest, ReadsWhatNlohmannReads) {
   EXPECT_TRUE(read_json(R"({"a":1} x)").is_discarded());
   EXPECT_TRUE(read_json(R"("\udc00")").is_discarded()) << "lone surrogate";
   EXPECT_TRUE(read_json("").is_discarded());
+  using namespace std::string_view_literals;
+  EXPECT_TRUE(read_json("{\"a\":1}\0{\"b\":2}"sv).is_discarded()) << "found by json_scan_fuzz";
 }
 
 TEST(JsonScanHostileTest, RepeatedNamesAtAnyDepthWithEscapesDecoded) {
