@@ -28,6 +28,7 @@
 #include "support/prometheus_server.hpp"
 #include "support/redis_server.hpp"
 #include "support/temp_dir.hpp"
+#include "support/build_paths.hpp"
 
 namespace tollgate::testing {
 namespace {

@@ -12,6 +12,7 @@
 #include "integration/gateway_fixture.hpp"
 #include "support/dashboard_metrics.hpp"
 #include "support/eventually.hpp"
+#include "support/build_paths.hpp"
 
 namespace tollgate::testing {
 namespace {

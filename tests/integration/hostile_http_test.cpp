@@ -25,6 +25,7 @@
 #include "integration/gateway_fixture.hpp"
 #include "support/child_process.hpp"
 #include "support/eventually.hpp"
+#include "support/build_paths.hpp"
 
 namespace tollgate::testing {
 namespace {

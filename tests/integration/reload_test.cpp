@@ -14,6 +14,7 @@
 #include "support/eventually.hpp"
 #include "support/gateway_process.hpp"
 #include "tollgate/db/store.hpp"
+#include "support/build_paths.hpp"
 
 namespace tollgate::testing {
 namespace {

@@ -9,6 +9,7 @@
 #include "support/gateway_process.hpp"
 #include "support/redis_server.hpp"
 #include "support/temp_dir.hpp"
+#include "support/build_paths.hpp"
 
 namespace tollgate::testing {
 namespace {

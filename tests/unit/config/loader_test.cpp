@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "unit/config/config_test_util.hpp"
+#include "support/build_paths.hpp"
 
 namespace tollgate::config {
 namespace {
@@ -304,7 +305,7 @@ TEST(ConfigLoaderTest, AliasExpansionBombIsOneError) {
   }
   yaml += "model_list: *a7\n";
   auto r = load(yaml);
-  ASSERT_EQ(r.errors.size(), 1u) << testing::PrintToString(strings(r.errors));
+  ASSERT_EQ(r.errors.size(), 1u) << ::testing::PrintToString(strings(r.errors));
   EXPECT_NE(r.errors[0].message.find("document too large"), std::string::npos);
 }
 
@@ -867,7 +868,7 @@ TEST(ConfigLoaderTest, SslVerifyFromVariableTextIsBoolean) {
 }
 
 TEST(ConfigLoaderTest, SslVerifyPathBecomesCaFileAndMustExist) {
-  const std::string existing = TOLLGATE_SOURCE_DIR "/config/config.yaml";
+  const std::string existing = std::string(TOLLGATE_SOURCE_DIR) + "/config/config.yaml";
   auto r = load(with_mock("litellm_settings:\n  ssl_verify: " + existing + "\n"));
   expect_clean(r);
   EXPECT_TRUE(r.config->upstream.ssl_verify);
@@ -880,7 +881,7 @@ TEST(ConfigLoaderTest, SslCertFileEnvUsedWhenNoCaFileConfigured) {
   auto r = load(kMockModel, {{"SSL_CERT_FILE", "/etc/ssl/custom.pem"}});
   ASSERT_TRUE(r.config);
   EXPECT_EQ(r.config->upstream.ca_file, "/etc/ssl/custom.pem");
-  const std::string existing = TOLLGATE_SOURCE_DIR "/config/config.yaml";
+  const std::string existing = std::string(TOLLGATE_SOURCE_DIR) + "/config/config.yaml";
   auto explicit_file = load(with_mock("litellm_settings:\n  ssl_verify: " + existing + "\n"),
                             {{"SSL_CERT_FILE", "/etc/ssl/custom.pem"}});
   ASSERT_TRUE(explicit_file.config);
@@ -964,7 +965,7 @@ TEST(ConfigLoaderTest, MissingFileIsOneErrorWithoutPath) {
 }
 
 TEST(ConfigLoaderTest, DefaultConfigRunsWithNoEnvironment) {
-  const std::string path = TOLLGATE_SOURCE_DIR "/config/config.yaml";
+  const std::string path = std::string(TOLLGATE_SOURCE_DIR) + "/config/config.yaml";
   auto r = load_config_file(path, env_of({}));
   EXPECT_EQ(strings(r.errors), Strings{});
   ASSERT_TRUE(r.config);
@@ -977,7 +978,7 @@ TEST(ConfigLoaderTest, DefaultConfigRunsWithNoEnvironment) {
   EXPECT_EQ(r.config->master_key, "");
   EXPECT_EQ(r.config->server.port, 4000);
   // gpt-4o-mini, gpt-4o, groq-llama disabled; no master key.
-  EXPECT_EQ(r.warnings.size(), 4u) << testing::PrintToString(strings(r.warnings));
+  EXPECT_EQ(r.warnings.size(), 4u) << ::testing::PrintToString(strings(r.warnings));
 
   auto keyed = load_config_file(path, env_of({{"OPENAI_API_KEY", "sk-o"}, {"GROQ_API_KEY", "g"}, {"LITELLM_MASTER_KEY", "sk-m"}}));
   ASSERT_TRUE(keyed.config);
@@ -988,7 +989,7 @@ TEST(ConfigLoaderTest, DefaultConfigRunsWithNoEnvironment) {
 
 TEST(ConfigLoaderTest, EveryShippedConfigLoadsWithoutErrors) {
   std::size_t files = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(TOLLGATE_SOURCE_DIR "/config")) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(TOLLGATE_SOURCE_DIR) + "/config")) {
     const auto ext = entry.path().extension();
     if (!entry.is_regular_file() || (ext != ".yaml" && ext != ".yml")) continue;
     ++files;

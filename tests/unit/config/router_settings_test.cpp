@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "unit/config/config_test_util.hpp"
+#include "support/build_paths.hpp"
 
 namespace tollgate::config {
 namespace {
@@ -663,7 +664,7 @@ TEST(DeploymentRouterFieldsTest, InvalidValuesAreErrorsWithPaths) {
 // ---- the shipped LiteLLM example ----------------------------------------------------------------
 
 TEST(RouterSettingsTest, FullLiteLlmExampleReadsItsRouterSettings) {
-  auto r = load_config_file(TOLLGATE_SOURCE_DIR "/config/examples/litellm_full.yaml",
+  auto r = load_config_file(std::string(TOLLGATE_SOURCE_DIR) + "/config/examples/litellm_full.yaml",
                             env_of({{"OPENAI_API_KEY", "k"}, {"OPENAI_API_KEY_2", "k"}, {"ANTHROPIC_API_KEY", "k"},
                                     {"AZURE_API_KEY", "k"}, {"AZURE_API_BASE", "https://x.openai.azure.com"},
                                     {"GROQ_API_KEY", "k"}, {"VLLM_API_KEY", "k"}, {"REDIS_HOST", "10.1.1.1"},

@@ -12,6 +12,7 @@
 #include "support/child_process.hpp"
 #include "tollgate/http/sse_decoder.hpp"
 #include "tollgate/providers/provider.hpp"
+#include "support/build_paths.hpp"
 
 namespace tollgate::providers {
 
