@@ -1,5 +1,7 @@
 #include "tollgate/api/json_scan.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -109,6 +111,7 @@ class Scanner {
   }
 
   bool number() {
+    const char* const start = p_;
     if (p_ < end_ && *p_ == '-') ++p_;
     if (p_ >= end_) return fail("unexpected end of input in number");
     if (*p_ == '0') {
@@ -123,13 +126,49 @@ class Scanner {
       if (p_ >= end_ || *p_ < '0' || *p_ > '9') return fail("invalid number");
       while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
     }
-    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+    const bool exponent = p_ < end_ && (*p_ == 'e' || *p_ == 'E');
+    if (exponent) {
       ++p_;
       if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
       if (p_ >= end_ || *p_ < '0' || *p_ > '9') return fail("invalid number");
       while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
     }
+    if ((exponent || p_ - start > kMaxDigitsInRange) && overflows_double(start, p_)) {
+      return fail("number out of range");
+    }
     return true;
+  }
+
+  // The DOM reader (nlohmann) refuses a number too large for a double, so the scanner does too;
+  // one too small (1e-999) reads as zero in both. Without an exponent, 308 characters stay below 1e308.
+  static constexpr std::ptrdiff_t kMaxDigitsInRange = 308;
+  static bool overflows_double(const char* b, const char* e) {
+    double v = 0;
+    if (std::from_chars(b, e, v).ec != std::errc::result_out_of_range) return false;
+    // Out of range one way or the other: the decimal magnitude of the first significant digit
+    // tells which (out of range means beyond ~1e308 or below ~1e-308, far from zero magnitude).
+    long magnitude = 0;
+    bool point = false;
+    bool significant = false;
+    const char* p = b;
+    for (; p < e && *p != 'e' && *p != 'E'; ++p) {
+      if (*p == '.') {
+        point = true;
+      } else if (*p >= '0' && *p <= '9') {
+        if (!significant && *p != '0') significant = true;
+        if (significant && !point) ++magnitude;
+        if (!significant && point) --magnitude;
+      }
+    }
+    long exponent = 0;
+    if (p < e) {
+      ++p;
+      const bool negative = p < e && *p == '-';
+      if (p < e && (*p == '-' || *p == '+')) ++p;
+      for (; p < e; ++p) exponent = std::min(exponent * 10 + (*p - '0'), 1'000'000L);
+      if (negative) exponent = -exponent;
+    }
+    return magnitude + exponent > 0;
   }
 
   static bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "tollgate/api/json_read.hpp"
+
 namespace tollgate::api {
 namespace {
 
@@ -61,7 +63,23 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{R"({"a":1.})", "invalid number"}, BadCase{R"({"a":"x)", "unterminated string"},
                       BadCase{"{\"a\":\"\\q\"}", "invalid escape"}, BadCase{"{\"a\":\"\\u12G4\"}", "invalid \\u escape"},
                       BadCase{"{\"a\":\"x\ny\"}", "control character"}, BadCase{R"({"a":1} x)", "trailing characters"},
-                      BadCase{"", "unexpected end of input"}, BadCase{R"([1,2)", "unexpected end of input in array"}));
+                      BadCase{"", "unexpected end of input"}, BadCase{R"([1,2)", "unexpected end of input in array"},
+                      // Too large for a double: the DOM reader refuses it, so the scanner must (fuzz finding).
+                      BadCase{"7e880", "number out of range"}, BadCase{R"({"t":-1.8e308})", "number out of range"},
+                      BadCase{R"({"t":0.00001e+313})", "number out of range"}));
+
+TEST(JsonScanTest, NumbersAtTheEdgeOfADoubleAgreeWithTheDomReader) {
+  const std::string long_integer(309, '9');     // 1e309 - 1: beyond the largest double
+  const std::string long_in_range(308, '9');    // below it
+  for (const std::string& text : {std::string("1.7976931348623157e308"), std::string("1e-999"), std::string("-4e-400"),
+                                 std::string("0e99999"), std::string("1000e-10"), std::string("1e308"),
+                                 std::string("[1e309]"), std::string("0.0000000001e318"), long_integer, long_in_range}) {
+    EXPECT_EQ(is_valid_json(text), !tollgate::api::read_json(text).is_discarded()) << text;
+  }
+  EXPECT_TRUE(is_valid_json("1e-999"));
+  EXPECT_FALSE(is_valid_json(long_integer));
+  EXPECT_TRUE(is_valid_json(long_in_range));
+}
 
 TEST(JsonScanTest, AcceptsValidUtf8AndRejectsInvalidSequences) {
   EXPECT_TRUE(is_valid_json("{\"t\":\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"}"));
