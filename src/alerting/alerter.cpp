@@ -17,11 +17,11 @@ constexpr std::chrono::milliseconds kShutdownGrace{2'000};
 }  // namespace
 
 Alerter::Alerter(const config::AlertingSettings& settings, const config::UpstreamSettings& upstream,
-                 metrics::Metrics& metrics, std::shared_ptr<spdlog::logger> log, WallClock clock)
+                 metrics::Metrics& metrics, std::shared_ptr<spdlog::logger> log, const Clock& clock)
     : settings_(settings),
       metrics_(metrics),
       log_(std::move(log)),
-      clock_(std::move(clock)),
+      clock_(clock),
       fallback_(settings.fallback_rate_threshold, settings.fallback_rate_window, settings.fallback_rate_min_requests) {
   if (settings_.webhook_url.empty()) return;
   WebhookSender::Options options{.timeout = settings_.webhook_timeout,
@@ -33,7 +33,7 @@ Alerter::Alerter(const config::AlertingSettings& settings, const config::Upstrea
 
 Alerter::~Alerter() { stop(kShutdownGrace); }
 
-std::int64_t Alerter::now() const { return clock_ ? clock_() : unix_ms_now(); }
+std::int64_t Alerter::now() const { return clock_.unix_ms(); }
 
 void Alerter::soft_budget(std::string_view scope, std::int64_t window_end_ms, double spend, double soft_budget) {
   std::optional<Alert> alert;

@@ -90,8 +90,9 @@ void warn_unpriced(const proxy::Snapshot& snapshot, spdlog::logger& log) {
 }  // namespace
 
 struct App::Impl {
-  Impl(config::Config cfg, std::shared_ptr<spdlog::logger> logger, ConfigSource config_source)
-      : log(std::move(logger)),
+  Impl(config::Config cfg, std::shared_ptr<spdlog::logger> logger, ConfigSource config_source, const Clock* given_clock)
+      : clock(given_clock != nullptr ? *given_clock : system_clock),
+        log(std::move(logger)),
         config(std::make_shared<const config::Config>(std::move(cfg))),
         source(std::move(config_source)),
         known_models(*config),
@@ -99,7 +100,7 @@ struct App::Impl {
         access_log(config->log, http::worker_count(config->server)),
         metrics([this](std::string_view name) { return known_models.contains(name); }),
         alerter(config->alerting.enabled()
-                    ? std::make_unique<alerting::Alerter>(config->alerting, config->upstream, metrics, log)
+                    ? std::make_unique<alerting::Alerter>(config->alerting, config->upstream, metrics, log, clock)
                     : nullptr),
         control(make_control(config, log, metrics, alerter.get())),
         limit_state(limits::make_local_state()),
@@ -112,7 +113,7 @@ struct App::Impl {
                [this](unsigned worker, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
                  config::ReloadFn reload;
                  if (source) reload = [this] { return this->reload(); };
-                 return std::make_unique<proxy::ProxyHandler>(worker, snapshots, io, *tls, access_log, log,
+                 return std::make_unique<proxy::ProxyHandler>(worker, snapshots, io, *tls, access_log, log, clock,
                                                               shared.get(), limit_state, std::move(reload));
                },
                log, &metrics.server()) {
@@ -127,6 +128,8 @@ struct App::Impl {
 
   config::ReloadOutcome reload();
 
+  SystemClock system_clock;  // the clock, unless the App was given one
+  const Clock& clock;
   std::shared_ptr<spdlog::logger> log;
   std::shared_ptr<const config::Config> config;  // as started: what a reload cannot change comes from here
   ConfigSource source;
@@ -187,8 +190,8 @@ config::ReloadOutcome App::Impl::reload() {
   return out;
 }
 
-App::App(config::Config config, std::shared_ptr<spdlog::logger> log, ConfigSource source)
-    : impl_(std::make_unique<Impl>(std::move(config), std::move(log), std::move(source))) {}
+App::App(config::Config config, std::shared_ptr<spdlog::logger> log, ConfigSource source, const Clock* clock)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(log), std::move(source), clock)) {}
 
 App::~App() {
   if (!impl_) return;
@@ -203,6 +206,10 @@ std::uint16_t App::start() { return impl_->server.start(); }
 std::uint16_t App::port() const { return impl_->server.port(); }
 
 config::ReloadOutcome App::reload() { return impl_->reload(); }
+
+std::size_t App::active_requests() const { return impl_->server.active_requests(); }
+
+const alerting::Alerter* App::alerter() const { return impl_->alerter.get(); }
 
 bool App::shutdown() {
   auto& server = impl_->server;

@@ -5,7 +5,7 @@ namespace {
 
 constexpr std::size_t kMaxEntries = 200'000;  // beyond this, expired entries are swept on insert
 
-std::optional<std::string> string_field(const db::Record& r, std::string_view name) {
+std::optional<std::string> string_field(const Record& r, std::string_view name) {
   const auto it = r.data.find(name);
   if (it == r.data.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) return std::nullopt;
   return it->get<std::string>();
@@ -13,7 +13,7 @@ std::optional<std::string> string_field(const db::Record& r, std::string_view na
 
 }  // namespace
 
-KeyCache::KeyCache(db::Store& store, const config::ControlSettings& settings, Now now)
+KeyCache::KeyCache(KeyStore& store, const config::ControlSettings& settings, Now now)
     : store_(store), settings_(settings), now_(now ? std::move(now) : Now([] { return std::chrono::steady_clock::now(); })) {}
 
 template <class T>
@@ -69,10 +69,10 @@ boost::asio::awaitable<Result<std::shared_ptr<const EntityLimits>>> KeyCache::lo
 boost::asio::awaitable<Result<std::shared_ptr<const Principal>>> KeyCache::load_key(const std::string& token) {
   loads_.fetch_add(1, std::memory_order_relaxed);
   // One trip to the store's threads for the key, its team, user, organization, role and model spend.
-  Result<std::optional<db::KeyBundle>> bundle = co_await store_.key_bundle(token);
+  Result<std::optional<KeyBundle>> bundle = co_await store_.key_bundle(token);
   if (!bundle) co_return bundle.error();
   if (!*bundle) co_return std::shared_ptr<const Principal>();
-  const db::KeyBundle& b = **bundle;
+  const KeyBundle& b = **bundle;
   std::optional<std::string_view> role;
   if (b.team_role) role = *b.team_role;
   Principal p = make_principal(b.key, b.team, b.user, b.organization, role);
@@ -83,13 +83,13 @@ boost::asio::awaitable<Result<std::shared_ptr<const Principal>>> KeyCache::load_
 
 boost::asio::awaitable<Result<std::shared_ptr<const EntityLimits>>> KeyCache::load_end_user(const std::string& id) {
   loads_.fetch_add(1, std::memory_order_relaxed);
-  auto rec = co_await store_.get(db::Entity::kEndUser, id);
+  auto rec = co_await store_.get(Entity::kEndUser, id);
   if (!rec) co_return rec.error();
   if (!*rec) co_return std::shared_ptr<const EntityLimits>();
   EntityLimits limits = limits_of(**rec);
   // A customer's limits may come from a budget row (budget_id); its own fields win.
   if (auto budget_id = string_field(**rec, "budget_id")) {
-    auto b = co_await store_.get(db::Entity::kBudget, *budget_id);
+    auto b = co_await store_.get(Entity::kBudget, *budget_id);
     if (!b) co_return b.error();
     if (*b) {
       const EntityLimits from_budget = limits_of(**b);
@@ -105,15 +105,15 @@ boost::asio::awaitable<Result<std::shared_ptr<const EntityLimits>>> KeyCache::lo
   co_return out;
 }
 
-void KeyCache::invalidate(db::Entity entity, const std::string& id) {
+void KeyCache::invalidate(Entity entity, const std::string& id) {
   std::unique_lock lock(mu_);
   switch (entity) {
-    case db::Entity::kKey: keys_.erase(id); break;
-    case db::Entity::kEndUser: end_users_.erase(id); break;
-    case db::Entity::kBudget: end_users_.clear(); break;
-    case db::Entity::kTeam:
-    case db::Entity::kUser:
-    case db::Entity::kOrganization: keys_.clear(); break;
+    case Entity::kKey: keys_.erase(id); break;
+    case Entity::kEndUser: end_users_.erase(id); break;
+    case Entity::kBudget: end_users_.clear(); break;
+    case Entity::kTeam:
+    case Entity::kUser:
+    case Entity::kOrganization: keys_.clear(); break;
   }
 }
 

@@ -89,7 +89,7 @@ std::optional<UserRole> parse_user_role(std::string_view text) {
   return std::nullopt;
 }
 
-EntityLimits limits_of(const db::Record& record) {
+EntityLimits limits_of(const Record& record) {
   const Json& d = record.data;
   EntityLimits l;
   l.id = record.id;
@@ -108,9 +108,8 @@ EntityLimits limits_of(const db::Record& record) {
   return l;
 }
 
-Principal make_principal(const db::Record& key, const std::optional<db::Record>& team,
-                         const std::optional<db::Record>& user, const std::optional<db::Record>& organization,
-                         std::optional<std::string_view> team_role) {
+Principal make_principal(const Record& key, const std::optional<Record>& team, const std::optional<Record>& user,
+                         const std::optional<Record>& organization, std::optional<std::string_view> team_role) {
   const Json& d = key.data;
   Principal p;
   p.token = key.id;

@@ -4,7 +4,6 @@
 #include "metrics/families.hpp"
 #include "tollgate/core/redacted_url.hpp"
 #include "tollgate/metrics/metrics.hpp"
-#include "tollgate/router/error_class.hpp"
 
 namespace tollgate::metrics {
 namespace {
@@ -12,7 +11,7 @@ namespace {
 using config::ErrorClass;
 
 static_assert(static_cast<std::size_t>(ErrorClass::kConnection) + 1 == config::kErrorClassCount,
-              "router::exception_class_name() and the per-class arrays cover every ErrorClass");
+              "config::exception_class_name() and the per-class arrays cover every ErrorClass");
 
 // HTTP statuses 100..599 as themselves, anything else in one bucket.
 constexpr std::size_t kOutOfRangeStatus = 500;
@@ -48,7 +47,7 @@ DeploymentMetrics::DeploymentMetrics(Families& f, const config::Deployment& d)
   total_ = &f.deployment_total.Add(call);
   for (std::size_t i = 0; i < failure_.size(); ++i) {
     prometheus::Labels labels = call;
-    labels.emplace("exception_class", router::exception_class_name(static_cast<ErrorClass>(i)));
+    labels.emplace("exception_class", config::exception_class_name(static_cast<ErrorClass>(i)));
     failure_[i] = &f.deployment_failure.Add(labels);
   }
   api_latency_ = &f.llm_api_latency.Add(api, latency_buckets());
@@ -91,7 +90,7 @@ RequestedModelMetrics::RequestedModelMetrics(Families& f, std::string name)
   const prometheus::Labels group = {{"model_group", name_}};
   for (std::size_t i = 0; i < failed_.size(); ++i) {
     failed_[i] = &f.proxy_failed_requests.Add(
-        {{"requested_model", name_}, {"exception_class", std::string(router::exception_class_name(static_cast<ErrorClass>(i)))}});
+        {{"requested_model", name_}, {"exception_class", std::string(config::exception_class_name(static_cast<ErrorClass>(i)))}});
   }
   total_latency_ = &f.request_total_latency.Add(model, latency_buckets());
   overhead_ = &f.overhead_latency.Add(model, overhead_buckets());

@@ -18,6 +18,22 @@ nlohmann::ordered_json chunk_head(const ChunkStamp& stamp) {
 
 }  // namespace
 
+nlohmann::ordered_json openai_usage(const Usage& u, UsageExtras extras) {
+  nlohmann::ordered_json out;
+  out["prompt_tokens"] = u.prompt_tokens;
+  out["completion_tokens"] = u.completion_tokens;
+  out["total_tokens"] = u.total_tokens;
+  if (extras == UsageExtras::kNone) return out;
+  out["prompt_tokens_details"] = {{"cached_tokens", u.cached_prompt_tokens}};
+  if (extras == UsageExtras::kReasoning) {
+    out["completion_tokens_details"] = {{"reasoning_tokens", u.reasoning_tokens}};
+  } else {
+    out["cache_creation_input_tokens"] = u.cache_write_tokens;
+    out["cache_read_input_tokens"] = u.cached_prompt_tokens;
+  }
+  return out;
+}
+
 void append_delta_chunk(std::string& out, const ChunkStamp& stamp, nlohmann::ordered_json delta,
                         nlohmann::ordered_json finish_reason, std::int64_t index) {
   nlohmann::ordered_json choice;

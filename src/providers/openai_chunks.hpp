@@ -1,6 +1,7 @@
 #pragma once
 // The OpenAI chat.completion.chunk SSE events every vendor stream translator writes (Anthropic,
-// Bedrock, Gemini, Ollama): one place for the chunk's shape.
+// Bedrock, Gemini, Ollama), and the usage object they and the response translators write: one
+// place for those shapes.
 //
 // Thread safety: pure functions.
 #include <cstdint>
@@ -19,6 +20,16 @@ struct ChunkStamp {
   std::int64_t created = 0;
   std::string_view model;
 };
+
+/// What a vendor's usage object carries beyond prompt/completion/total tokens.
+enum class UsageExtras {
+  kNone,       // Ollama
+  kReasoning,  // prompt_tokens_details.cached_tokens, completion_tokens_details.reasoning_tokens (Gemini)
+  kCache,      // prompt_tokens_details.cached_tokens and LiteLLM's Anthropic cache fields (Anthropic, Bedrock)
+};
+
+/// OpenAI's `usage` object for `u`.
+nlohmann::ordered_json openai_usage(const Usage& u, UsageExtras extras);
 
 /// `data: {"id","object":"chat.completion.chunk","created","model","choices":[{index, delta, finish_reason}]}`
 void append_delta_chunk(std::string& out, const ChunkStamp& stamp, nlohmann::ordered_json delta,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "providers/anthropic/messages_inbound.hpp"
+#include "tollgate/api/echoed_text.hpp"
 #include "tollgate/api/request.hpp"
 #include "tollgate/core/clock.hpp"
 #include "tollgate/http/server.hpp"
@@ -21,7 +22,7 @@
 
 namespace tollgate::proxy {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 struct CallOutcome {
   std::shared_ptr<const Snapshot> snapshot;  // the config version this request runs on, start to end
@@ -33,8 +34,8 @@ struct CallOutcome {
   std::string api_base;
   unsigned status = 0;
   bool stream = false;
-  providers::Usage usage;
-  Clock::duration upstream_wait{0};
+  api::Usage usage;
+  SteadyClock::duration upstream_wait{0};
   std::string error_type;
   SteadyTime started{};
   // Router outcome, reported in response headers.
@@ -71,30 +72,13 @@ struct CallOutcome {
 inline constexpr std::string_view kJson = "application/json";
 inline constexpr std::string_view kEventStream = "text/event-stream";
 
-inline double to_ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+inline double to_ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 /// The headers LiteLLM clients read (x-litellm-*, x-ratelimit-*), computed at the moment the
 /// response head is sent (relay.cpp).
 http::HeaderList response_headers(const CallOutcome& out);
 
-// Client-chosen names are echoed in headers and logs: cap them so response headers stay small.
-constexpr std::size_t kMaxEchoedName = 256;
-
-inline std::string capped_name(std::string_view name) {
-  if (name.size() <= kMaxEchoedName) return std::string(name);
-  std::size_t cut = kMaxEchoedName;
-  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
-  return std::string(name.substr(0, cut));
-}
-
-// Header values are bytes, not checked UTF-8: as ids for logs, limits and the spend logs they
-// keep printable ASCII only (anything else becomes '?'), capped like capped_name.
-inline std::string header_text(std::string_view value) {
-  std::string out = capped_name(value);
-  for (char& c : out) {
-    if (c < 0x20 || c > 0x7e) c = '?';
-  }
-  return out;
-}
+using api::capped_name;
+using api::header_text;
 
 }  // namespace tollgate::proxy

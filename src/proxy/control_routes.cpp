@@ -5,6 +5,7 @@
 #include <spdlog/logger.h>
 
 #include "proxy/call_outcome.hpp"
+#include "tollgate/admin/control_plane.hpp"
 #include "tollgate/proxy/proxy_handler.hpp"
 
 namespace tollgate::proxy {
@@ -49,7 +50,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_admin(http::E
                                     .query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1),
                                     .body = req.body()};
   admin::AdminApi api(*out.snapshot->gate.control(), out.snapshot->gate.catalog());
-  const std::int64_t now = unix_ms_now();
+  const std::int64_t now = clock_.unix_ms();
   api::ApiResult<std::string> answer = co_await api.handle(request, principal, now);
   if (!answer) co_return answer.error();
   co_await send_json(ex, std::move(*answer), out);
@@ -78,7 +79,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const a
   const std::int64_t output = gate.reserved_output(group.group->members, fields.max_tokens, estimate);
   const limits::Demand demand{.tokens = estimate + output,
                               .cost = static_cast<double>(estimate) * rates.input + static_cast<double>(output) * rates.output};
-  const std::int64_t now = unix_ms_now();
+  const std::int64_t now = clock_.unix_ms();
   const std::string& model_group = group.name;
   const auth::EntityLimits* end_user_limits = end_user.get();
   BudgetDenial denied;
@@ -99,7 +100,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::admit_limits(const a
     log_->warn("request_id={} msg=\"soft budget reached\" scope={} spend={} soft_budget={}", out.request_id, c.scope,
                c.spend, c.soft_budget);
   }
-  out.limit.emplace(*limiter_, std::move(admitted->ticket), std::move(admitted->targets));
+  out.limit.emplace(*limiter_, clock_, std::move(admitted->ticket), std::move(admitted->targets));
   co_return std::nullopt;
 }
 

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "tollgate/admin/control_plane.hpp"
+#include "tollgate/auth/key_cache.hpp"
 #include "tollgate/spend/price_table.hpp"
 
 namespace tollgate::proxy {
@@ -53,7 +55,10 @@ std::string_view scope_kind(std::string_view id) { return id.substr(0, id.find('
 }  // namespace
 
 Gate::Gate(const config::Config& config, admin::ControlPlane* control)
-    : control_(control), catalog_(config), allow_on_db_unavailable_(config.control.allow_requests_on_db_unavailable) {
+    : control_(control),
+      keys_(control ? &control->cache() : nullptr),
+      spend_(control ? &control->spend() : nullptr),
+      catalog_(config), allow_on_db_unavailable_(config.control.allow_requests_on_db_unavailable) {
   const auto table = spend::PriceTable::embedded();
   const std::size_t n = config.model_list.size();
   prices_.reserve(n);
@@ -81,7 +86,7 @@ Gate::Gate(const config::Config& config, admin::ControlPlane* control)
   if (price.priced()) baseline_ = std::move(price);
 }
 
-double Gate::counterfactual_cost(const providers::Usage& usage, double actual) const {
+double Gate::counterfactual_cost(const api::Usage& usage, double actual) const {
   return baseline_ ? baseline_->cost(usage) : actual;
 }
 
@@ -107,7 +112,7 @@ boost::asio::awaitable<api::ApiResult<std::shared_ptr<const auth::Principal>>> G
                               "Authentication Error, no API key passed in. Pass it as 'Authorization: Bearer <key>'.");
   }
   std::string token = auth::hash_key(presented);
-  Result<Out> found = co_await control_->cache().lookup(std::move(token));
+  Result<Out> found = co_await keys_->lookup(std::move(token));
   if (!found) {
     if (allow_on_db_unavailable_) co_return unrestricted();
     co_return api::make_error(Errc::kDbUnavailable,
@@ -126,7 +131,7 @@ boost::asio::awaitable<api::ApiResult<std::shared_ptr<const auth::Principal>>> G
   co_return p;
 }
 
-double Gate::cost(std::size_t route_index, const providers::Usage& usage) const {
+double Gate::cost(std::size_t route_index, const api::Usage& usage) const {
   return route_index < prices_.size() ? prices_[route_index].cost(usage) : 0.0;
 }
 
@@ -182,7 +187,7 @@ void Gate::observe_output(std::size_t route_index, std::int64_t completion_token
   avg.store(old + (x - old) / 8, std::memory_order_relaxed);
 }
 
-LimitGuard::~LimitGuard() { limiter_.settle(std::move(ticket_), tokens, cost, unix_ms_now()); }
+LimitGuard::~LimitGuard() { limiter_.settle(std::move(ticket_), tokens, cost, clock_.unix_ms()); }
 
 boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& limiter, const auth::Principal& p,
                                                             const auth::EntityLimits* end_user,
@@ -202,7 +207,7 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
     std::optional<std::size_t> index;  // into scopes, when the limiter keeps its spend
   };
   std::vector<Soft> soft;
-  auto add = [&](db::Entity entity, std::string_view prefix, const auth::EntityLimits& l) {
+  auto add = [&](auth::Entity entity, std::string_view prefix, const auth::EntityLimits& l) {
     const Window w = window_of(l, now_ms);
     limits::Scope s = scope_of(std::string(prefix) + l.id, l, w);
     std::optional<std::size_t> index;
@@ -226,12 +231,12 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
   };
   Window key_window;
   if (keyed) {
-    key_window = add(db::Entity::kKey, "key:", p.key);
-    if (p.user) add(db::Entity::kUser, "user:", *p.user);
-    if (p.team) out.team_spend = add(db::Entity::kTeam, "team:", *p.team).seed;
-    if (p.organization) add(db::Entity::kOrganization, "org:", *p.organization);
+    key_window = add(auth::Entity::kKey, "key:", p.key);
+    if (p.user) add(auth::Entity::kUser, "user:", *p.user);
+    if (p.team) out.team_spend = add(auth::Entity::kTeam, "team:", *p.team).seed;
+    if (p.organization) add(auth::Entity::kOrganization, "org:", *p.organization);
   }
-  if (end_user) add(db::Entity::kEndUser, "end_user:", *end_user);
+  if (end_user) add(auth::Entity::kEndUser, "end_user:", *end_user);
 
   // Per-model limits of the key, in the key's budget window (most keys have none: no scope built).
   const auto rpm = p.model_rpm_limit.find(model_group);
@@ -250,7 +255,7 @@ boost::asio::awaitable<api::ApiResult<GateAdmission>> admit(limits::Limiter& lim
     scopes.push_back(std::move(model_scope));
   }
   if (keyed) {
-    out.targets.push_back({.entity = db::Entity::kKey, .id = p.token, .window_ms = key_window.end_ms, .model = model_group});
+    out.targets.push_back({.entity = auth::Entity::kKey, .id = p.token, .window_ms = key_window.end_ms, .model = model_group});
   }
 
   if (scopes.empty()) {

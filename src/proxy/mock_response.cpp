@@ -9,7 +9,7 @@ namespace {
 
 using nlohmann::json;
 
-json usage_json(const providers::Usage& u) {
+json usage_json(const api::Usage& u) {
   return {{"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens}, {"total_tokens", u.total_tokens}};
 }
 
@@ -30,8 +30,8 @@ std::vector<std::string_view> pieces(std::string_view text) {
 
 }  // namespace
 
-providers::Usage estimate_mock_usage(std::size_t prompt_bytes, std::string_view answer) {
-  providers::Usage u;
+api::Usage estimate_mock_usage(std::size_t prompt_bytes, std::string_view answer) {
+  api::Usage u;
   u.present = true;
   u.prompt_tokens = static_cast<std::int64_t>(std::max<std::size_t>(1, prompt_bytes / 4));
   u.completion_tokens = static_cast<std::int64_t>(std::max<std::size_t>(1, (answer.size() + 3) / 4));
@@ -40,7 +40,7 @@ providers::Usage estimate_mock_usage(std::size_t prompt_bytes, std::string_view 
 }
 
 std::string mock_completion_body(api::Endpoint endpoint, std::string_view model, std::string_view answer,
-                                 const providers::Usage& usage, std::string_view id, std::int64_t created) {
+                                 const api::Usage& usage, std::string_view id, std::int64_t created) {
   json body;
   if (endpoint == api::Endpoint::kCompletions) {
     body = {{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model},
@@ -58,7 +58,7 @@ std::string mock_completion_body(api::Endpoint endpoint, std::string_view model,
 }
 
 std::string mock_stream_body(api::Endpoint endpoint, std::string_view model, std::string_view answer,
-                             const providers::Usage& usage, bool include_usage, std::string_view id,
+                             const api::Usage& usage, bool include_usage, std::string_view id,
                              std::int64_t created) {
   const bool chat = endpoint != api::Endpoint::kCompletions;
   auto chunk = [&](json choice) {

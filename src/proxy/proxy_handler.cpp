@@ -1,7 +1,5 @@
 #include "tollgate/proxy/proxy_handler.hpp"
 
-#include <charconv>
-#include <cmath>
 #include <algorithm>
 #include <chrono>
 
@@ -27,32 +25,10 @@ struct AttemptResult {
   std::optional<std::chrono::milliseconds> retry_after;
 };
 
-struct AttemptTimeout {
-  std::chrono::milliseconds configured;     // by the precedence rule (reported in x-litellm-timeout)
-  std::chrono::milliseconds total;          // the whole attempt: configured, cut to the request's deadline
-  std::chrono::milliseconds first_byte;
-  std::chrono::milliseconds between_chunks;
-};
-
 namespace {
 
 constexpr std::size_t kMaxUpstreamErrorBody = 1u << 20;
 constexpr std::size_t kMaxUpstreamBody = 256u << 20;
-
-// `x-litellm-timeout`: finite seconds above 0, at most a day (nan and inf parse, so check).
-std::optional<double> parse_seconds(std::string_view text) {
-  double value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(value) || value <= 0 ||
-      value > api::kMaxRequestTimeoutSeconds) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-std::chrono::milliseconds seconds_to_ms(double s) {
-  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
-}
 
 api::ApiError unknown_model_error(std::string_view model, const router::Router& router) {
   std::string known;
@@ -63,46 +39,6 @@ api::ApiError unknown_model_error(std::string_view model, const router::Router& 
                              ". Call `/v1/models` to view available models for your key." +
                              (known.empty() ? "" : " Available: " + known + "."),
                          "model");
-}
-
-// Timeout precedence: body `timeout` > `x-litellm-timeout` header > deployment > router default.
-// The request's own value (body or header) also bounds the whole request, retries included;
-// without one the router default does.
-struct RequestTimeout {
-  std::chrono::milliseconds overall;
-  std::optional<std::chrono::milliseconds> requested;  // from the body or the header
-  bool from_request = false;
-};
-
-RequestTimeout request_timeout(const config::UpstreamSettings& up, const api::RequestFields& fields,
-                               std::string_view timeout_header) {
-  RequestTimeout t{up.default_timeout, std::nullopt, false};
-  if (auto header = parse_seconds(timeout_header)) t.requested = seconds_to_ms(*header);
-  if (fields.timeout_seconds) t.requested = seconds_to_ms(*fields.timeout_seconds);
-  if (t.requested) {
-    t.overall = *t.requested;
-    t.from_request = true;
-  }
-  return t;
-}
-
-// Streams bound the time to first byte by `stream_timeout` (deployment, then router) when set.
-// No attempt runs past the request's deadline.
-AttemptTimeout attempt_timeout_for(const config::UpstreamSettings& up, const config::Deployment& deployment,
-                                   const api::RequestFields& fields, const RequestTimeout& request,
-                                   SteadyTime deadline) {
-  const std::chrono::milliseconds configured =
-      request.requested.value_or(deployment.timeout.value_or(up.default_timeout));
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  const std::chrono::milliseconds total = std::max(std::chrono::milliseconds(1), std::min(configured, left));
-  if (!fields.stream) return {configured, total, total, total};
-  std::chrono::milliseconds first_byte = total;
-  if (deployment.stream_timeout) {
-    first_byte = std::min(first_byte, *deployment.stream_timeout);
-  } else if (up.default_stream_timeout) {
-    first_byte = std::min(first_byte, *up.default_stream_timeout);
-  }
-  return {configured, total, first_byte, up.chunk_timeout};
 }
 
 // `x-litellm-tags: a, b` adds to the body's tags.
@@ -147,18 +83,6 @@ std::optional<api::ApiError> max_tokens_error(const Gate& gate, const router::Ta
   return std::nullopt;
 }
 
-api::ApiError no_deployment_error(std::string_view group, const router::NoDeployment& none) {
-  if (none.context_window) {
-    return api::make_error(Errc::kInvalidRequest,
-                           "ContextWindowExceededError: " + none.reason + " (model=" + capped_name(group) + ").",
-                           "messages");
-  }
-  api::ApiError e = api::make_error(Errc::kNoDeployments, "No deployments available for selected model=" +
-                                                              capped_name(group) + ": " + none.reason + ".");
-  e.retry_after = std::chrono::ceil<std::chrono::seconds>(none.retry_after);
-  return e;
-}
-
 // The model name sent upstream: a wildcard group passes what its '*' matched through.
 std::string upstream_model(const config::Deployment& deployment, const router::Target& target) {
   if (target.wildcard_match.empty()) return deployment.model;
@@ -171,49 +95,27 @@ std::string upstream_model(const config::Deployment& deployment, const router::T
 }
 
 
-// mock_testing_fallbacks / mock_testing_rate_limit_error: the requested group's attempts fail
-// as a provider outage / rate limit would, without calling it and without cooling it down.
-AttemptResult mock_testing_failure(bool rate_limit, std::string_view group) {
-  AttemptResult r;
-  if (rate_limit) {
-    r.cls = router::ErrorClass::kRateLimit;
-    r.error = api::make_error(Errc::kUpstreamStatus, "RateLimitError: mock_testing_rate_limit_error set for model=" +
-                                                         capped_name(group) + ".");
-    r.error->status = 429;
-    r.error->code = "429";
-    r.error->type = "rate_limit_error";
-  } else {
-    r.cls = router::ErrorClass::kServerError;
-    r.error = api::make_error(Errc::kUpstreamStatus, "InternalServerError: mock_testing_fallbacks set for model=" +
-                                                         capped_name(group) + ".");
-    r.error->status = 500;
-    r.error->code = "500";
-    r.error->type = "api_error";
+// The attempt plan's events, as metrics and log lines of the requested group.
+class PlanEvents final : public router::PlanObserver {
+ public:
+  PlanEvents(const Snapshot& snap, std::string_view requested, const std::string& request_id, spdlog::logger& log)
+      : metrics_(snap.model_metrics(requested)), request_id_(request_id), log_(log) {}
+  void retry() override { metrics_.retry(); }
+  void no_deployment() override { metrics_.no_deployment(); }
+  void fallback_done(std::string_view group, bool answered) override { metrics_.fallback(group, answered); }
+  void fallback_denied(std::string_view name) override {
+    metrics_.fallback_denied();
+    log_.info("request_id={} msg=\"fallback not allowed for this key, skipped\" group={}", request_id_,
+              capped_name(name));
   }
-  return r;
-}
+  void fallback_unknown(std::string_view name) override {
+    log_.warn("request_id={} msg=\"fallback group unknown\" group={}", request_id_, capped_name(name));
+  }
 
-// Owns what Router::claim() took for one attempt and gives it back on every exit path,
-// including a client that disconnects mid-stream: release() with the real token count after a
-// call, unclaim() (as if never claimed) when the call did not happen.
-struct ClaimGuard {
-  ClaimGuard(const router::Router& r, const router::Route& claimed, std::int64_t estimated, std::int64_t at_ms)
-      : router(r), route(claimed), estimate(estimated), actual_tokens(estimated), claimed_ms(at_ms) {}
-  ~ClaimGuard() {
-    if (called) {
-      router.release(route, estimate, actual_tokens, claimed_ms, unix_ms_now());
-    } else {
-      router.unclaim(route, estimate, claimed_ms);
-    }
-  }
-  ClaimGuard(const ClaimGuard&) = delete;
-  ClaimGuard& operator=(const ClaimGuard&) = delete;
-  const router::Router& router;
-  const router::Route& route;
-  std::int64_t estimate;
-  std::int64_t actual_tokens;
-  std::int64_t claimed_ms;
-  bool called = false;  // the deployment was called: its claim stands
+ private:
+  metrics::RequestedModelMetrics& metrics_;
+  const std::string& request_id_;
+  spdlog::logger& log_;
 };
 
 // The class of an error the gateway answered itself (no upstream attempt behind it).
@@ -226,12 +128,6 @@ router::ErrorClass class_for_status(unsigned status) {
     default: return status >= 500 ? router::ErrorClass::kServerError : router::ErrorClass::kBadRequest;
   }
 }
-
-// How often one request re-picks after Redis refused an rpm admission.
-constexpr int kMaxDenials = 3;
-
-// How often one request waits for a cooling group to recover before giving up.
-constexpr int kMaxWaits = 3;
 
 }  // namespace
 
@@ -254,8 +150,8 @@ metrics::RequestedModelMetrics& Snapshot::model_metrics(std::string_view name) c
 
 ProxyHandler::ProxyHandler(unsigned worker_index, const SnapshotHolder& snapshots, asio::io_context& io,
                            asio::ssl::context& tls, AccessLog& access_log, std::shared_ptr<spdlog::logger> log,
-                           router::SharedState* shared, std::shared_ptr<limits::LocalLimitState> limits,
-                           config::ReloadFn reload)
+                           const tollgate::Clock& clock, router::SharedState* shared,
+                           std::shared_ptr<limits::LocalLimitState> limits, config::ReloadFn reload)
     : worker_index_(worker_index),
       snapshots_(snapshots),
       snapshot_version_(snapshots.version()),
@@ -265,6 +161,7 @@ ProxyHandler::ProxyHandler(unsigned worker_index, const SnapshotHolder& snapshot
       upstream_(io, tls, snapshot_->config->upstream),
       access_log_(access_log),
       log_(std::move(log)),
+      clock_(clock),
       shared_(shared),
       rng_(std::random_device{}()),
       id_rng_(std::random_device{}()) {
@@ -352,7 +249,7 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     const std::string_view presented =
         auth::presented_key(req[bhttp::field::authorization], req["x-litellm-api-key"], req["x-api-key"]);
     const bool master = out.snapshot->master_key.matches(presented);
-    const std::int64_t now = unix_ms_now();
+    const std::int64_t now = clock_.unix_ms();
     api::ApiResult<std::shared_ptr<const auth::Principal>> who =
         co_await out.snapshot->gate.authenticate(presented, master, now);
     if (who) out.principal = who->get();
@@ -416,7 +313,7 @@ asio::awaitable<void> ProxyHandler::handle(http::Exchange& ex) {
     out.snapshot->metrics.unpriced_request(out.snapshot->config->model_list[*out.route_index].model);
   }
 
-  const double total = to_ms(Clock::now() - out.started);
+  const double total = to_ms(SteadyClock::now() - out.started);
   const double upstream = to_ms(out.upstream_wait);
   if (!out.model_group.empty()) {
     metrics::RequestedModelMetrics& mm = out.snapshot->model_metrics(out.model_group);
@@ -484,183 +381,117 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_completion(ht
     auto limited = co_await admit_limits(principal, fields, group, estimate, out);
     if (limited) co_return limited;
   }
-  const RequestTimeout timeout = request_timeout(snap->config->upstream, fields, req["x-litellm-timeout"]);
-  const SteadyTime deadline = out.started + timeout.overall;
-
-  const std::string requested_group = target->name;
-  const router::Target requested_target = *target;
-  std::vector<std::string> fallback_queue;
-  bool fallbacks_chosen = false;
-  std::optional<api::ApiError> last_error;
-  router::ErrorClass last_class = router::ErrorClass::kServerError;
-  std::vector<std::size_t> tried;
-  bool attempted = false;  // some deployment was called (or mock-failed) for this request
-  bool pre_call_context = false;  // no deployment could take the prompt, before any call
-  for (;;) {  // one model group: the requested one, then each fallback
-    const bool on_requested = out.attempted_fallbacks == 0;
-    int retries_in_group = 0;
-    int waits = 0;
-    int denials = 0;
-    tried.clear();
-    for (;;) {  // attempts within the group
-      const router::PickInput input{.tags = tags,
-                                    .estimated_prompt_tokens = estimate,
-                                    .stream = fields.stream,
-                                    .tried = tried};
-      const std::int64_t now = unix_ms_now();
-      router::PickResult picked = router.pick(*target, input, now, rng_);
-      if (picked.route && !router.claim(*picked.route, estimate, now)) {
-        // Another request took the last slot between pick and claim: count it as unavailable.
-        picked.route = nullptr;
-        picked.none.reason = "all deployments are cooling down or at their limits";
-      }
-      std::optional<ClaimGuard> guard;
-      if (picked.route) guard.emplace(router, *picked.route, estimate, now);
-      if (picked.route && shared_ && shared_->admits_exactly(*picked.route)) {
-        // The rpm limit holds exactly across replicas: admission comes from Redis.
-        const router::Route& candidate = *picked.route;
-        const bool admitted = co_await shared_->admit_rpm(candidate, now);
-        if (!admitted) {
-          guard.reset();  // unclaims
-          picked.route = nullptr;
-          picked.none.reason = "all deployments are at their rpm limits";
-          picked.none.retry_after = std::chrono::seconds(1);
-          if (++denials <= kMaxDenials) continue;
-        }
-      }
-      if (!picked.route) {
-        const auto wait = picked.none.retry_after;
-        // Wait for the soonest recovery only when the client gave the request its own deadline
-        // and the recovery comes before it; otherwise say so at once.
-        if (!picked.none.context_window && !picked.none.permanent && timeout.from_request && waits < kMaxWaits &&
-            Clock::now() + wait < deadline) {
-          ++waits;
-          co_await sleep_for(wait);
-          continue;
-        }
-        snap->model_metrics(requested_group).no_deployment();
-        // After a real failure, that failure is the better answer than "nothing available".
-        if (!last_error || !attempted) {
-          last_error = no_deployment_error(target->name, picked.none);
-          last_class = picked.none.context_window ? router::ErrorClass::kContextWindow : router::ErrorClass::kRateLimit;
-          pre_call_context = picked.none.context_window && !attempted;
-        }
-        break;
-      }
-      const router::Route& route = *picked.route;
-      out.deployment_id = route.deployment->id;
-      out.route_index = route.index;
-      out.api_base = route.reported_base;
-
-      const AttemptTimeout attempt_timeout = attempt_timeout_for(snap->config->upstream, *route.deployment, fields,
-                                                                 timeout, deadline);
-      out.timeout_s = std::chrono::duration<double>(attempt_timeout.configured).count();
-      AttemptResult result;
-      attempted = true;
-      if (on_requested && (fields.mock_testing_fallbacks || fields.mock_testing_rate_limit_error)) {
-        result = mock_testing_failure(fields.mock_testing_rate_limit_error, target->name);  // guard unclaims
-      } else {
-        const auto t0 = Clock::now();
-        guard->called = true;
-        out.usage = {};
-        out.ttft_s = 0;
-        out.stream_failure.reset();
-        result = co_await attempt(ex, endpoint, *parsed, route, *target, attempt_timeout, out);
-        // Every error of an attempt passes here on its way to the client (streams: relay_stream).
-        if (result.error) api::Redactor(route.provider->secrets(*route.deployment)).redact(*result.error);
-        guard->actual_tokens = out.usage.present ? out.usage.total_tokens : estimate;
-        const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-        metrics::DeploymentMetrics& dm = *snap->deployment_metrics[route.index];
-        if (out.stream_failure) {
-          // The client got the head and some chunks, so no retry; the deployment still failed.
-          result.cls = *out.stream_failure;
-          result.error = api::make_error(Errc::kUpstreamProtocol, "stream broken");
-        }
-        if (!result.error) {
-          router.record_success(route, fields.stream, seconds, out.ttft_s, out.usage.completion_tokens, unix_ms_now());
-          dm.success(metrics::Seconds(seconds), static_cast<std::uint64_t>(std::max<std::int64_t>(0, out.usage.completion_tokens)));
-          if (fields.stream && out.ttft_s > 0) dm.time_to_first_token(metrics::Seconds(out.ttft_s));
-        } else {
-          dm.failure(result.cls);
-          // A timeout the client chose is the client's: it does not count against the deployment.
-          const bool clients_timeout = result.cls == router::ErrorClass::kTimeout && timeout.from_request;
-          const auto cooled = clients_timeout ? std::nullopt
-                                              : router.record_failure(route, result.cls, result.retry_after,
-                                                                      attempt_timeout.total, unix_ms_now());
-          if (cooled && shared_) shared_->publish_cooldown(route, unix_ms_now() + cooled->count());
-          if (cooled) {
-            dm.cooled_down(static_cast<int>(result.error->status));
-            log_->warn("request_id={} msg=\"deployment cooling down\" deployment={} class={} seconds={:.1f}",
-                       out.request_id, route.deployment->id, router::exception_class_name(result.cls),
-                       std::chrono::duration<double>(*cooled).count());
-          }
-        }
-        const auto state = static_cast<metrics::DeploymentState>(router.health(route, unix_ms_now()));
-        dm.set_state(state);
-        if (snap->alerter) snap->alerter->deployment_state(*route.deployment, state);
-      }
-      guard.reset();
-      if (result.answered && !on_requested) snap->model_metrics(requested_group).fallback(target->name, true);
-      if (result.answered) co_return std::nullopt;
-      last_error = std::move(result.error);
-      last_class = result.cls;
-      tried.push_back(route.index);
-      if (ex.draining() || Clock::now() >= deadline ||
-          retries_in_group >= router.retries_for(last_class, route, fields.num_retries)) {
-        break;
-      }
-      // Another deployment that has not failed this request goes at once; the same one again
-      // after a backoff (which must fit in the deadline); none available now ends the retries.
-      const router::PickInput peek_input{.tags = tags,
-                                         .estimated_prompt_tokens = estimate,
-                                         .stream = fields.stream,
-                                         .tried = tried};
-      const router::PickResult peek = router.pick(*target, peek_input, unix_ms_now(), rng_);
-      if (!peek.route) break;
-      const bool fresh = std::find(tried.begin(), tried.end(), peek.route->index) == tried.end();
-      if (!fresh) {
-        const auto wait = router.backoff(retries_in_group + 1, result.retry_after, rng_);
-        if (Clock::now() + wait >= deadline) break;
-        co_await sleep_for(wait);
-      }
-      ++retries_in_group;
-      ++out.attempted_retries;
-      snap->model_metrics(requested_group).retry();
+  const router::RequestTimeout timeout =
+      router::request_timeout(snap->config->upstream, fields, req["x-litellm-timeout"]);
+  router::PlanRequest plan_request{.tags = std::move(tags),
+                                   .estimated_prompt_tokens = estimate,
+                                   .stream = fields.stream,
+                                   .num_retries = fields.num_retries,
+                                   .fallbacks = fields.fallbacks,
+                                   .mock_testing_fallbacks = fields.mock_testing_fallbacks,
+                                   .mock_testing_rate_limit_error = fields.mock_testing_rate_limit_error,
+                                   .timeout = timeout,
+                                   .deadline = out.started + timeout.overall};
+  PlanEvents events(*snap, target->name, out.request_id, *log_);
+  // Access is decided for every group actually called: a fallback the key may not use is skipped.
+  auto fallback_access = [&principal, &snap](std::string_view name) -> std::optional<std::string> {
+    const auth::AccessDecision decision = auth::check_model_access(principal, name, snap->gate.catalog());
+    if (!decision.allowed) return std::nullopt;
+    return std::string(decision.model);
+  };
+  router::AttemptPlan plan(router, snap->config->upstream, std::move(*target), std::move(plan_request),
+                           fallback_access, events);
+  const auto plan_now = [&ex] { return router::PlanNow{SteadyClock::now(), unix_ms_now(), ex.draining()}; };
+  for (;;) {
+    const router::PlanStep step = plan.next(plan_now(), rng_);
+    if (step.kind == router::PlanStep::Kind::kFail) break;
+    if (step.kind == router::PlanStep::Kind::kWait) {
+      co_await sleep_for(step.wait);
+      continue;
     }
-
-    if (!on_requested) snap->model_metrics(requested_group).fallback(target->name, false);
-    // The group failed. The fallback list comes from the requested group and the first failure's
-    // class; a fallback that fails through the caller's fault ends the walk.
-    if (!on_requested && router::is_client_fault(last_class) && last_class != router::ErrorClass::kContextWindow) break;
-    if (!fallbacks_chosen) {
-      fallbacks_chosen = true;
-      const std::vector<std::string>* body_fallbacks = fields.fallbacks ? &*fields.fallbacks : nullptr;
-      fallback_queue = router.fallbacks_for(requested_target, last_class, body_fallbacks, pre_call_context);
-      std::reverse(fallback_queue.begin(), fallback_queue.end());  // popped from the back
-    }
-    std::optional<router::Target> next;
-    while (!next && !fallback_queue.empty()) {
-      // Access is decided for every group actually called: a fallback the key may not use (from
-      // the body, or the config's lists) is skipped and counted, never called.
-      const std::string name = std::move(fallback_queue.back());
-      fallback_queue.pop_back();
-      const auth::AccessDecision fallback_access = auth::check_model_access(principal, name, snap->gate.catalog());
-      if (!fallback_access.allowed) {
-        snap->model_metrics(requested_group).fallback_denied();
-        log_->info("request_id={} msg=\"fallback not allowed for this key, skipped\" group={}", out.request_id,
-                   capped_name(name));
+    const router::Route& route = *step.route;
+    if (shared_ && shared_->admits_exactly(route)) {
+      // The rpm limit holds exactly across replicas: admission comes from Redis.
+      const bool admitted = co_await shared_->admit_rpm(route, unix_ms_now());
+      if (!admitted) {
+        plan.on_denied();
         continue;
       }
-      next = router.resolve(fallback_access.model);
-      if (!next) log_->warn("request_id={} msg=\"fallback group unknown\" group={}", out.request_id, capped_name(name));
     }
-    if (!next || Clock::now() >= deadline || ex.draining()) break;
-    target = std::move(next);
-    out.fallback_group = target->name;
-    ++out.attempted_fallbacks;
+    out.deployment_id = route.deployment->id;
+    out.route_index = route.index;
+    out.api_base = route.reported_base;
+    out.timeout_s = std::chrono::duration<double>(step.timeout.configured).count();
+    out.attempted_retries = plan.attempted_retries();
+    out.attempted_fallbacks = plan.attempted_fallbacks();
+    if (!plan.on_requested()) out.fallback_group = plan.target().name;
+
+    router::AttemptReport report;
+    if (step.simulated) {
+      report = plan.simulated_failure();
+    } else {
+      const auto t0 = SteadyClock::now();
+      plan.on_call();
+      out.usage = {};
+      out.ttft_s = 0;
+      out.stream_failure.reset();
+      AttemptResult result = co_await attempt(ex, endpoint, *parsed, route, plan.target(), step.timeout, out);
+      // Every error of an attempt passes here on its way to the client (streams: relay_stream).
+      if (result.error) api::Redactor(route.provider->secrets(*route.deployment)).redact(*result.error);
+      report = {.called = true,
+                .answered = result.answered,
+                .error = std::move(result.error),
+                .cls = result.cls,
+                .retry_after = result.retry_after,
+                .seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count(),
+                .ttft_s = out.ttft_s,
+                .total_tokens = out.usage.present ? std::optional(out.usage.total_tokens) : std::nullopt,
+                .completion_tokens = out.usage.completion_tokens};
+      if (out.stream_failure) {
+        // The client got the head and some chunks, so no retry; the deployment still failed.
+        report.cls = *out.stream_failure;
+        report.error = api::make_error(Errc::kUpstreamProtocol, "stream broken");
+      }
+    }
+    const bool called = report.called;
+    const bool answered = report.answered;
+    const std::optional<unsigned> failed_status =
+        report.error ? std::optional<unsigned>(report.error->status) : std::nullopt;
+    const router::ErrorClass cls = report.cls;
+    const double seconds = report.seconds;
+    const std::optional<std::chrono::milliseconds> cooled = plan.on_result(std::move(report), plan_now());
+    if (called) record_attempt(*snap, route, fields.stream, failed_status, cls, seconds, cooled, out);
+    if (answered) co_return std::nullopt;
   }
-  out.error_class = last_class;
-  co_return last_error;
+  out.attempted_retries = plan.attempted_retries();
+  out.attempted_fallbacks = plan.attempted_fallbacks();
+  if (!plan.on_requested()) out.fallback_group = plan.target().name;
+  out.error_class = plan.error_class();
+  co_return plan.take_error();
+}
+
+void ProxyHandler::record_attempt(const Snapshot& snap, const router::Route& route, bool stream,
+                                  std::optional<unsigned> failed_status, router::ErrorClass cls, double seconds,
+                                  std::optional<std::chrono::milliseconds> cooled, const CallOutcome& out) {
+  metrics::DeploymentMetrics& dm = *snap.deployment_metrics[route.index];
+  const std::int64_t now = unix_ms_now();
+  if (!failed_status) {
+    dm.success(metrics::Seconds(seconds),
+               static_cast<std::uint64_t>(std::max<std::int64_t>(0, out.usage.completion_tokens)));
+    if (stream && out.ttft_s > 0) dm.time_to_first_token(metrics::Seconds(out.ttft_s));
+  } else {
+    dm.failure(cls);
+    if (cooled && shared_) shared_->publish_cooldown(route, now + cooled->count());
+    if (cooled) {
+      dm.cooled_down(static_cast<int>(*failed_status));
+      log_->warn("request_id={} msg=\"deployment cooling down\" deployment={} class={} seconds={:.1f}",
+                 out.request_id, route.deployment->id, router::exception_class_name(cls),
+                 std::chrono::duration<double>(*cooled).count());
+    }
+  }
+  const auto state = static_cast<metrics::DeploymentState>(snap.router.health(route, now));
+  dm.set_state(state);
+  if (snap.alerter) snap.alerter->deployment_state(*route.deployment, state);
 }
 
 asio::awaitable<std::optional<api::ApiError>> ProxyHandler::handle_messages(http::Exchange& ex,
@@ -693,7 +524,7 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::count_tokens(http::E
 
 asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::Endpoint endpoint,
                                                      const api::ParsedRequest& parsed, const router::Route& route,
-                                                     const router::Target& target, const AttemptTimeout& timeout,
+                                                     const router::Target& target, const router::AttemptTimeout& timeout,
                                                      CallOutcome& out) {
   AttemptResult result;
   const config::Deployment& deployment = *route.deployment;
@@ -745,9 +576,9 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
   upstream_request->first_byte_timeout = timeout.first_byte;
   upstream_request->chunk_timeout = timeout.between_chunks;
 
-  auto t0 = Clock::now();
+  auto t0 = SteadyClock::now();
   auto response = co_await upstream_.send(std::move(*upstream_request));
-  out.upstream_wait += Clock::now() - t0;
+  out.upstream_wait += SteadyClock::now() - t0;
   if (!response) {
     result.cls = router::classify_errc(response.error().errc);
     result.error = response.error();
@@ -755,20 +586,17 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
   }
   http::UpstreamResponse& resp = **response;
   if (resp.status() >= 400) {
-    t0 = Clock::now();
+    t0 = SteadyClock::now();
     auto body = co_await resp.read_all(kMaxUpstreamErrorBody);
-    out.upstream_wait += Clock::now() - t0;
+    out.upstream_wait += SteadyClock::now() - t0;
     const std::string error_body = body ? std::move(*body) : std::string();
-    const std::string retry_after = resp.header("retry-after");
-    std::string reset = resp.header("x-ratelimit-reset-requests");
-    if (reset.empty()) reset = resp.header("x-ratelimit-reset-tokens");
-    const router::Classified classified =
-        router::classify_response(resp.status(), error_body, retry_after, reset, unix_ms_now() / 1000);
-    result.cls = classified.cls;
-    result.retry_after = classified.retry_after;
-    std::string error_type;  // the vendor's error-type header, when it has one (Bedrock)
-    if (!provider.error_type_header().empty()) error_type = resp.header(provider.error_type_header());
-    result.error = provider.map_typed_error(resp.status(), error_body, retry_after, error_type);
+    // The vendor reads its own answer once: the client's error, the class, the delay it asks for.
+    const providers::HeaderLookup header = [&resp](std::string_view name) { return resp.header(name); };
+    providers::UpstreamFailure failure =
+        provider.classify_error(resp.status(), error_body, header, unix_ms_now() / 1000);
+    result.cls = failure.cls;
+    result.retry_after = failure.retry_after;
+    result.error = std::move(failure.error);
     co_return result;
   }
   if (fields.stream && resp.has_content_type(provider.stream_content_type())) {
@@ -778,9 +606,9 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
     result.answered = true;
     co_return result;
   }
-  t0 = Clock::now();
+  t0 = SteadyClock::now();
   auto body = co_await resp.read_all(kMaxUpstreamBody);
-  out.upstream_wait += Clock::now() - t0;
+  out.upstream_wait += SteadyClock::now() - t0;
   if (!body) {
     result.cls = router::classify_errc(body.error().errc);
     result.error = body.error();
@@ -795,11 +623,10 @@ asio::awaitable<AttemptResult> ProxyHandler::attempt(http::Exchange& ex, api::En
     if (translated && out.anthropic_client) translated = providers::chat_response_to_message(*translated);
   }
   if (!translated) {
-    // Some vendors refuse inside a 200 (Gemini's blocked prompt): the error's own class decides.
-    result.cls = translated.error().errc == Errc::kUpstreamStatus
-                     ? router::classify_response(translated.error().status, api::error_json(translated.error()), {}, {}, 0).cls
-                     : router::ErrorClass::kServerError;
-    result.error = translated.error();
+    // Some vendors refuse inside a 200 (Gemini's blocked prompt): the provider classifies it.
+    providers::UpstreamFailure failure = provider.classify_translated_error(translated.error());
+    result.cls = failure.cls;
+    result.error = std::move(failure.error);
     co_return result;
   }
   if (out.snapshot->gate.priced(route.index)) out.response_cost = out.snapshot->gate.cost(route.index, out.usage);
@@ -814,17 +641,17 @@ asio::awaitable<std::optional<api::ApiError>> ProxyHandler::fetch_token(const pr
                                                                         const config::Deployment& deployment,
                                                                         http::UpstreamRequest request,
                                                                         std::int64_t now_s, CallOutcome& out) {
-  const auto t0 = Clock::now();
+  const auto t0 = SteadyClock::now();
   auto response = co_await upstream_.send(std::move(request));
   if (!response) {
-    out.upstream_wait += Clock::now() - t0;
+    out.upstream_wait += SteadyClock::now() - t0;
     api::ApiError e = response.error();
     e.status = 401;
     e.message = "Could not fetch the deployment's access token: " + e.message;
     co_return e;
   }
   auto body = co_await (*response)->read_all(kMaxUpstreamErrorBody);
-  out.upstream_wait += Clock::now() - t0;
+  out.upstream_wait += SteadyClock::now() - t0;
   const std::string text = body ? std::move(*body) : std::string();
   co_return provider.accept_token(deployment, (*response)->status(), text, now_s);
 }

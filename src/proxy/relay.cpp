@@ -30,7 +30,7 @@ std::int64_t unix_now() {
 
 /// The headers LiteLLM clients read, computed at the moment the response head is sent.
 http::HeaderList response_headers(const CallOutcome& out) {
-  const double total = to_ms(Clock::now() - out.started);
+  const double total = to_ms(SteadyClock::now() - out.started);
   const double overhead = std::max(0.0, total - to_ms(out.upstream_wait));
   http::HeaderList h;
   h.reserve(11);
@@ -75,7 +75,7 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
   }
   providers::Provider::CostFn cost;
   if (out.route_index && out.snapshot->gate.priced(*out.route_index)) {
-    cost = [snap = out.snapshot, route = *out.route_index](const providers::Usage& u) { return snap->gate.cost(route, u); };
+    cost = [snap = out.snapshot, route = *out.route_index](const api::Usage& u) { return snap->gate.cost(route, u); };
   }
   auto translator = provider.make_stream_translator(req.fields.client_wants_usage, std::move(cost));
   const std::unique_ptr<http::StreamDecoder> decoder = provider.make_stream_decoder();
@@ -94,7 +94,7 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
   // cut) still spent tokens: it is billed what it sent, about one token per event (streams send a
   // token or a few per event), and the prompt at four bytes a token — never zero.
   auto usage_so_far = [&] {
-    providers::Usage u = translator->usage();
+    api::Usage u = translator->usage();
     if (translator->finished()) return u;
     u.completion_tokens = std::max(u.completion_tokens, events_seen);
     u.prompt_tokens = std::max(u.prompt_tokens, static_cast<std::int64_t>(req.fields.prompt_bytes / 4) + 1);
@@ -102,9 +102,9 @@ asio::awaitable<void> ProxyHandler::relay_stream(http::Exchange& ex, http::Upstr
     return u;
   };
   for (;;) {
-    const auto t0 = Clock::now();
+    const auto t0 = SteadyClock::now();
     auto piece = co_await response.read_some();
-    const auto t1 = Clock::now();
+    const auto t1 = SteadyClock::now();
     out.upstream_wait += t1 - t0;
     if (out.ttft_s == 0) {
       out.ttft_s = std::chrono::duration<double>(t1 - out.attempt_started).count();

@@ -1,5 +1,6 @@
 // The end of an LLM request's accounting (docs/spend.md): its cost settles the limiter's charge,
-// its spend event goes to the control plane's journal and queue, and the spend metrics count it.
+// its spend event goes to the spend sink (the spend writer's journal and queue), and the spend
+// metrics count it.
 // Runs before the last byte of a successful answer is written, so a client that got its answer
 // has its spend journaled even if the process dies right after.
 #include <fmt/format.h>
@@ -26,7 +27,7 @@ void ProxyHandler::settle_request(CallOutcome& out, bool success, std::string_vi
   if (out.settled || !out.endpoint) return;
   out.settled = true;
   const Snapshot& snap = *out.snapshot;
-  const providers::Usage& usage = out.usage;
+  const api::Usage& usage = out.usage;
   const double cost = out.route_index ? snap.gate.cost(*out.route_index, usage) : 0.0;
   std::vector<SpendTarget> targets;
   if (out.limit) {
@@ -61,10 +62,10 @@ void ProxyHandler::settle_request(CallOutcome& out, bool success, std::string_vi
     }
   }
 
-  admin::ControlPlane* control = snap.gate.control();
-  if (control == nullptr) return;  // no database: spend is counted in metrics only
+  spend::SpendSink* sink = snap.gate.spend_sink();
+  if (sink == nullptr) return;  // no database: spend is counted in metrics only
   const std::int64_t now = unix_ms_now();
-  db::SpendEvent e;
+  spend::SpendEvent e;
   e.request_id = out.request_id;
   e.call_type = call_type(*out.endpoint);
   e.api_key = key;
@@ -114,7 +115,7 @@ void ProxyHandler::settle_request(CallOutcome& out, bool success, std::string_vi
   for (SpendTarget& t : targets) {
     e.deltas.push_back({.entity = t.entity, .id = std::move(t.id), .amount = cost, .window_ms = t.window_ms, .model = std::move(t.model)});
   }
-  control->record(std::move(e));
+  sink->record(std::move(e));
 }
 
 }  // namespace tollgate::proxy

@@ -14,7 +14,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/use_future.hpp>
 #include <fmt/format.h>
 #include <spdlog/logger.h>
 
@@ -328,12 +327,6 @@ asio::awaitable<bool> SharedState::admit_rpm(const Route& route, std::int64_t no
   // Full across the replicas: local picks skip it until the next sync says otherwise.
   route.state->remote_requests.store(limit, std::memory_order_relaxed);
   co_return false;
-}
-
-void SharedState::sync_now() {
-  Impl* impl = impl_.get();
-  auto done = asio::co_spawn(impl->io, impl->sync_once(), asio::use_future);
-  done.get();
 }
 
 }  // namespace tollgate::router

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "tollgate/config/config.hpp"
-#include "tollgate/providers/provider.hpp"
+#include "tollgate/api/usage.hpp"
 
 namespace tollgate::spend {
 namespace {
@@ -56,7 +56,7 @@ DeploymentPrice DeploymentPrice::resolve(const config::Deployment& d, const Pric
   return p;
 }
 
-double DeploymentPrice::cost(const providers::Usage& usage, WallTime now) const {
+double DeploymentPrice::cost(const api::Usage& usage, WallTime now) const {
   if (!priced_) return 0;
   const ModelPrice* table = entry_ ? &entry_->at(now) : nullptr;
   const std::int64_t prompt = non_negative(usage.prompt_tokens);

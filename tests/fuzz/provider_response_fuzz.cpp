@@ -1,7 +1,7 @@
 // Each provider adapter on a whole upstream answer: Provider::translate_response (then, for an
-// Anthropic-SDK client, providers::chat_response_to_message) on a success, and map_typed_error plus
-// router::classify_response on an error status, as ProxyHandler::attempt calls them; the Anthropic
-// adapter's messages_usage on a passed-through Messages answer.
+// Anthropic-SDK client, providers::chat_response_to_message, and classify_translated_error on its
+// error) on a success, and classify_error on an error status, as ProxyHandler::attempt calls them;
+// the Anthropic adapter's messages_usage on a passed-through Messages answer.
 // Input: [provider][options: bits 0-1 endpoint, bit 2 Anthropic-SDK client, bits 3-6 status,
 // bit 7 header lines][retry-after\nratelimit-reset\nerror-type\n, when bit 7][body].
 #include <array>
@@ -11,7 +11,6 @@
 #include "fuzz/fuzz_support.hpp"
 #include "providers/anthropic/messages_inbound.hpp"
 #include "tollgate/api/json_scan.hpp"
-#include "tollgate/router/error_class.hpp"
 
 namespace api = tollgate::api;
 
@@ -52,23 +51,31 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string body(rest);
 
   if (status >= 400) {
-    const auto classified = tollgate::router::classify_response(status, body, retry_after, reset, 1'700'000'000);
-    if (classified.retry_after) TOLLGATE_FUZZ_CHECK(classified.retry_after->count() >= 0);
-    check_error(p.provider->map_typed_error(status, body, retry_after, error_type));
+    // The three lines stand for every vendor's retry headers and Bedrock's exception header.
+    const tollgate::providers::HeaderLookup header = [&](std::string_view name) {
+      if (name == "retry-after" || name == "retry-after-ms") return std::string(retry_after);
+      if (name.starts_with("x-ratelimit-reset") || name.ends_with("-reset")) return std::string(reset);
+      if (name == "x-amzn-errortype") return std::string(error_type);
+      if (name.starts_with("anthropic-ratelimit-")) return std::string("0");  // every limit exhausted
+      return std::string();
+    };
+    const auto failure = p.provider->classify_error(status, body, header, 1'700'000'000);
+    if (failure.retry_after) TOLLGATE_FUZZ_CHECK(failure.retry_after->count() >= 0);
+    check_error(failure.error);
     return 0;
   }
-  const tollgate::providers::Usage passthrough_usage = p.provider->messages_usage(body);
+  const tollgate::api::Usage passthrough_usage = p.provider->messages_usage(body);
   (void)passthrough_usage;
 
-  tollgate::providers::Usage usage;
+  tollgate::api::Usage usage;
   auto translated = p.provider->translate_response(endpoint, body, usage);
   if (translated && anthropic_client && endpoint == api::Endpoint::kChatCompletions) {
     translated = tollgate::providers::chat_response_to_message(*translated);
   }
   if (!translated) {
     check_error(translated.error());
-    // A refusal inside a 200 (Gemini's blocked prompt) is classified from its own error body.
-    (void)tollgate::router::classify_response(translated.error().status, api::error_json(translated.error()), {}, {}, 0);
+    // A refusal inside a 200 (Gemini's blocked prompt) is classified by its provider.
+    check_error(p.provider->classify_translated_error(translated.error()).error);
     return 0;
   }
   // The client receives one JSON object.

@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool client_wants_usage = (options & 1) != 0;
   providers::Provider::CostFn cost;
   if (options & 2) {
-    cost = [](const providers::Usage& u) {
+    cost = [](const api::Usage& u) {
       return static_cast<double>(u.prompt_tokens) * 2.5e-6 + static_cast<double>(u.completion_tokens) * 1e-5;
     };
   }
@@ -82,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   check_client_sse(client);
-  const providers::Usage& usage = translator->usage();
+  const api::Usage& usage = translator->usage();
   (void)usage;
   return 0;
 }

@@ -61,7 +61,7 @@ std::string chat(const std::string& model, int max_tokens = 2) {
 
 class AdminTest : public ::testing::TestWithParam<std::string> {
  protected:
-  AdminTest() : gw_(config_for(GetParam())) {}
+  AdminTest() : gw_(config_for(GetParam()), {}, {.clock = &clock_}) {}
 
   Json admin(const std::string& path, const Json& body, unsigned expect = 200) {
     HttpResponse r = gw_.post(path, body.dump());
@@ -75,6 +75,7 @@ class AdminTest : public ::testing::TestWithParam<std::string> {
   }
   std::string new_key(const Json& fields) { return admin("/key/generate", fields)["key"].get<std::string>(); }
 
+  ManualClock clock_;  // the gateway's time: tests move it past expiries and budget windows
   Gateway gw_;
 };
 
@@ -117,7 +118,7 @@ TEST_P(AdminTest, UnknownExpiredAndMissingKeysAreRejected) {
   EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), Headers{}).status, 401u);
   const std::string expiring = new_key({{"duration", "1s"}});
   EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(expiring)).status, 200u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  clock_.advance(std::chrono::milliseconds(1100));
   HttpResponse expired = gw_.post("/v1/chat/completions", chat("cheap"), bearer(expiring));
   EXPECT_EQ(expired.status, 401u);
   EXPECT_NE(expired.body.find("Expired Key"), std::string::npos);
@@ -588,7 +589,7 @@ TEST_P(AdminTest, BudgetWindowResetsSpend) {
   const std::string key = new_key({{"max_budget", kRequestCost}, {"budget_duration", "2s"}});
   EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);
   EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 400u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  clock_.advance(std::chrono::milliseconds(2100));
   EXPECT_EQ(gw_.post("/v1/chat/completions", chat("cheap"), bearer(key)).status, 200u);  // a new window
 }
 

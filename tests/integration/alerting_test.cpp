@@ -6,7 +6,7 @@
 
 #include <spdlog/sinks/null_sink.h>
 
-#include <thread>
+#include <functional>
 
 #include "integration/gateway_fixture.hpp"
 #include "support/eventually.hpp"
@@ -43,11 +43,26 @@ std::vector<Json> payloads(const FakeWebhook& hook) {
   return out;
 }
 
-// Waits for `n` POSTs, then a little longer to see that no more follow.
-bool exactly(const FakeWebhook& hook, std::size_t n) {
+// Every alert `alerter` raised so far was delivered or given up: nothing is left to post.
+bool settled(const alerting::Alerter* alerter) {
+  if (alerter == nullptr) return true;
+  const alerting::Alerter::Stats s = alerter->stats();
+  return s.delivered + s.failed == s.raised;
+}
+
+// Waits for `n` POSTs, then until nothing is left that could post another (`idle`): no more follow.
+bool exactly(const FakeWebhook& hook, std::size_t n, const std::function<bool()>& idle) {
   if (!eventually([&] { return hook.request_count() >= n; })) return false;
-  std::this_thread::sleep_for(300ms);
+  if (!eventually(idle)) return false;
   return hook.request_count() == n;
+}
+// Through the gateway: no request is still being handled (a request reports what it saw after
+// answering) and the gateway's alerter has nothing left to post.
+bool exactly(const FakeWebhook& hook, std::size_t n, Gateway& gw) {
+  return exactly(hook, n, [&] { return gw.app().active_requests() == 0 && settled(gw.app().alerter()); });
+}
+bool exactly(const FakeWebhook& hook, std::size_t n, const alerting::Alerter& alerter) {
+  return exactly(hook, n, [&] { return settled(&alerter); });
 }
 
 bool has_line(const std::string& metrics, const std::string& line) {
@@ -81,7 +96,7 @@ TEST(AlertingGatewayTest, SoftBudgetAndBudgetExceededPostOnceEach) {
   }
   ASSERT_GE(refused, 4);  // many refusals, one alert
 
-  ASSERT_TRUE(exactly(hook, 2)) << hook.request_count();
+  ASSERT_TRUE(exactly(hook, 2, gw)) << hook.request_count();
   const auto requests = hook.requests();
   for (const auto& r : requests) {
     EXPECT_EQ(r.method, "POST");
@@ -135,7 +150,7 @@ TEST(AlertingGatewayTest, DeploymentOutagePostsOnce) {
     ASSERT_EQ(r.status, 200u) << r.body;
     EXPECT_EQ(r.header("x-litellm-model-id"), "dep-b");
   }
-  ASSERT_TRUE(exactly(hook, 1)) << hook.request_count();
+  ASSERT_TRUE(exactly(hook, 1, gw)) << hook.request_count();
   const Json alert = payloads(hook).at(0);
   EXPECT_EQ(alert["tollgate"]["type"], "deployment_outage");
   EXPECT_EQ(alert["tollgate"]["entity"], "deployment");
@@ -169,7 +184,7 @@ TEST(AlertingGatewayTest, FallbackRateCrossingPostsOnce) {
       EXPECT_EQ(hook.request_count(), 0u);
     }
   }
-  ASSERT_TRUE(exactly(hook, 1)) << hook.request_count();
+  ASSERT_TRUE(exactly(hook, 1, gw)) << hook.request_count();
   const Json alert = payloads(hook).at(0);
   EXPECT_EQ(alert["tollgate"]["type"], "fallback_rate");
   EXPECT_EQ(alert["tollgate"]["entity"], "model_group");
@@ -186,7 +201,7 @@ TEST(AlertingGatewayTest, NoAlertingConfiguredPostsNothing) {
   Gateway gw(fake_config("http://127.0.0.1:9", extras));
   HttpResponse r = gw.post("/v1/chat/completions", chat("gpt-fake", {{"mock_testing_fallbacks", true}}));
   EXPECT_NE(r.status, 200u);  // no fallbacks configured
-  EXPECT_TRUE(exactly(hook, 0));
+  EXPECT_TRUE(exactly(hook, 0, gw));
 }
 
 // ---- delivery ----------------------------------------------------------------------------------
@@ -197,7 +212,7 @@ class AlertDeliveryTest : public ::testing::Test {
     settings.channels = {"webhook"};
     settings.webhook_url = hook_.url();
     auto log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-    return std::make_unique<alerting::Alerter>(settings, config::UpstreamSettings{}, metrics_, log);
+    return std::make_unique<alerting::Alerter>(settings, config::UpstreamSettings{}, metrics_, log, clock_);
   }
   static alerting::Alert alert(int n) {
     alerting::Alert a;
@@ -211,6 +226,7 @@ class AlertDeliveryTest : public ::testing::Test {
 
   FakeWebhook hook_;
   metrics::Metrics metrics_{[](std::string_view) { return false; }};
+  SystemClock clock_;
 };
 
 TEST_F(AlertDeliveryTest, ServerErrorsAreRetriedUntilDelivered) {
@@ -241,7 +257,7 @@ TEST_F(AlertDeliveryTest, ClientErrorsAreNotRetried) {
   auto alerter = make({});
   alerter->raise(alert(1));
   ASSERT_TRUE(eventually([&] { return alerter->stats().failed == 1; }));
-  EXPECT_TRUE(exactly(hook_, 1));
+  EXPECT_TRUE(exactly(hook_, 1, *alerter));
 }
 
 TEST_F(AlertDeliveryTest, ASlowWebhookTimesOut) {
@@ -281,7 +297,7 @@ TEST_F(AlertDeliveryTest, DisabledTypesAreNeitherCountedNorSent) {
   auto alerter = make(settings);
   alerter->raise(alert(1));  // spend_write_failure: not a budget alert
   alerter->soft_budget("team:t1", 0, 2, 1);
-  ASSERT_TRUE(exactly(hook_, 1));
+  ASSERT_TRUE(exactly(hook_, 1, *alerter));
   EXPECT_EQ(Json::parse(hook_.requests().at(0).body)["tollgate"]["type"], "soft_budget");
   EXPECT_EQ(alerter->stats().raised, 1u);
 }
@@ -292,7 +308,7 @@ TEST_F(AlertDeliveryTest, SpendWriterFailuresPostOncePerOutage) {
   alerter->spend_write_failed("database is locked");
   alerter->spend_write_succeeded();
   alerter->spend_write_failed("disk I/O error");
-  ASSERT_TRUE(exactly(hook_, 2));
+  ASSERT_TRUE(exactly(hook_, 2, *alerter));
   const std::vector<Json> posted = payloads(hook_);
   EXPECT_EQ(posted[0]["tollgate"]["values"]["error"], "database is locked");
   EXPECT_EQ(posted[1]["tollgate"]["values"]["error"], "disk I/O error");

@@ -84,10 +84,17 @@ TEST_F(FaultsTest, SlowHeadersPastTheRequestTimeoutAre408) {
 }
 
 TEST_F(FaultsTest, StreamTimeoutBoundsTimeToFirstByte) {
+  constexpr auto kStreamTimeout = 300ms;  // slow-stream's stream_timeout
   json body = json::parse(chat_with({{"hang", true}}, true));
   body["model"] = "slow-stream";
+  const auto t0 = std::chrono::steady_clock::now();
   HttpResponse r = gw_->post("/v1/chat/completions", body.dump());
+  const auto waited = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(r.status, 408u);
+  // The upstream never answers: the gateway gives up at the stream timeout, not before and not
+  // much after (the tolerance covers a loaded machine and sanitizer builds).
+  EXPECT_GE(waited, kStreamTimeout);
+  EXPECT_LT(waited, kStreamTimeout + 1500ms);
 }
 
 TEST_F(FaultsTest, UnreachableUpstreamIs502ConnectionError) {

@@ -16,6 +16,7 @@
 #include "support/temp_dir.hpp"
 #include "tollgate/app/app.hpp"
 #include "tollgate/config/loader.hpp"
+#include "tollgate/core/clock.hpp"
 
 namespace tollgate::testing {
 
@@ -30,6 +31,7 @@ inline Headers auth_headers(Headers extra = {}) {
 struct GatewayOptions {
   bool reloadable = false;                                // App gets a source: set_config() + reload
   std::function<void(config::Config&)> adjust;            // applied after loading (and on each reload)
+  const Clock* clock = nullptr;                           // the app's time (a ManualClock); null: the system's
 };
 
 class Gateway {
@@ -65,7 +67,7 @@ class Gateway {
     auto log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
     app::ConfigSource source;
     if (options.reloadable) source = load;
-    app_ = std::make_unique<app::App>(std::move(*loaded.config), log, std::move(source));
+    app_ = std::make_unique<app::App>(std::move(*loaded.config), log, std::move(source), options.clock);
     port_ = app_->start();
   }
   ~Gateway() {

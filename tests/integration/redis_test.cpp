@@ -159,7 +159,7 @@ TEST_F(RedisTest, CommandRoundTrip) {
 
   Result<RedisReply> missing = run(conn, {"GET", "no-such-key"});
   ASSERT_TRUE(missing);
-  EXPECT_TRUE(missing->is_nil());
+  EXPECT_EQ(missing->type, RedisReply::Type::kNil);
 
   // Binary-safe arguments and an array reply.
   const std::string binary("a\0b\r\nc", 6);

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <array>
 #include <atomic>
 #include <fstream>
 #include <future>
@@ -50,14 +51,16 @@ class ReloadTest : public ::testing::Test {
 
 TEST_F(ReloadTest, ReloadUnderLoadAddsADeploymentWithoutFailingARequest) {
   Gateway gw(config_with(fake_.port(), {"a", "b"}), {}, {.reloadable = true});
+  constexpr int kThreads = 4;
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0};
   std::atomic<int> failed{0};
+  std::array<std::atomic<int>, kThreads> answered{};  // per load thread
   std::string first_failure;
   std::mutex failure_mu;
   std::vector<std::thread> load;
-  for (int t = 0; t < 4; ++t) {
-    load.emplace_back([&, port = gw.port()] {
+  for (int t = 0; t < kThreads; ++t) {
+    load.emplace_back([&, t, port = gw.port()] {
       HttpConnection conn(port);
       while (!stop.load()) {
         HttpResponse r = conn.request("POST", "/v1/chat/completions", chat("gpt-fake"), auth_headers());
@@ -68,10 +71,24 @@ TEST_F(ReloadTest, ReloadUnderLoadAddsADeploymentWithoutFailingARequest) {
           const std::lock_guard lock(failure_mu);
           if (first_failure.empty()) first_failure = std::to_string(r.status) + " " + r.body;
         }
+        ++answered[t];
       }
     });
   }
-  std::this_thread::sleep_for(200ms);
+  // Returns once every load thread has had `n` answers to requests it sent after the call (one
+  // more answer than that: the first may be to a request sent before): from then on no request
+  // started before the call is still in flight.
+  auto answered_after_now = [&](int n) {
+    std::array<int, kThreads> from{};
+    for (int t = 0; t < kThreads; ++t) from[t] = answered[t].load();
+    return eventually([&] {
+      for (int t = 0; t < kThreads; ++t) {
+        if (answered[t].load() < from[t] + n + 1) return false;
+      }
+      return true;
+    });
+  };
+  EXPECT_TRUE(answered_after_now(5));
   // Five reloads while the load runs: add c (and a new group), drop a, put a back, ...
   const std::string extra = "  - model_name: new-group\n    litellm_params: {model: openai/fake-model, api_base: \"" +
                             fake_deployment_base(fake_.port(), "n") + "\", api_key: sk-upstream}\n    model_info: {id: n}\n";
@@ -84,10 +101,10 @@ TEST_F(ReloadTest, ReloadUnderLoadAddsADeploymentWithoutFailingARequest) {
     EXPECT_EQ(r.json()["status"], "reloaded");
     EXPECT_EQ(r.json()["config_version"], ++expected_version);
     EXPECT_EQ(r.json()["deployments"], ids.size() + 1);
-    std::this_thread::sleep_for(150ms);
+    EXPECT_TRUE(answered_after_now(5));  // requests on this version
   }
   const std::size_t a_before = hits_of(fake_, "a");
-  std::this_thread::sleep_for(200ms);  // the last version (b, c) alone
+  EXPECT_TRUE(answered_after_now(5));  // the last version (b, c) alone
   stop = true;
   for (auto& t : load) t.join();
 
@@ -205,7 +222,10 @@ TEST_F(ReloadTest, SighupReloadsTheRealBinary) {
   // A broken file on the next SIGHUP: logged, nothing changes, the process keeps serving.
   std::ofstream(path) << "model_list: [";
   ASSERT_EQ(::kill(gw.pid(), SIGHUP), 0);
-  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(eventually([&] {
+    const std::string metrics = http_request(gw.port(), "GET", "/metrics", {}, auth_headers()).body;
+    return metrics.find("tollgate_config_reloads_total{result=\"rejected\"} 1") != std::string::npos;
+  }, 5s, 10ms));  // the process has read the broken file
   EXPECT_EQ(http_request(gw.port(), "POST", "/v1/chat/completions", chat("late"), auth_headers()).status, 200u);
   const json ready = http_request(gw.port(), "GET", "/health/readiness").json();
   EXPECT_EQ(ready["config_version"], 2);
@@ -266,7 +286,7 @@ TEST(ReadinessTest, ShutdownDelayAnswersNotReadyWhileStillServing) {
   fake.start();
   Gateway gw(fake_config(fake.base_url(), {.tollgate = ", shutdown_delay_seconds: 1"}));
   auto stopped = std::async(std::launch::async, [&] { return gw.app().shutdown(); });
-  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(eventually([&] { return gw.get("/health/readiness", {}).status == 503u; }, 5s, 5ms));  // the delay began
   HttpResponse ready = gw.get("/health/readiness", {});
   EXPECT_EQ(ready.status, 503u) << ready.body;
   EXPECT_EQ(ready.json()["status"], "draining");

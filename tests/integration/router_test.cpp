@@ -335,7 +335,12 @@ TEST_F(RouterTest, StreamBrokenAfterTheFirstByteIsNotRetriedButCountsAsAFailure)
   ASSERT_EQ(r.status, 200u);
   EXPECT_FALSE(parse_stream(r.body).error.is_null()) << r.body;
   EXPECT_EQ(hits(), Hits{"a"});
-  const std::string metrics = gw_->get("/metrics", {}).body;
+  // The client has its last byte before the gateway records the attempt: wait for the record.
+  std::string metrics;
+  EXPECT_TRUE(eventually([&] {
+    metrics = gw_->get("/metrics", {}).body;
+    return metrics.find("litellm_deployment_cooled_down_total{") != std::string::npos;
+  }, 2s)) << metrics;
   EXPECT_NE(metrics.find("litellm_deployment_failure_responses_total{api_base="), std::string::npos);
   EXPECT_NE(metrics.find("litellm_deployment_cooled_down_total{"), std::string::npos) << metrics;
   // Cooled down by that failure: the next stream goes to b.

@@ -286,7 +286,12 @@ TEST(SpendQueueTest, EventsBeyondTheQueueCapSpillToTheJournalAndAreStillStored) 
   const std::string key = Json::parse(made.body)["key"];
   for (int i = 0; i < 12; ++i) ASSERT_EQ(gw.post("/v1/chat/completions", chat(), bearer(key)).status, 200u);
   ASSERT_TRUE(eventually([&] { return Json::parse(gw.get("/spend/logs?api_key=" + key).body).size() == 12; }, 10s));
-  const std::string metrics = gw.get("/metrics", {}).body;
+  // The writer counts a batch just after the database has it: wait for the count too.
+  std::string metrics;
+  eventually([&] {
+    metrics = gw.get("/metrics", {}).body;
+    return sample(metrics, "tollgate_spend_written_total", {}) == 12;
+  }, 5s);
   EXPECT_GE(sample(metrics, "tollgate_spend_spilled_total", {}).value_or(0), 1.0);
   EXPECT_EQ(sample(metrics, "tollgate_spend_written_total", {}), 12);
   const Json info = Json::parse(gw.get("/key/info?key=" + key).body);

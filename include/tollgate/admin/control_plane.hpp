@@ -1,14 +1,14 @@
 #pragma once
 // The control plane's moving parts, wired once per process: the store, the key cache, the spend
-// writer (spend events journaled on disk, then stored in batches: multi-row spend-log inserts and
-// one increment per entity; nothing dropped while the database is away, nothing lost to kill -9),
-// spend-log retention, budget window resets, and cache invalidation across replicas (a Redis
-// stream, when Redis is configured). They run on one background thread of their own; request
-// threads only queue spend events and read the cache. See docs/spend.md and docs/admin-api.md.
+// writer (spend::SpendWriter: journal, queue and batched writes, on a thread of its own; see
+// docs/spend.md), spend-log retention, budget window resets, database health, and cache
+// invalidation across replicas (a Redis stream, when Redis is configured). All but the spend
+// writer run on one background thread of their own; request threads only record spend events and
+// read the cache. See docs/admin-api.md.
 //
 // Thread safety: every public method may be called from any thread.
-// Lifetime: the destructor writes queued spend (waiting up to 5 s; what is left stays in the
-// journal for the next start) and joins the thread.
+// Lifetime: the destructor first writes queued spend (waiting up to 5 s; what is left stays in the
+// journal for the next start), then joins the threads.
 #include <atomic>
 #include <memory>
 #include <string>
@@ -17,6 +17,7 @@
 #include "tollgate/auth/key_cache.hpp"
 #include "tollgate/config/config.hpp"
 #include "tollgate/db/store.hpp"
+#include "tollgate/spend/spend_sink.hpp"
 
 namespace spdlog {
 class logger;
@@ -27,6 +28,10 @@ class Metrics;
 }
 namespace tollgate::alerting {
 class Alerter;
+}
+namespace tollgate::spend {
+class SpendWriter;
+class SpendWriterObserver;
 }
 
 namespace tollgate::admin {
@@ -51,16 +56,11 @@ class ControlPlane {
   auth::KeyCache& cache() { return cache_; }
   const config::Config& config() const { return *config_; }
 
-  /// Journals a finished request's spend event and queues it for the next batch write. Never
-  /// blocks on the database; past spend.max_queued_events the event waits in the journal only.
-  void record(db::SpendEvent event);
+  /// Where finished requests' spend events go (the spend writer).
+  spend::SpendSink& spend();
   /// An admin change: forgotten here at once, on the other replicas within ~100 ms (Redis) or the
   /// cache TTL (no Redis).
   void changed(db::Entity entity, const std::string& id);
-  /// Writes queued spend now and waits for it. True when nothing is left queued.
-  bool flush();
-  /// Spend events not yet in the database (in memory or only in the journal).
-  std::size_t pending_spend() const;
   /// True the first time (in this process) a scope's budget window crosses its soft budget, so
   /// the alert is raised once per window, not on every request after.
   bool first_soft_budget_alert(const std::string& scope, std::int64_t window_ms);
@@ -77,6 +77,8 @@ class ControlPlane {
   std::unique_ptr<db::Store> store_;
   auth::KeyCache cache_;
   std::atomic<bool> db_up_{true};
+  std::unique_ptr<spend::SpendWriterObserver> spend_report_;  // metrics, alerts and db_up_ for the writer
+  std::unique_ptr<spend::SpendWriter> spend_;
   std::shared_ptr<Impl> impl_;
 };
 

@@ -13,8 +13,8 @@
 // Thread safety: every member function but stop() may be called from any thread; stop() and the
 // destructor from the owner's. The rules are guarded by
 // one mutex per rule, held for a few map operations, never across I/O.
-// Lifetime: keeps a reference to `metrics`, which must outlive the Alerter. The destructor
-// stops delivery (see stop()).
+// Lifetime: keeps references to `metrics` and `clock`, which must outlive the Alerter. The
+// destructor stops delivery (see stop()).
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -27,6 +27,7 @@
 #include "tollgate/alerting/alert.hpp"
 #include "tollgate/alerting/alert_rules.hpp"
 #include "tollgate/config/config.hpp"
+#include "tollgate/core/clock.hpp"
 #include "tollgate/metrics/metrics.hpp"
 
 namespace spdlog {
@@ -39,12 +40,11 @@ class WebhookSender;  // src/alerting/webhook_sender.hpp
 
 class Alerter {
  public:
-  using WallClock = std::function<std::int64_t()>;  // unix milliseconds
-
   /// Starts the delivery thread when `settings.webhook_url` is set; without it alerts are only
-  /// counted and logged. `upstream` supplies the TLS verification settings.
+  /// counted and logged. `upstream` supplies the TLS verification settings. `clock`: the time
+  /// the rules' windows (the fallback rate's) are measured in.
   Alerter(const config::AlertingSettings& settings, const config::UpstreamSettings& upstream,
-          metrics::Metrics& metrics, std::shared_ptr<spdlog::logger> log, WallClock clock = nullptr);
+          metrics::Metrics& metrics, std::shared_ptr<spdlog::logger> log, const Clock& clock);
   ~Alerter();
   Alerter(const Alerter&) = delete;
   Alerter& operator=(const Alerter&) = delete;
@@ -82,7 +82,7 @@ class Alerter {
   config::AlertingSettings settings_;
   metrics::Metrics& metrics_;
   std::shared_ptr<spdlog::logger> log_;
-  WallClock clock_;
+  const Clock& clock_;
   std::mutex budget_mu_;
   BudgetAlerts budget_;
   std::mutex fallback_mu_;

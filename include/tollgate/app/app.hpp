@@ -4,6 +4,7 @@
 // config on request (SIGHUP in run_main, POST /config/reload from any worker).
 //
 // Thread safety: start and shutdown from the control thread; reload from any thread (serialised).
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,6 +18,14 @@
 
 namespace spdlog {
 class logger;
+}
+
+namespace tollgate {
+class Clock;
+}
+
+namespace tollgate::alerting {
+class Alerter;
 }
 
 namespace tollgate::app {
@@ -44,7 +53,10 @@ using ConfigSource = std::function<config::LoadResult()>;
 class App {
  public:
   /// `source`: where reload() reads the next config from; empty = reloading is refused.
-  App(config::Config config, std::shared_ptr<spdlog::logger> log, ConfigSource source = {});
+  /// `clock`: where the request path and the alerter read the time (tests pass a ManualClock);
+  /// null: the system's. A clock passed in must outlive the App.
+  App(config::Config config, std::shared_ptr<spdlog::logger> log, ConfigSource source = {},
+      const Clock* clock = nullptr);
   ~App();
   App(const App&) = delete;
   App& operator=(const App&) = delete;
@@ -60,6 +72,11 @@ class App {
   /// while running (listener, database, Redis, logging, spend, alerting, upstream TLS) keep their
   /// running values and are named in the outcome's warnings. An invalid config changes nothing.
   config::ReloadOutcome reload();
+
+  /// Requests being handled now, from their first byte to their settling (what shutdown waits for).
+  std::size_t active_requests() const;
+  /// The alerter, with general_settings.alerting; null otherwise.
+  const alerting::Alerter* alerter() const;
 
  private:
   struct Impl;

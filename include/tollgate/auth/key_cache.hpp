@@ -2,7 +2,7 @@
 // Virtual keys and end users in memory, so a request costs no database round trip.
 //
 // lookup(): a fresh entry answers at once; a miss (or an entry past its TTL) costs one load from
-// the store (Store::key_bundle: the key and the team, user and organization it refers to, in one
+// the store (KeyStore::key_bundle: the key and the team, user and organization it refers to, in one
 // job and one transaction on the store's threads). Unknown keys are
 // remembered for `negative_cache_ttl`. When the store cannot be reached, an entry that was known
 // keeps answering (stale) and an unknown key gets kDbUnavailable — the caller decides (503, or
@@ -11,6 +11,7 @@
 //
 // Time: steady clock for TTLs (injectable for tests).
 // Thread safety: every method may be called from any thread; the store must outlive the cache.
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -21,9 +22,9 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "tollgate/auth/key_store.hpp"
 #include "tollgate/auth/principal.hpp"
 #include "tollgate/config/config.hpp"
-#include "tollgate/db/store.hpp"
 
 namespace tollgate::auth {
 
@@ -31,7 +32,7 @@ class KeyCache {
  public:
   using Now = std::function<std::chrono::steady_clock::time_point()>;
 
-  KeyCache(db::Store& store, const config::ControlSettings& settings, Now now = {});
+  KeyCache(KeyStore& store, const config::ControlSettings& settings, Now now = {});
 
   /// The principal of a key (by its SHA-256 hex); null when no such key exists.
   boost::asio::awaitable<Result<std::shared_ptr<const Principal>>> lookup(std::string token);
@@ -40,7 +41,7 @@ class KeyCache {
 
   /// Forget what a change to this entity affects: the key itself; every key for a team, user,
   /// organization change; the end user; every end user for a budget change.
-  void invalidate(db::Entity entity, const std::string& id);
+  void invalidate(Entity entity, const std::string& id);
   void invalidate_all();
 
   std::uint64_t loads() const { return loads_.load(std::memory_order_relaxed); }
@@ -64,7 +65,7 @@ class KeyCache {
   template <class T>
   void put(Map<T>& map, const std::string& id, std::shared_ptr<const T> value);
 
-  db::Store& store_;
+  KeyStore& store_;
   config::ControlSettings settings_;
   Now now_;
   mutable std::shared_mutex mu_;

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tollgate/auth/budget_window.hpp"
-#include "tollgate/db/store.hpp"
+#include "tollgate/auth/key_store.hpp"
 
 namespace tollgate::auth {
 
@@ -68,12 +68,11 @@ struct Principal {
 };
 
 /// Limits of a record (key, team, user, organization, end user, or budget row).
-EntityLimits limits_of(const db::Record& record);
+EntityLimits limits_of(const Record& record);
 
 /// The principal of a key record and the records it refers to (any may be absent).
-Principal make_principal(const db::Record& key, const std::optional<db::Record>& team,
-                         const std::optional<db::Record>& user, const std::optional<db::Record>& organization,
-                         std::optional<std::string_view> team_role);
+Principal make_principal(const Record& key, const std::optional<Record>& team, const std::optional<Record>& user,
+                         const std::optional<Record>& organization, std::optional<std::string_view> team_role);
 
 /// SHA-256 hex (lower case) of a key: its id in the store.
 std::string hash_key(std::string_view key);

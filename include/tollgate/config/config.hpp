@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -100,6 +101,9 @@ enum class ErrorClass : std::uint8_t {
   kConnection,       // could not connect / connection dropped before an answer
 };
 inline constexpr std::size_t kErrorClassCount = 9;
+
+/// LiteLLM's exception class name ("RateLimitError", ...): metrics labels and logs.
+std::string_view exception_class_name(ErrorClass cls);
 
 /// Per-class overrides; unset classes use the router's defaults (docs/routing.md).
 using PerClass = std::array<std::optional<int>, kErrorClassCount>;

@@ -26,8 +26,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "tollgate/auth/key_store.hpp"
 #include "tollgate/config/config.hpp"
 #include "tollgate/core/errc.hpp"
+#include "tollgate/spend/spend_store.hpp"
 
 namespace spdlog {
 class logger;
@@ -37,17 +39,13 @@ namespace tollgate::db {
 
 namespace asio = boost::asio;
 
-enum class Entity { kKey, kTeam, kUser, kOrganization, kEndUser, kBudget };
-
-/// One row. For keys `id` is the SHA-256 hex of the key (the key itself is never stored).
-struct Record {
-  std::string id;
-  nlohmann::json data = nlohmann::json::object();  // LiteLLM's fields, except spend
-  double spend = 0;                                // spend in the current budget window
-  std::int64_t budget_reset_at_ms = 0;             // unix ms when the window ends; 0 = no window
-  std::int64_t created_at_ms = 0;                  // set by insert() when 0
-  std::int64_t updated_at_ms = 0;                  // set by insert()/update()
-};
+// The rows and events this store keeps are declared by the modules that read them: auth (entities,
+// their records, a key's bundle) and spend (spend events and their entity deltas).
+using auth::Entity;
+using auth::KeyBundle;
+using auth::Record;
+using spend::SpendDelta;
+using spend::SpendEvent;
 
 /// list() filters; unset fields do not filter. Owner ids are read from data's user_id, team_id,
 /// organization_id (indexed columns).
@@ -57,54 +55,6 @@ struct ListFilter {
   std::optional<std::string> organization_id;
   std::size_t limit = 100;
   std::size_t offset = 0;
-};
-
-/// Spend to add to one entity's window `window_ms`: added when the row is in that window; a row
-/// still in an earlier window (ended, not yet swept) moves to `window_ms` starting from this
-/// amount; spend for an earlier window than the row's is dropped (never carried into the next).
-/// With `model` set (keys only) the amount goes to the key's per-model spend instead
-/// (model_spend, for model_max_budget), kept per window in its own table.
-struct SpendDelta {
-  Entity entity;
-  std::string id;
-  double amount = 0;
-  std::int64_t window_ms = 0;
-  std::string model;
-};
-
-/// One finished LLM request as a spend-log row (LiteLLM_SpendLogs column names), and the entity
-/// spend it adds. Written once per request id: a write of an id already stored is skipped, with
-/// its entity spend, so a batch retried after an uncertain commit never counts twice.
-struct SpendEvent {
-  std::string request_id;
-  std::string call_type;          // "acompletion", "atext_completion", "aembedding"
-  std::string api_key;            // SHA-256 hex of the virtual key; "" for the master key
-  double spend = 0;               // USD
-  double counterfactual_spend = 0;  // what the same tokens would have cost on the baseline model
-  std::int64_t prompt_tokens = 0;
-  std::int64_t completion_tokens = 0;
-  std::int64_t total_tokens = 0;
-  std::int64_t cache_read_input_tokens = 0;
-  std::int64_t cache_creation_input_tokens = 0;
-  std::int64_t start_ms = 0;             // "startTime", unix ms
-  std::int64_t end_ms = 0;               // "endTime"
-  std::int64_t completion_start_ms = 0;  // "completionStartTime": first streamed byte, else end
-  std::string model;                     // the deployment's model (litellm_params.model)
-  std::string model_id;                  // the deployment's id
-  std::string model_group;               // the requested model group
-  std::string custom_llm_provider;
-  std::string api_base;
-  std::string user;                      // the key's user_id
-  std::string team_id;
-  std::string organization_id;
-  std::string end_user;                  // the request's `user` / x-litellm-end-user-id
-  std::string metadata = "{}";           // a JSON object, as text (built once, stored as is)
-  bool cache_hit = false;
-  std::vector<std::string> request_tags;
-  std::string status;                    // "success" | "failure"
-  std::string messages;                  // only with store_prompts_in_spend_logs
-  std::string response;                  // only with store_prompts_in_spend_logs
-  std::vector<SpendDelta> deltas;        // entity spend to add (not part of the row)
 };
 
 /// spend_logs() filters; unset fields do not filter. Newest first.
@@ -150,22 +100,12 @@ struct Membership {
   std::string role;  // "admin" | "user"
 };
 
-/// Everything the key cache needs to know about one key, read in one job on one connection.
-struct KeyBundle {
-  Record key;
-  std::optional<Record> team;          // the key's team_id row
-  std::optional<Record> user;          // the key's user_id row
-  std::optional<Record> organization;  // the key's organization_id row, else its team's
-  std::optional<std::string> team_role;  // the user's role in the key's team, when a member
-  std::vector<std::pair<std::string, double>> model_spend;  // in the key's window
-};
-
-class Store {
+/// get() and key_bundle(): auth::KeyStore; write_spend(): spend::SpendStore.
+class Store : public auth::KeyStore, public spend::SpendStore {
  public:
   virtual ~Store() = default;
   virtual bool postgres() const = 0;
 
-  virtual asio::awaitable<Result<std::optional<Record>>> get(Entity entity, std::string id) = 0;
   /// kDbConflict when the id exists.
   virtual asio::awaitable<Result<Record>> insert(Entity entity, Record record) = 0;
   /// Replaces data and budget_reset_at_ms (and spend when `set_spend`). Returns false when missing.
@@ -174,9 +114,6 @@ class Store {
   virtual asio::awaitable<Result<bool>> remove(Entity entity, std::string id) = 0;
   /// Ordered by created_at, then id.
   virtual asio::awaitable<Result<std::vector<Record>>> list(Entity entity, ListFilter filter) = 0;
-
-  /// A key and what it refers to (one round trip to the store's threads); nullopt when no such key.
-  virtual asio::awaitable<Result<std::optional<KeyBundle>>> key_bundle(std::string key_id) = 0;
 
   /// Insert or change a member's role.
   virtual asio::awaitable<Result<void>> put_member(Membership m) = 0;
@@ -198,11 +135,6 @@ class Store {
   virtual asio::awaitable<Result<bool>> reset_budget(Entity entity, std::string id, std::int64_t expected_ms,
                                                      std::int64_t next_ms) = 0;
 
-  /// Stores the events not stored yet (by request_id) and adds their entity spend, all in one
-  /// transaction: multi-row inserts and one UPDATE per entity. Returns how many were new.
-  /// kInvalidRequest, nothing written, when an event has no request id or a delta is invalid.
-  /// `events` must stay alive until the call completes (the caller awaits it).
-  virtual asio::awaitable<Result<std::size_t>> write_spend(std::span<const SpendEvent> events) = 0;
   /// Spend-log rows (deltas empty), newest first.
   virtual asio::awaitable<Result<std::vector<SpendEvent>>> spend_logs(SpendLogFilter filter) = 0;
   /// Sums over spend logs, grouped; ordered by the group keys.

@@ -6,6 +6,7 @@
 //
 // Thread safety: Provider instances are immutable and shared by all workers. A StreamTranslator
 // belongs to one stream.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,22 +17,26 @@
 
 #include "tollgate/api/api_error.hpp"
 #include "tollgate/api/request.hpp"
+#include "tollgate/api/usage.hpp"
 #include "tollgate/config/config.hpp"
 #include "tollgate/http/sse_decoder.hpp"
 #include "tollgate/http/upstream_client.hpp"
 
 namespace tollgate::providers {
 
-/// Token usage of one call, OpenAI's names. prompt_tokens counts every input token, cached and
-/// cache-written ones included; completion_tokens counts every output token, reasoning included.
-struct Usage {
-  bool present = false;                // the upstream reported usage
-  std::int64_t prompt_tokens = 0;
-  std::int64_t completion_tokens = 0;
-  std::int64_t total_tokens = 0;
-  std::int64_t cached_prompt_tokens = 0;   // prompt_tokens_details.cached_tokens (cache reads)
-  std::int64_t cache_write_tokens = 0;     // prompt tokens written to a cache (cache creation)
-  std::int64_t reasoning_tokens = 0;       // completion_tokens_details.reasoning_tokens
+using api::Usage;
+
+
+/// An upstream response's headers, read by name (case-insensitively); "" when absent. An empty
+/// function reads as no headers.
+using HeaderLookup = std::function<std::string(std::string_view name)>;
+
+/// An upstream failure as its provider reads it, from one parse of the body: what the client
+/// receives, what the router decides on, and how long the vendor asked us to wait.
+struct UpstreamFailure {
+  api::ApiError error;                                         // OpenAI-shaped; retry_after is the client's
+  config::ErrorClass cls = config::ErrorClass::kServerError;   // retries, fallbacks, cooldowns key on this
+  std::optional<std::chrono::milliseconds> retry_after;        // the vendor's wait, from its retry headers
 };
 
 /// Turns upstream stream events into the SSE bytes the client receives.
@@ -108,15 +113,15 @@ class Provider {
   /// vendors may echo the credential they were sent. Default: the api_key.
   virtual std::vector<std::string> secrets(const config::Deployment& deployment) const { return {deployment.api_key}; }
 
-  /// An upstream error response as the OpenAI-shaped error the client receives.
-  virtual api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const = 0;
-  /// A response header in which the vendor names its error type (Bedrock: x-amzn-errortype); "" for none.
-  virtual std::string_view error_type_header() const { return {}; }
-  /// map_error, given that header's value too (the proxy calls this one).
-  virtual api::ApiError map_typed_error(unsigned status, std::string_view body, std::string_view retry_after,
-                                        std::string_view /*error_type*/) const {
-    return map_error(status, body, retry_after);
-  }
+  /// An upstream error answer (status >= 400): the client's error, its class (from the vendor's
+  /// wording, then the status) and the wait the vendor's retry headers ask for. `header` reads the
+  /// response's headers; `now_unix_s` resolves dated ones.
+  virtual UpstreamFailure classify_error(unsigned status, std::string_view body, const HeaderLookup& header,
+                                         std::int64_t now_unix_s) const = 0;
+  /// A success answer translate_response refused (Gemini's blocked prompt): that error, classified.
+  /// One carrying an upstream status (Errc::kUpstreamStatus) is the vendor's refusal, read from its
+  /// OpenAI-shaped code, type and message; any other is a broken answer (server error).
+  virtual UpstreamFailure classify_translated_error(api::ApiError error) const;
 };
 
 /// The adapter for a `litellm_params.model` provider prefix; nullptr when there is none.

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "tollgate/config/config.hpp"
-#include "tollgate/providers/provider.hpp"
+#include "tollgate/api/usage.hpp"
 
 namespace tollgate::proxy {
 
@@ -33,7 +33,7 @@ struct AccessRecord {
   double duration_ms = 0;       // request received → response complete
   double upstream_ms = 0;       // time spent waiting on the provider
   double overhead_ms = 0;       // duration − upstream
-  const providers::Usage* usage = nullptr;
+  const api::Usage* usage = nullptr;
   std::string_view error_type;  // empty on success
 };
 

@@ -6,12 +6,13 @@
 //   model access   — auth::check_model_access() against the snapshot's catalog;
 //   admit()        — every rate limit and budget the request falls under (key, user, team,
 //                    organization, end user, key×model) charged at once through the Limiter;
-//   LimitGuard     — settles the charge on every exit path with the real tokens and cost, and
-//                    queues the spend for the database.
+//   LimitGuard     — settles the charge on every exit path with the real tokens and cost;
+//   spend_sink()   — where the settled request's spend event goes (spend::SpendSink).
 // It also holds each deployment's price (spend::DeploymentPrice), resolved once per snapshot
 // whether or not a master key is set: every request's cost is known (docs/pricing.md).
 //
 // Thread safety: Gate is immutable (part of a Snapshot); a LimitGuard belongs to one request.
+// Lifetime: the control plane (and with it the key cache and spend sink) outlives the gate.
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -21,12 +22,21 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "tollgate/admin/control_plane.hpp"
 #include "tollgate/api/api_error.hpp"
+#include "tollgate/auth/key_store.hpp"
 #include "tollgate/auth/model_access.hpp"
+#include "tollgate/core/clock.hpp"
 #include "tollgate/limits/limiter.hpp"
 #include "tollgate/providers/provider.hpp"
 #include "tollgate/spend/deployment_price.hpp"
+#include "tollgate/spend/spend_sink.hpp"
+
+namespace tollgate::admin {
+class ControlPlane;
+}
+namespace tollgate::auth {
+class KeyCache;
+}
 
 namespace tollgate::proxy {
 
@@ -58,6 +68,8 @@ class Gate {
 
   bool enabled() const { return control_ != nullptr; }
   admin::ControlPlane* control() const { return control_; }
+  /// Where settled requests' spend events go; null without a control plane (no database).
+  spend::SpendSink* spend_sink() const { return spend_; }
   const auth::ModelCatalog& catalog() const { return catalog_; }
 
   /// The principal of a presented key, or the error to answer (401, 503).
@@ -66,10 +78,10 @@ class Gate {
 
   /// The request's cost on deployment `route_index` (spend::DeploymentPrice::cost; 0 when the
   /// deployment has no price).
-  double cost(std::size_t route_index, const providers::Usage& usage) const;
+  double cost(std::size_t route_index, const api::Usage& usage) const;
   /// What `usage` would have cost on general_settings.baseline_model (a model group of this
   /// config, else a provider/model the price table knows); `actual` when no baseline is set.
-  double counterfactual_cost(const providers::Usage& usage, double actual) const;
+  double counterfactual_cost(const api::Usage& usage, double actual) const;
   /// Whether deployment `route_index` has a price (see spend::DeploymentPrice::priced).
   bool priced(std::size_t route_index) const;
   /// Worst case over `routes` (a group's deployments): the dearest input and output rates.
@@ -91,6 +103,8 @@ class Gate {
 
  private:
   admin::ControlPlane* control_;
+  auth::KeyCache* keys_;     // control_'s key cache; null without one
+  spend::SpendSink* spend_;  // control_'s spend writer; null without one
   auth::ModelCatalog catalog_;
   std::vector<spend::DeploymentPrice> prices_;  // by route index
   std::vector<OutputBound> output_limits_;      // by route index: that deployment's own limits
@@ -103,7 +117,7 @@ class Gate {
 
 /// Who is charged for one request, kept beside the limiter's ticket.
 struct SpendTarget {
-  db::Entity entity;
+  auth::Entity entity;
   std::string id;
   std::int64_t window_ms = 0;
   std::string model;  // keys: per-model spend
@@ -111,11 +125,13 @@ struct SpendTarget {
 
 /// Settles an admitted request with the limiter on every exit path: the real tokens and cost.
 /// Set `tokens` and `cost` before it goes out of scope. The spend itself reaches the database
-/// through a spend event (ProxyHandler), charged to `targets()`.
+/// through a spend event (ProxyHandler), charged to `targets()`. `limiter` and `clock` (the
+/// time it settles at) must outlive it.
 class LimitGuard {
  public:
-  LimitGuard(limits::Limiter& limiter, limits::Ticket ticket, std::vector<SpendTarget> targets)
-      : limiter_(limiter), ticket_(std::move(ticket)), targets_(std::move(targets)) {}
+  LimitGuard(limits::Limiter& limiter, const tollgate::Clock& clock, limits::Ticket ticket,
+             std::vector<SpendTarget> targets)
+      : limiter_(limiter), clock_(clock), ticket_(std::move(ticket)), targets_(std::move(targets)) {}
   ~LimitGuard();
   LimitGuard(const LimitGuard&) = delete;
   LimitGuard& operator=(const LimitGuard&) = delete;
@@ -127,6 +143,7 @@ class LimitGuard {
 
  private:
   limits::Limiter& limiter_;
+  const tollgate::Clock& clock_;
   limits::Ticket ticket_;
   std::vector<SpendTarget> targets_;
 };

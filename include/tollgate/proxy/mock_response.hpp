@@ -9,20 +9,20 @@
 #include <string_view>
 
 #include "tollgate/api/request.hpp"
-#include "tollgate/providers/provider.hpp"
+#include "tollgate/api/usage.hpp"
 
 namespace tollgate::proxy {
 
-providers::Usage estimate_mock_usage(std::size_t prompt_bytes, std::string_view answer);
+api::Usage estimate_mock_usage(std::size_t prompt_bytes, std::string_view answer);
 
 /// A `chat.completion` or `text_completion` object.
 std::string mock_completion_body(api::Endpoint endpoint, std::string_view model, std::string_view answer,
-                                 const providers::Usage& usage, std::string_view id, std::int64_t created);
+                                 const api::Usage& usage, std::string_view id, std::int64_t created);
 
 /// The full SSE stream of the same answer, ending in `data: [DONE]`; the usage chunk only when
 /// `include_usage`.
 std::string mock_stream_body(api::Endpoint endpoint, std::string_view model, std::string_view answer,
-                             const providers::Usage& usage, bool include_usage, std::string_view id,
+                             const api::Usage& usage, bool include_usage, std::string_view id,
                              std::int64_t created);
 
 }  // namespace tollgate::proxy

@@ -18,6 +18,7 @@
 #include "tollgate/admin/admin_api.hpp"
 #include "tollgate/alerting/alerter.hpp"
 #include "tollgate/auth/master_key.hpp"
+#include "tollgate/core/clock.hpp"
 #include "tollgate/limits/limiter.hpp"
 #include "tollgate/proxy/gate.hpp"
 #include "tollgate/store/redis.hpp"
@@ -26,6 +27,7 @@
 #include "tollgate/metrics/metrics.hpp"
 #include "tollgate/proxy/access_log.hpp"
 #include "tollgate/proxy/snapshot.hpp"
+#include "tollgate/router/attempt_plan.hpp"
 #include "tollgate/router/router.hpp"
 #include "tollgate/router/shared_state.hpp"
 
@@ -33,19 +35,19 @@ namespace tollgate::proxy {
 
 namespace asio = boost::asio;
 
-// Defined in proxy_handler.cpp.
-struct CallOutcome;
-struct AttemptResult;
-struct AttemptTimeout;
+struct CallOutcome;    // proxy/call_outcome.hpp (module-private)
+struct AttemptResult;  // proxy_handler.cpp
 
 class ProxyHandler final : public http::Handler {
  public:
   /// `snapshots`, `tls`, `access_log` and `shared` (null without Redis) must outlive the handler.
   /// `limits`: the process's in-process limit state (the fallback when Redis is configured).
   /// `reload`: POST /config/reload (empty: the endpoint answers that reloading is not available).
+  /// `clock` (must outlive the handler): the time of key expiry, admin timestamps, limits and budget windows.
   ProxyHandler(unsigned worker_index, const SnapshotHolder& snapshots, asio::io_context& io, asio::ssl::context& tls,
-               AccessLog& access_log, std::shared_ptr<spdlog::logger> log, router::SharedState* shared = nullptr,
-               std::shared_ptr<limits::LocalLimitState> limits = nullptr, config::ReloadFn reload = {});
+               AccessLog& access_log, std::shared_ptr<spdlog::logger> log, const tollgate::Clock& clock,
+               router::SharedState* shared = nullptr, std::shared_ptr<limits::LocalLimitState> limits = nullptr,
+               config::ReloadFn reload = {});
   ~ProxyHandler() override;
 
   asio::awaitable<void> handle(http::Exchange& exchange) override;
@@ -82,7 +84,11 @@ class ProxyHandler final : public http::Handler {
   // One call to one deployment; the answer reaches the client unless the attempt failed.
   asio::awaitable<AttemptResult> attempt(http::Exchange& ex, api::Endpoint endpoint, const api::ParsedRequest& parsed,
                                          const router::Route& route, const router::Target& target,
-                                         const AttemptTimeout& timeout, CallOutcome& out);
+                                         const router::AttemptTimeout& timeout, CallOutcome& out);
+  // The deployment metrics, cooldown broadcast and health of an attempt that called `route`.
+  void record_attempt(const Snapshot& snap, const router::Route& route, bool stream,
+                      std::optional<unsigned> failed_status, router::ErrorClass cls, double seconds,
+                      std::optional<std::chrono::milliseconds> cooled, const CallOutcome& out);
   asio::awaitable<void> sleep_for(std::chrono::milliseconds wait);
   // Sends the provider's token request (Provider::token_request said one is needed) and hands
   // the answer to Provider::accept_token; an error is the attempt's authentication failure.
@@ -116,6 +122,7 @@ class ProxyHandler final : public http::Handler {
   http::UpstreamClient upstream_;
   AccessLog& access_log_;
   std::shared_ptr<spdlog::logger> log_;
+  const tollgate::Clock& clock_;
   router::SharedState* shared_;
   std::unique_ptr<store::RedisConnection> redis_;  // this worker's, for limits (with Redis configured)
   std::unique_ptr<limits::Limiter> limiter_;      // null without a control plane

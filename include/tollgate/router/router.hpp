@@ -1,8 +1,9 @@
 #pragma once
 // The router: resolves the model a request names to a group of deployments, picks one by the
 // configured strategy among those that are healthy and within their limits, and holds the rules
-// for retries, fallbacks and cooldowns. The proxy drives the attempt loop (proxy_handler.cpp);
-// every decision is made here so it can be tested without HTTP. Exact rules: docs/routing.md.
+// for retries, fallbacks and cooldowns. The order in which one request applies them (attempt,
+// wait, retry, fall back, give up) is the AttemptPlan's (attempt_plan.hpp), which the proxy drives;
+// both take time as a value so they are tested without HTTP. Exact rules: docs/routing.md.
 //
 // Thread safety: a Router is immutable after construction except for the DeploymentStates it
 // owns (see deployment_state.hpp), and is shared by all workers. pick() takes the caller's

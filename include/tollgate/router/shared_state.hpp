@@ -63,8 +63,6 @@ class SharedState {
   /// Admits one request to `route`'s rpm limit across all replicas. True also when Redis is
   /// unreachable (the local claim already made stands).
   boost::asio::awaitable<bool> admit_rpm(const Route& route, std::int64_t now_ms);
-  /// Runs one sync now and waits for it (tests; the loop runs on its own).
-  void sync_now();
 
  private:
   struct Impl;

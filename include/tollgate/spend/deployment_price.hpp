@@ -21,7 +21,7 @@
 namespace tollgate::config {
 struct Deployment;
 }
-namespace tollgate::providers {
+namespace tollgate::api {
 struct Usage;
 }
 
@@ -46,7 +46,7 @@ class DeploymentPrice {
   /// completion_tokens already include reasoning tokens (counted once). Every rate takes the tier
   /// of the request's prompt_tokens (genai-prices' cliff model). A cache side without a price of
   /// its own is charged at the input rate.
-  double cost(const providers::Usage& usage, WallTime now = std::chrono::system_clock::now()) const;
+  double cost(const api::Usage& usage, WallTime now = std::chrono::system_clock::now()) const;
 
   /// Base-tier USD per token, for worst-case reservations and cost-based routing; 0 when unpriced.
   double input_per_token(WallTime now = std::chrono::system_clock::now()) const;

@@ -50,7 +50,6 @@ struct RedisReply {
   std::vector<RedisReply> elements;  // kArray
 
   bool is_error() const { return type == Type::kError; }
-  bool is_nil() const { return type == Type::kNil; }
 };
 
 /// A Lua script with its SHA-1, for EVALSHA. Immutable; share freely.

@@ -49,7 +49,9 @@ class AnthropicProvider final : public Provider {
                                                       bool want_stream_usage) const override;
   api::ApiResult<std::string> translate_response(api::Endpoint endpoint, std::string body, Usage& usage) const override;
   std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage, CostFn cost = {}) const override;
-  api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const override;
+  /// Retry headers: retry-after, else the anthropic-ratelimit-*-reset of an exhausted limit.
+  UpstreamFailure classify_error(unsigned status, std::string_view body, const HeaderLookup& header,
+                                 std::int64_t now_unix_s) const override;
   std::optional<api::ApiResult<http::UpstreamRequest>> build_messages_passthrough(
       const config::Deployment& deployment, const http::Url& base, std::string_view body,
       std::string_view upstream_model, const http::HeaderList& client_headers) const override;
@@ -67,6 +69,6 @@ std::unique_ptr<StreamTranslator> make_anthropic_stream_translator(bool client_w
                                                                    std::int64_t created);
 
 /// An Anthropic error (`{"type":"error","error":{"type","message"}}`) as the client's error.
-api::ApiError anthropic_error(unsigned status, std::string_view body, std::string_view retry_after);
+api::ApiError anthropic_error(unsigned status, std::string_view body);
 
 }  // namespace tollgate::providers

@@ -53,24 +53,20 @@ api::ApiResult<ordered_json> image_block(const json& part, const std::string& wh
 // A message's `content` as Anthropic blocks. Empty text is skipped: Anthropic rejects empty blocks.
 api::ApiResult<ordered_json> content_blocks(const json& content, const std::string& where) {
   ordered_json blocks = ordered_json::array();
-  if (content.is_null()) return ok(std::move(blocks));
-  if (content.is_string()) {
-    if (!content.get_ref<const std::string&>().empty()) blocks.push_back({{"type", "text"}, {"text", content}});
-    return ok(std::move(blocks));
-  }
-  if (!content.is_array()) return bad(where + ".content must be a string or an array of content parts.");
-  for (const json& part : content) {
-    const std::string type = part.is_object() ? string_field(part, "type") : std::string();
-    if (type == "text") {
-      if (!string_field(part, "text").empty()) blocks.push_back(text_block(part));
-    } else if (type == "image_url") {
-      auto image = image_block(part, where);
-      if (!image) return image.error();
-      blocks.push_back(std::move(*image));
-    } else {
-      return bad(where + ": content part type '" + type + "' is not supported by anthropic.");
-    }
-  }
+  auto failure = json_fields::walk_content(
+      content, where, "by anthropic",
+      [&](const std::string& text, const json* part) -> std::optional<api::ApiError> {
+        // A text part keeps its cache_control.
+        if (!text.empty()) blocks.push_back(part ? text_block(*part) : ordered_json{{"type", "text"}, {"text", text}});
+        return std::nullopt;
+      },
+      [&](const json& part) -> std::optional<api::ApiError> {
+        auto image = image_block(part, where);
+        if (!image) return image.error();
+        blocks.push_back(std::move(*image));
+        return std::nullopt;
+      });
+  if (failure) return *failure;
   return ok(std::move(blocks));
 }
 
@@ -85,14 +81,8 @@ api::ApiResult<ordered_json> tool_use_blocks(const json& calls, const std::strin
     }
     const json& fn = call["function"];
     // Anthropic takes the arguments as a JSON object, so they must parse; "" means none.
-    const auto raw = fn.find("arguments");
-    json input = json::object();
-    if (raw != fn.end() && raw->is_string() && !raw->get_ref<const std::string&>().empty()) {
-      input = api::read_ordered_json_lenient(raw->get_ref<const std::string&>());
-    } else if (raw != fn.end() && !raw->is_string() && !raw->is_null()) {
-      input = *raw;
-    }
-    if (input.is_discarded() || !input.is_object()) {
+    json input = json_fields::arguments_object(member(fn, "arguments"));
+    if (!input.is_object()) {
       return bad(here + ".function.arguments is not a JSON object; anthropic needs the tool input as one.");
     }
     blocks.push_back({{"type", "tool_use"}, {"id", string_field(call, "id")},

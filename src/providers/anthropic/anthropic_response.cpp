@@ -17,13 +17,12 @@ namespace {
 // Ordered throughout: tool arguments and schemas keep the order the client or vendor wrote.
 using json = nlohmann::ordered_json;
 using nlohmann::ordered_json;
+using json_fields::int_field;
 using json_fields::member;
+using json_fields::protocol_error;
 using json_fields::string_field;
 
-
-api::ApiError protocol_error(std::string what) {
-  return api::make_error(Errc::kUpstreamProtocol, "Anthropic sent " + std::move(what) + ".");
-}
+constexpr std::string_view kVendor = "Anthropic";
 
 ordered_json finish_reason(const json& stop_reason) {
   if (!stop_reason.is_string()) return nullptr;
@@ -65,18 +64,6 @@ struct AnthropicCounts {
   }
 };
 
-// OpenAI's usage object, with LiteLLM's Anthropic cache fields beside it.
-ordered_json openai_usage(const Usage& u) {
-  ordered_json out;
-  out["prompt_tokens"] = u.prompt_tokens;
-  out["completion_tokens"] = u.completion_tokens;
-  out["total_tokens"] = u.total_tokens;
-  out["prompt_tokens_details"] = {{"cached_tokens", u.cached_prompt_tokens}};
-  out["cache_creation_input_tokens"] = u.cache_write_tokens;
-  out["cache_read_input_tokens"] = u.cached_prompt_tokens;
-  return out;
-}
-
 ordered_json tool_call(std::int64_t index, const json& block) {
   ordered_json call;
   if (index >= 0) call["index"] = index;
@@ -102,7 +89,7 @@ class AnthropicStreamTranslator final : public StreamTranslator {
 
   std::optional<api::ApiError> on_event(const http::SseEvent& event, std::string& out) override {
     const json data = api::read_ordered_json_lenient(event.data);
-    if (!data.is_object()) return protocol_error("a stream event that is not a JSON object");
+    if (!data.is_object()) return protocol_error(kVendor, "a stream event that is not a JSON object");
     std::string type = string_field(data, "type");
     if (type.empty()) type = event.event;
     if (type == "message_start") {
@@ -137,7 +124,7 @@ class AnthropicStreamTranslator final : public StreamTranslator {
         emit(out, ordered_json{{"content", string_field(delta, "partial_json")}});
       } else if (kind == "input_json_delta" && !string_field(delta, "partial_json").empty()) {
         auto it = tool_index_.find(block_index(data));
-        if (it == tool_index_.end()) return protocol_error("input_json_delta for a block that is not a tool_use");
+        if (it == tool_index_.end()) return protocol_error(kVendor, "input_json_delta for a block that is not a tool_use");
         ordered_json call = {{"index", it->second}, {"function", {{"arguments", string_field(delta, "partial_json")}}}};
         emit(out, tool_calls_delta(std::move(call)));
       }  // signature_delta, citations_delta: nothing OpenAI's shape carries
@@ -155,7 +142,7 @@ class AnthropicStreamTranslator final : public StreamTranslator {
       out.append(api::kSseDone);
     } else if (type == "error") {
       const json& error = member(data, "error");
-      return anthropic_error(status_of_error_type(string_field(error, "type")), event.data, "");
+      return anthropic_error(status_of_error_type(string_field(error, "type")), event.data);
     }  // ping, content_block_stop and event types added later: nothing to send
     return std::nullopt;
   }
@@ -182,7 +169,7 @@ class AnthropicStreamTranslator final : public StreamTranslator {
   }
 
   void emit_usage(std::string& out) const {
-    append_usage_chunk(out, ChunkStamp{id_, created_, model_}, openai_usage(usage_), cost_, usage_);
+    append_usage_chunk(out, ChunkStamp{id_, created_, model_}, openai_usage(usage_, UsageExtras::kCache), cost_, usage_);
   }
 
   bool client_wants_usage_;
@@ -202,9 +189,9 @@ class AnthropicStreamTranslator final : public StreamTranslator {
 
 api::ApiResult<std::string> anthropic_response_to_openai(std::string_view body, std::int64_t created, Usage& usage) {
   const json in = api::read_ordered_json_lenient(body);
-  if (!in.is_object()) return protocol_error("a response that is not a JSON object");
+  if (!in.is_object()) return protocol_error(kVendor, "a response that is not a JSON object");
   const json& content = member(in, "content");
-  if (!content.is_array() && !content.is_null()) return protocol_error("a response whose content is not an array");
+  if (!content.is_array() && !content.is_null()) return protocol_error(kVendor, "a response whose content is not an array");
   std::string text;
   std::string reasoning;
   bool has_text = false;
@@ -246,7 +233,7 @@ api::ApiResult<std::string> anthropic_response_to_openai(std::string_view body, 
   out["model"] = string_field(in, "model");
   out["choices"] = ordered_json::array();
   out["choices"].push_back(std::move(choice));
-  out["usage"] = openai_usage(usage);
+  out["usage"] = openai_usage(usage, UsageExtras::kCache);
   return out.dump();
 }
 

@@ -15,6 +15,7 @@ namespace {
 
 // Ordered: tool schemas and arguments keep the order the client wrote.
 using json = nlohmann::ordered_json;
+using json_fields::int_field;
 using json_fields::member;
 using json_fields::string_field;
 using json_fields::bad;
@@ -201,11 +202,6 @@ std::string stop_reason_of(const std::string& finish_reason) {
   if (finish_reason == "tool_calls" || finish_reason == "function_call") return "tool_use";
   if (finish_reason == "content_filter") return "refusal";
   return "end_turn";
-}
-
-std::int64_t int_field(const json& obj, const char* key) {
-  const json& v = member(obj, key);
-  return v.is_number_integer() ? v.get<std::int64_t>() : 0;
 }
 
 // OpenAI usage → Anthropic's counts (input_tokens excludes cache reads and writes).

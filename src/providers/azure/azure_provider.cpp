@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/json_fields.hpp"
+#include "providers/upstream_failure.hpp"
 #include "tollgate/api/json_read.hpp"
+#include "tollgate/http/retry_after.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -30,8 +32,7 @@ void append_escaped(std::string& out, std::string_view text) {
 
 // Azure refuses a filtered prompt with 400 and {"error":{"code":"content_filter",...,
 // "innererror":{"code":"ResponsibleAIPolicyViolation","content_filter_result":{...}}}}.
-bool is_content_filter_error(std::string_view body) {
-  const json parsed = api::read_json_lenient(body);
+bool is_content_filter_error(const json& parsed) {
   if (!parsed.is_object()) return false;
   const auto err = parsed.find("error");
   if (err == parsed.end() || !err->is_object()) return false;
@@ -105,15 +106,20 @@ std::unique_ptr<StreamTranslator> AzureProvider::make_stream_translator(bool cli
   return openai_.make_stream_translator(client_wants_usage, std::move(cost));
 }
 
-api::ApiError AzureProvider::map_error(unsigned status, std::string_view body, std::string_view retry_after) const {
-  api::ApiError e = openai_.map_error(status, body, retry_after);
-  // OpenAI's own name for the refusal, which clients (and the router's classifier) know; the
-  // message (Azure's, naming its content management policy) is kept.
-  if (is_content_filter_error(body)) {
-    e.code = "content_policy_violation";
-    e.type = "invalid_request_error";
+UpstreamFailure AzureProvider::classify_error(unsigned status, std::string_view body, const HeaderLookup& header,
+                                              std::int64_t now_unix_s) const {
+  const json parsed = api::read_json_lenient(body);
+  api::ApiError error = openai_error(status, parsed, body);
+  // OpenAI's own name for the refusal, which clients (and gateways in front) know; the message
+  // (Azure's, naming its content management policy) is kept.
+  if (is_content_filter_error(parsed)) {
+    error.code = "content_policy_violation";
+    error.type = "invalid_request_error";
   }
-  return e;
+  UpstreamFailure f = openai_compatible_failure(std::move(error), status, parsed, body, header, now_unix_s);
+  // Azure sends its wait to the millisecond too (as the OpenAI SDKs read it); retry-after rounds it.
+  if (auto ms = http::parse_retry_after_ms(header_value(header, "retry-after-ms"))) f.retry_after = ms;
+  return f;
 }
 
 }  // namespace tollgate::providers

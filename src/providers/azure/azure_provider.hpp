@@ -3,7 +3,8 @@
 // Bodies, responses and streams are OpenAI's (the OpenAI adapter does them); what differs is
 //   - the target: {api_base}/openai/deployments/{deployment}/{endpoint}?api-version={v};
 //   - the key goes in `api-key` (or an Entra ID token, litellm_params.azure_ad_token, as Bearer);
-//   - content-filter refusals become OpenAI's `content_policy_violation` error.
+//   - content-filter refusals become OpenAI's `content_policy_violation` error;
+//   - the wait after a 429 may come as `retry-after-ms` (read before `retry-after`).
 // See docs/providers.md for api_base forms that already name a deployment or Azure's v1 API.
 //
 // Thread safety: immutable, shared by all workers (as every Provider).
@@ -26,12 +27,13 @@ class AzureProvider final : public Provider {
                                                       bool want_stream_usage) const override;
   api::ApiResult<std::string> translate_response(api::Endpoint endpoint, std::string body, Usage& usage) const override;
   std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage, CostFn cost = {}) const override;
-  api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const override;
+  UpstreamFailure classify_error(unsigned status, std::string_view body, const HeaderLookup& header,
+                                 std::int64_t now_unix_s) const override;
   /// The api-key and an Entra ID token (litellm_params.azure_ad_token).
   std::vector<std::string> secrets(const config::Deployment& deployment) const override;
 
  private:
-  OpenAiProvider openai_;  // bodies, responses, streams and the generic error mapping
+  OpenAiProvider openai_;  // bodies, responses and streams
 };
 
 /// The request target (path and query) for `endpoint` on the deployment named `deployment_name`

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "providers/bedrock/eventstream.hpp"
+#include "providers/build_request.hpp"
 #include "providers/json_fields.hpp"
 
 namespace tollgate::providers {
@@ -92,22 +93,13 @@ api::ApiResult<http::UpstreamRequest> BedrockProvider::build_request(const confi
                                                                      const api::ParsedRequest& request,
                                                                      std::string_view upstream_model,
                                                                      bool /*want_stream_usage: always reported*/) const {
-  if (endpoint != api::Endpoint::kChatCompletions) {
-    return api::make_error(Errc::kInvalidRequest, std::string(api::endpoint_path(endpoint)) +
-                                                      " is not supported by bedrock deployments; use /chat/completions.",
-                           "model");
-  }
+  if (auto refused = chat_only(endpoint, "bedrock")) return *refused;
   auto body = bedrock_request_body(request);
   if (!body) return body.error();
   // LiteLLM's `bedrock/converse/<model>` names the API explicitly; Converse is the only one here.
   std::string_view model = upstream_model;
   if (model.starts_with("converse/")) model.remove_prefix(9);
-  http::UpstreamRequest out;
-  out.url = base;
-  out.target = bedrock_target(base.path, model, request.fields.stream);
-  out.body = std::move(*body);
-  out.headers.reserve(7);
-  out.headers.emplace_back("content-type", "application/json");
+  http::UpstreamRequest out = json_post(base, bedrock_target(base.path, model, request.fields.stream), std::move(*body), 7);
   out.headers.emplace_back("accept", request.fields.stream ? "application/vnd.amazon.eventstream" : "application/json");
   bedrock::AwsCredentials credentials{param(deployment, "aws_access_key_id"), param(deployment, "aws_secret_access_key"),
                                       param(deployment, "aws_session_token")};
@@ -135,13 +127,9 @@ std::unique_ptr<http::StreamDecoder> BedrockProvider::make_stream_decoder() cons
   return std::make_unique<bedrock::EventStreamDecoder>();
 }
 
-api::ApiError BedrockProvider::map_error(unsigned status, std::string_view body, std::string_view retry_after) const {
-  return bedrock_error(status, body, retry_after, "");
-}
-
-api::ApiError BedrockProvider::map_typed_error(unsigned status, std::string_view body, std::string_view retry_after,
-                                               std::string_view error_type) const {
-  return bedrock_error(status, body, retry_after, error_type);
+UpstreamFailure BedrockProvider::classify_error(unsigned status, std::string_view body, const HeaderLookup& header,
+                                                std::int64_t now_unix_s) const {
+  return bedrock_failure(status, body, header, now_unix_s);
 }
 
 }  // namespace tollgate::providers

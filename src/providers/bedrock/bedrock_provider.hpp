@@ -38,10 +38,8 @@ class BedrockProvider final : public Provider {
   std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage, CostFn cost = {}) const override;
   std::string_view stream_content_type() const override { return "application/vnd.amazon.eventstream"; }
   std::unique_ptr<http::StreamDecoder> make_stream_decoder() const override;
-  api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const override;
-  std::string_view error_type_header() const override { return "x-amzn-errortype"; }
-  api::ApiError map_typed_error(unsigned status, std::string_view body, std::string_view retry_after,
-                                std::string_view error_type) const override;
+  UpstreamFailure classify_error(unsigned status, std::string_view body, const HeaderLookup& header,
+                                 std::int64_t now_unix_s) const override;
   /// The AWS access key id, secret key and session token (and an api_key, when set).
   std::vector<std::string> secrets(const config::Deployment& deployment) const override;
 
@@ -68,9 +66,13 @@ api::ApiResult<std::string> bedrock_response_to_openai(std::string_view body, st
 std::unique_ptr<StreamTranslator> make_bedrock_stream_translator(bool client_wants_usage, Provider::CostFn cost,
                                                                  std::string id, std::int64_t created);
 
-/// A Bedrock error (`{"message": ...}`, its type from the x-amzn-errortype header or the body's
+/// A Bedrock error (`{"message": ...}`, its type `error_type` or, when that is empty, the body's
 /// `__type`) as the client's error.
-api::ApiError bedrock_error(unsigned status, std::string_view body, std::string_view retry_after,
-                            std::string_view error_type);
+api::ApiError bedrock_error(unsigned status, std::string_view body, std::string_view error_type);
+
+/// BedrockProvider::classify_error: the error above with its type from the x-amzn-errortype header,
+/// its class from Bedrock's words (and Claude's), the wait from retry-after or x-ratelimit-reset-*.
+UpstreamFailure bedrock_failure(unsigned status, std::string_view body, const HeaderLookup& header,
+                                std::int64_t now_unix_s);
 
 }  // namespace tollgate::providers

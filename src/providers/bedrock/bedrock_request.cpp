@@ -44,24 +44,20 @@ api::ApiResult<json> image_block(const json& part, const std::string& where) {
 // A message's content as Converse blocks; empty text is skipped (Bedrock rejects blank text).
 api::ApiResult<json> content_blocks(const json& content, const std::string& where, bool images) {
   json blocks = json::array();
-  if (content.is_null()) return ok(std::move(blocks));
-  if (content.is_string()) {
-    if (!content.get_ref<const std::string&>().empty()) blocks.push_back({{"text", content}});
-    return ok(std::move(blocks));
-  }
-  if (!content.is_array()) return bad(where + ".content must be a string or an array of content parts.");
-  for (const json& part : content) {
-    const std::string type = string_field(part, "type");
-    if (type == "text") {
-      if (!string_field(part, "text").empty()) blocks.push_back({{"text", string_field(part, "text")}});
-    } else if (type == "image_url" && images) {
-      auto image = image_block(part, where);
-      if (!image) return image.error();
-      blocks.push_back(std::move(*image));
-    } else {
-      return bad(where + ": content part type '" + type + "' is not supported here by bedrock.");
-    }
-  }
+  auto failure = json_fields::walk_content(
+      content, where, "here by bedrock",
+      [&](const std::string& text, const json*) -> std::optional<api::ApiError> {
+        if (!text.empty()) blocks.push_back({{"text", text}});
+        return std::nullopt;
+      },
+      [&](const json& part) -> std::optional<api::ApiError> {
+        if (!images) return bad(where + ": content part type 'image_url' is not supported here by bedrock.");
+        auto image = image_block(part, where);
+        if (!image) return image.error();
+        blocks.push_back(std::move(*image));
+        return std::nullopt;
+      });
+  if (failure) return *failure;
   return ok(std::move(blocks));
 }
 
@@ -72,14 +68,8 @@ api::ApiResult<json> tool_use_blocks(const json& calls, const std::string& where
     const std::string here = where + ".tool_calls[" + std::to_string(i) + "]";
     const json& fn = member(calls[i], "function");
     if (!fn.is_object()) return bad(here + " must be a function call.");
-    const json& raw = member(fn, "arguments");
-    json input = json::object();
-    if (raw.is_string() && !raw.get_ref<const std::string&>().empty()) {
-      input = api::read_ordered_json_lenient(raw.get_ref<const std::string&>());
-    } else if (!raw.is_string() && !raw.is_null()) {
-      input = raw;
-    }
-    if (input.is_discarded() || !input.is_object()) {
+    json input = json_fields::arguments_object(member(fn, "arguments"));
+    if (!input.is_object()) {
       return bad(here + ".function.arguments is not a JSON object; bedrock needs the tool input as one.");
     }
     blocks.push_back({{"toolUse", {{"toolUseId", string_field(calls[i], "id")}, {"name", string_field(fn, "name")},

@@ -1,6 +1,6 @@
 // Bedrock Converse responses, ConverseStream events and errors → OpenAI shapes.
+#include <array>
 #include <cctype>
-#include <charconv>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -11,6 +11,7 @@
 #include "providers/bedrock/bedrock_provider.hpp"
 #include "providers/json_fields.hpp"
 #include "providers/openai_chunks.hpp"
+#include "providers/upstream_failure.hpp"
 #include "tollgate/api/sse.hpp"
 #include "tollgate/api/json_read.hpp"
 
@@ -18,12 +19,12 @@ namespace tollgate::providers {
 namespace {
 
 using json = nlohmann::ordered_json;
+using json_fields::int_field;
 using json_fields::member;
+using json_fields::protocol_error;
 using json_fields::string_field;
 
-api::ApiError protocol_error(std::string what) {
-  return api::make_error(Errc::kUpstreamProtocol, "Bedrock sent " + std::move(what) + ".");
-}
+constexpr std::string_view kVendor = "Bedrock";
 
 json finish_reason(const std::string& stop_reason) {
   if (stop_reason.empty()) return nullptr;
@@ -31,11 +32,6 @@ json finish_reason(const std::string& stop_reason) {
   if (stop_reason == "tool_use") return "tool_calls";
   if (stop_reason == "guardrail_intervened" || stop_reason == "content_filtered") return "content_filter";
   return "stop";  // end_turn, stop_sequence and reasons added later
-}
-
-std::int64_t int_field(const json& obj, const char* key) {
-  const json& v = member(obj, key);
-  return v.is_number_integer() ? v.get<std::int64_t>() : 0;
 }
 
 // Converse's inputTokens excludes cache reads and writes; OpenAI's prompt_tokens counts them.
@@ -48,17 +44,6 @@ Usage usage_of(const json& u) {
   out.prompt_tokens = int_field(u, "inputTokens") + out.cached_prompt_tokens + out.cache_write_tokens;
   out.completion_tokens = int_field(u, "outputTokens");
   out.total_tokens = out.prompt_tokens + out.completion_tokens;
-  return out;
-}
-
-json openai_usage(const Usage& u) {
-  json out;
-  out["prompt_tokens"] = u.prompt_tokens;
-  out["completion_tokens"] = u.completion_tokens;
-  out["total_tokens"] = u.total_tokens;
-  out["prompt_tokens_details"] = {{"cached_tokens", u.cached_prompt_tokens}};
-  out["cache_creation_input_tokens"] = u.cache_write_tokens;
-  out["cache_read_input_tokens"] = u.cached_prompt_tokens;
   return out;
 }
 
@@ -101,6 +86,48 @@ std::optional<ErrorShape> shape_of(const std::string& type) {
   return it->second;
 }
 
+// The exception's name from the x-amzn-errortype header (`error_type`) or the body's `__type`,
+// normalized.
+std::string type_of(const json& parsed, std::string_view error_type) {
+  if (!error_type.empty()) return normalized_type(error_type);
+  return normalized_type(string_field(parsed, "__type"));
+}
+
+api::ApiError bedrock_error_of(unsigned status, const json& parsed, const std::string& type) {
+  const std::optional<ErrorShape> shape = shape_of(type);
+  api::ApiError e = api::make_error(Errc::kUpstreamStatus, "");
+  if (shape) {
+    e.status = shape->status;
+    e.type = shape->type;
+  } else {
+    // An exception this table does not know: statuses the OpenAI SDKs map pass, others fold.
+    const bool known = status == 400 || status == 401 || status == 403 || status == 404 || status == 408 ||
+                       status == 429 || status == 500 || status == 503;
+    e.status = known ? status : status >= 500 ? 500 : 400;
+    e.type = e.status == 429 ? "rate_limit_error" : e.status >= 500 ? "api_error" : "invalid_request_error";
+  }
+  e.code = std::to_string(e.status);
+  std::string message = string_field(parsed, "message");
+  if (message.empty()) message = string_field(parsed, "Message");
+  if (message.empty()) message = "Bedrock returned HTTP " + std::to_string(status) + ".";
+  e.message = message;
+  // A ValidationException for a prompt over the model's window keeps its words ("input is too
+  // long", "too many input tokens": kBedrockWording).
+  if (message.find("content filter") != std::string::npos) {
+    e.type = "content_policy_violation";
+  }
+  return e;
+}
+
+constexpr std::array<std::string_view, 2> kContextWindow{"input is too long", "too many input tokens"};
+constexpr std::array<std::string_view, 1> kRateLimit{"throttlingexception"};
+
+}  // namespace
+
+const Wording kBedrockWording{kContextWindow, {}, kRateLimit};
+
+namespace {
+
 class BedrockStreamTranslator final : public StreamTranslator {
  public:
   BedrockStreamTranslator(bool client_wants_usage, Provider::CostFn cost, std::string id, std::int64_t created)
@@ -110,10 +137,10 @@ class BedrockStreamTranslator final : public StreamTranslator {
     if (event.event.starts_with("exception:") || event.event.starts_with("error:")) {
       const std::string type = event.event.substr(event.event.find(':') + 1);
       const auto shape = shape_of(normalized_type(type));
-      return bedrock_error(shape ? shape->status : 500, event.data, "", type);
+      return bedrock_error(shape ? shape->status : 500, event.data, type);
     }
     const json data = api::read_ordered_json_lenient(event.data);
-    if (!data.is_object()) return protocol_error("a stream event that is not a JSON object");
+    if (!data.is_object()) return protocol_error(kVendor, "a stream event that is not a JSON object");
     if (finished_) return std::nullopt;
     const std::string& type = event.event;
     if (type == "messageStart") {
@@ -133,7 +160,7 @@ class BedrockStreamTranslator final : public StreamTranslator {
         emit(out, json{{"content", string_field(delta, "text")}});
       } else if (const json& tool = member(delta, "toolUse"); tool.is_object()) {
         auto it = tool_index_.find(int_field(data, "contentBlockIndex"));
-        if (it == tool_index_.end()) return protocol_error("a toolUse delta for a block that is not a toolUse");
+        if (it == tool_index_.end()) return protocol_error(kVendor, "a toolUse delta for a block that is not a toolUse");
         const std::string piece = string_field(tool, "input");
         if (!piece.empty()) emit(out, tool_calls_delta(json{{"index", it->second}, {"function", {{"arguments", piece}}}}));
       } else if (const json& reasoning = member(delta, "reasoningContent"); reasoning.is_object()) {
@@ -168,7 +195,7 @@ class BedrockStreamTranslator final : public StreamTranslator {
   }
 
   void emit_usage(std::string& out) const {
-    append_usage_chunk(out, ChunkStamp{id_, created_, ""}, openai_usage(usage_), cost_, usage_);
+    append_usage_chunk(out, ChunkStamp{id_, created_, ""}, openai_usage(usage_, UsageExtras::kCache), cost_, usage_);
   }
 
   bool client_wants_usage_;
@@ -186,9 +213,9 @@ class BedrockStreamTranslator final : public StreamTranslator {
 api::ApiResult<std::string> bedrock_response_to_openai(std::string_view body, std::string_view id,
                                                        std::int64_t created, std::string_view model, Usage& usage) {
   const json in = api::read_ordered_json_lenient(body);
-  if (!in.is_object()) return protocol_error("a response that is not a JSON object");
+  if (!in.is_object()) return protocol_error(kVendor, "a response that is not a JSON object");
   const json& content = member(member(member(in, "output"), "message"), "content");
-  if (!content.is_array()) return protocol_error("a response without output.message.content");
+  if (!content.is_array()) return protocol_error(kVendor, "a response without output.message.content");
   std::string text;
   std::string reasoning;
   bool has_text = false;
@@ -223,7 +250,7 @@ api::ApiResult<std::string> bedrock_response_to_openai(std::string_view body, st
   out["model"] = model;
   out["choices"] = json::array();
   out["choices"].push_back(std::move(choice));
-  out["usage"] = openai_usage(usage);
+  out["usage"] = openai_usage(usage, UsageExtras::kCache);
   return out.dump();
 }
 
@@ -232,40 +259,24 @@ std::unique_ptr<StreamTranslator> make_bedrock_stream_translator(bool client_wan
   return std::make_unique<BedrockStreamTranslator>(client_wants_usage, std::move(cost), std::move(id), created);
 }
 
-api::ApiError bedrock_error(unsigned status, std::string_view body, std::string_view retry_after,
-                            std::string_view error_type) {
+api::ApiError bedrock_error(unsigned status, std::string_view body, std::string_view error_type) {
   const json parsed = api::read_ordered_json_lenient(body);
-  std::string type_name(error_type);
-  if (type_name.empty()) type_name = string_field(parsed, "__type");
-  const std::string type = normalized_type(type_name);
-  const std::optional<ErrorShape> shape = shape_of(type);
-  api::ApiError e = api::make_error(Errc::kUpstreamStatus, "");
-  if (shape) {
-    e.status = shape->status;
-    e.type = shape->type;
-  } else {
-    // An exception this table does not know: statuses the OpenAI SDKs map pass, others fold.
-    const bool known = status == 400 || status == 401 || status == 403 || status == 404 || status == 408 ||
-                       status == 429 || status == 500 || status == 503;
-    e.status = known ? status : status >= 500 ? 500 : 400;
-    e.type = e.status == 429 ? "rate_limit_error" : e.status >= 500 ? "api_error" : "invalid_request_error";
-  }
-  e.code = std::to_string(e.status);
-  std::string message = string_field(parsed, "message");
-  if (message.empty()) message = string_field(parsed, "Message");
-  if (message.empty()) message = "Bedrock returned HTTP " + std::to_string(status) + ".";
-  e.message = message;
-  // A ValidationException for a prompt over the model's window keeps its words (error_class.cpp
-  // reads "input is too long" / "too many input tokens" as a context-window error).
-  if (message.find("content filter") != std::string::npos) {
-    e.type = "content_policy_violation";
-  }
-  if (!retry_after.empty()) {
-    long seconds = 0;
-    auto [ptr, ec] = std::from_chars(retry_after.data(), retry_after.data() + retry_after.size(), seconds);
-    if (ec == std::errc() && seconds >= 0) e.retry_after = std::chrono::seconds(seconds);
-  }
-  return e;
+  return bedrock_error_of(status, parsed, type_of(parsed, error_type));
+}
+
+UpstreamFailure bedrock_failure(unsigned status, std::string_view body, const HeaderLookup& header,
+                                std::int64_t now_unix_s) {
+  const json parsed = api::read_ordered_json_lenient(body);
+  const std::string type = type_of(parsed, header_value(header, "x-amzn-errortype"));
+  UpstreamFailure f;
+  f.error = bedrock_error_of(status, parsed, type);
+  // The exception's name counts as a reason too ("throttlingexception"). Bedrock serves Claude,
+  // whose refusals keep Anthropic's words.
+  f.cls = classify_reason(status, reason_text(parsed, body) + type,
+                          {&kOpenAiWording, &kBedrockWording, &kAnthropicWording});
+  read_retry_after(f, header, now_unix_s);
+  read_ratelimit_reset(f, header);
+  return f;
 }
 
 }  // namespace tollgate::providers

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "providers/build_request.hpp"
+
 namespace tollgate::providers {
 namespace {
 
@@ -16,22 +18,14 @@ api::ApiResult<http::UpstreamRequest> GeminiProvider::build_request(const config
                                                                     const api::ParsedRequest& request,
                                                                     std::string_view upstream_model,
                                                                     bool /*want_stream_usage: always reported*/) const {
-  if (endpoint != api::Endpoint::kChatCompletions) {
-    return api::make_error(Errc::kInvalidRequest, std::string(api::endpoint_path(endpoint)) +
-                                                      " is not supported by gemini deployments; use /chat/completions.",
-                           "model");
-  }
+  if (auto refused = chat_only(endpoint, "gemini")) return *refused;
   auto body = gemini_request_body(request);
   if (!body) return body.error();
-  http::UpstreamRequest out;
-  out.url = base;
-  out.target = gemini_target(base.path, upstream_model, request.fields.stream);
-  out.headers.reserve(3);
-  out.headers.emplace_back("content-type", "application/json");
+  http::UpstreamRequest out = json_post(base, gemini_target(base.path, upstream_model, request.fields.stream),
+                                        std::move(*body), 3);
   // The key as a header, not `?key=`: request lines end up in proxies' logs.
   if (!deployment.api_key.empty()) out.headers.emplace_back("x-goog-api-key", deployment.api_key);
   if (request.fields.stream) out.headers.emplace_back("accept", "text/event-stream");
-  out.body = std::move(*body);
   return out;
 }
 
@@ -43,8 +37,9 @@ std::unique_ptr<StreamTranslator> GeminiProvider::make_stream_translator(bool cl
   return make_gemini_stream_translator(client_wants_usage, std::move(cost), unix_now());
 }
 
-api::ApiError GeminiProvider::map_error(unsigned status, std::string_view body, std::string_view retry_after) const {
-  return gemini_error(status, body, retry_after);
+UpstreamFailure GeminiProvider::classify_error(unsigned status, std::string_view body, const HeaderLookup& header,
+                                               std::int64_t now_unix_s) const {
+  return gemini_failure(status, body, header, now_unix_s);
 }
 
 }  // namespace tollgate::providers

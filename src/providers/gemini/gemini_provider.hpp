@@ -46,7 +46,8 @@ class GeminiProvider : public Provider {
                                                       bool want_stream_usage) const override;
   api::ApiResult<std::string> translate_response(api::Endpoint endpoint, std::string body, Usage& usage) const override;
   std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage, CostFn cost = {}) const override;
-  api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const override;
+  UpstreamFailure classify_error(unsigned status, std::string_view body, const HeaderLookup& header,
+                                 std::int64_t now_unix_s) const override;
 };
 
 /// The generateContent body for an OpenAI chat request. Errors are 400s.
@@ -62,7 +63,13 @@ api::ApiResult<std::string> gemini_response_to_openai(std::string_view body, std
 std::unique_ptr<StreamTranslator> make_gemini_stream_translator(bool client_wants_usage, Provider::CostFn cost,
                                                                 std::int64_t created);
 
-/// A Google error (`{"error":{"code","message","status"}}`) as the client's error.
-api::ApiError gemini_error(unsigned status, std::string_view body, std::string_view retry_after);
+/// A Google error (`{"error":{"code","message","status","details"}}`) as the client's error, with
+/// RetryInfo's retryDelay as its retry-after.
+api::ApiError gemini_error(unsigned status, std::string_view body);
+
+/// GeminiProvider::classify_error (Vertex AI's too): the error above, its class in Google's words,
+/// and the wait from retry-after or x-ratelimit-reset-* (which also win over retryDelay for the client).
+UpstreamFailure gemini_failure(unsigned status, std::string_view body, const HeaderLookup& header,
+                               std::int64_t now_unix_s);
 
 }  // namespace tollgate::providers

@@ -50,36 +50,26 @@ api::ApiResult<json> image_part(const json& part, const std::string& where) {
 // A message's `content` as Gemini parts. Empty text is skipped: Gemini rejects empty parts.
 api::ApiResult<json> content_parts(const json& content, const std::string& where) {
   json parts = json::array();
-  if (content.is_null()) return ok(std::move(parts));
-  if (content.is_string()) {
-    if (!content.get_ref<const std::string&>().empty()) parts.push_back({{"text", content}});
-    return ok(std::move(parts));
-  }
-  if (!content.is_array()) return bad(where + ".content must be a string or an array of content parts.");
-  for (const json& part : content) {
-    const std::string type = string_field(part, "type");
-    if (type == "text") {
-      if (!string_field(part, "text").empty()) parts.push_back({{"text", string_field(part, "text")}});
-    } else if (type == "image_url") {
-      auto image = image_part(part, where);
-      if (!image) return image.error();
-      parts.push_back(std::move(*image));
-    } else {
-      return bad(where + ": content part type '" + type + "' is not supported by gemini.");
-    }
-  }
+  auto failure = json_fields::walk_content(
+      content, where, "by gemini",
+      [&](const std::string& text, const json*) -> std::optional<api::ApiError> {
+        if (!text.empty()) parts.push_back({{"text", text}});
+        return std::nullopt;
+      },
+      [&](const json& part) -> std::optional<api::ApiError> {
+        auto image = image_part(part, where);
+        if (!image) return image.error();
+        parts.push_back(std::move(*image));
+        return std::nullopt;
+      });
+  if (failure) return *failure;
   return ok(std::move(parts));
 }
 
 // JSON text of an object, or an error; "" and null mean {}.
 api::ApiResult<json> arguments_object(const json& raw, const std::string& where) {
-  json args = json::object();
-  if (raw.is_string() && !raw.get_ref<const std::string&>().empty()) {
-    args = api::read_ordered_json_lenient(raw.get_ref<const std::string&>());
-  } else if (!raw.is_string() && !raw.is_null()) {
-    args = raw;
-  }
-  if (args.is_discarded() || !args.is_object()) {
+  json args = json_fields::arguments_object(raw);
+  if (!args.is_object()) {
     return bad(where + ".function.arguments is not a JSON object; gemini needs the call's args as one.");
   }
   return ok(std::move(args));

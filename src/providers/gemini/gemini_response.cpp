@@ -1,4 +1,5 @@
 // Gemini GenerateContentResponse bodies, SSE streams and errors → OpenAI's shapes.
+#include <array>
 #include <charconv>
 #include <string>
 #include <utility>
@@ -7,8 +8,8 @@
 
 #include "providers/gemini/gemini_provider.hpp"
 #include "providers/json_fields.hpp"
-#include "providers/openai/openai_provider.hpp"
 #include "providers/openai_chunks.hpp"
+#include "providers/upstream_failure.hpp"
 #include "tollgate/api/sse.hpp"
 #include "tollgate/api/json_read.hpp"
 
@@ -16,40 +17,25 @@ namespace tollgate::providers {
 namespace {
 
 using json = nlohmann::ordered_json;
+using json_fields::int_field;
 using json_fields::member;
+using json_fields::protocol_error;
 using json_fields::string_field;
 
-api::ApiError protocol_error(std::string what) {
-  return api::make_error(Errc::kUpstreamProtocol, "Gemini sent " + std::move(what) + ".");
-}
-
-std::int64_t count(const json& usage, const char* key) {
-  const json& v = member(usage, key);
-  return v.is_number_integer() ? v.get<std::int64_t>() : 0;
-}
+constexpr std::string_view kVendor = "Gemini";
 
 Usage usage_of(const json& metadata) {
   Usage u;
   if (!metadata.is_object()) return u;
   u.present = true;
-  u.prompt_tokens = count(metadata, "promptTokenCount");
-  u.reasoning_tokens = count(metadata, "thoughtsTokenCount");
+  u.prompt_tokens = int_field(metadata, "promptTokenCount");
+  u.reasoning_tokens = int_field(metadata, "thoughtsTokenCount");
   // OpenAI counts reasoning as completion tokens; Gemini reports the two apart.
-  u.completion_tokens = count(metadata, "candidatesTokenCount") + u.reasoning_tokens;
-  u.total_tokens = metadata.contains("totalTokenCount") ? count(metadata, "totalTokenCount")
+  u.completion_tokens = int_field(metadata, "candidatesTokenCount") + u.reasoning_tokens;
+  u.total_tokens = metadata.contains("totalTokenCount") ? int_field(metadata, "totalTokenCount")
                                                         : u.prompt_tokens + u.completion_tokens;
-  u.cached_prompt_tokens = count(metadata, "cachedContentTokenCount");
+  u.cached_prompt_tokens = int_field(metadata, "cachedContentTokenCount");
   return u;
-}
-
-json openai_usage(const Usage& u) {
-  json out;
-  out["prompt_tokens"] = u.prompt_tokens;
-  out["completion_tokens"] = u.completion_tokens;
-  out["total_tokens"] = u.total_tokens;
-  out["prompt_tokens_details"] = {{"cached_tokens", u.cached_prompt_tokens}};
-  out["completion_tokens_details"] = {{"reasoning_tokens", u.reasoning_tokens}};
-  return out;
 }
 
 json finish_reason(const std::string& reason, bool called_tools) {
@@ -124,10 +110,10 @@ class GeminiStreamTranslator final : public StreamTranslator {
 
   std::optional<api::ApiError> on_event(const http::SseEvent& event, std::string& out) override {
     const json data = api::read_ordered_json_lenient(event.data);
-    if (!data.is_object()) return protocol_error("a stream event that is not a JSON object");
+    if (!data.is_object()) return protocol_error(kVendor, "a stream event that is not a JSON object");
     if (const json& error = member(data, "error"); error.is_object()) {
       const json& code = member(error, "code");
-      return gemini_error(code.is_number_unsigned() ? code.get<unsigned>() : 500, event.data, "");
+      return gemini_error(code.is_number_unsigned() ? code.get<unsigned>() : 500, event.data);
     }
     if (auto blocked = blocked_prompt(data)) return blocked;
     if (const json& metadata = member(data, "usageMetadata"); metadata.is_object()) usage_ = usage_of(metadata);
@@ -181,7 +167,7 @@ class GeminiStreamTranslator final : public StreamTranslator {
   }
 
   void emit_usage(std::string& out) const {
-    append_usage_chunk(out, ChunkStamp{id_, created_, model_}, openai_usage(usage_), cost_, usage_);
+    append_usage_chunk(out, ChunkStamp{id_, created_, model_}, openai_usage(usage_, UsageExtras::kReasoning), cost_, usage_);
   }
 
   bool client_wants_usage_;
@@ -227,14 +213,43 @@ std::optional<std::chrono::seconds> retry_delay(const json& error) {
   return std::nullopt;
 }
 
+api::ApiError gemini_error_of(unsigned status, json parsed) {
+  // Google's body is {"error":{"code":429,"message":"...","status":"RESOURCE_EXHAUSTED","details":[...]}}
+  // (some gateways in front of it send a list of one such object).
+  if (parsed.is_array() && parsed.size() == 1) parsed = std::move(parsed[0]);
+  const json& error = member(parsed, "error");
+  const std::string message = string_field(error, "message");
+  const std::string google_status = string_field(error, "status");
+  api::ApiError e = openai_error(status, nlohmann::json(), {});
+  if (!message.empty()) e.message = message;
+  auto [mapped, type] = status_of(google_status, e.status);
+  // AI Studio answers a wrong key with 400 INVALID_ARGUMENT "API key not valid": an auth error.
+  if (message.find("API key not valid") != std::string::npos || message.find("API key expired") != std::string::npos) {
+    mapped = 401;
+    type = "authentication_error";
+  }
+  if (type != nullptr) {
+    e.status = mapped;
+    e.code = std::to_string(mapped);
+    e.type = type;
+  }
+  e.retry_after = retry_delay(error);
+  return e;
+}
+
+constexpr std::array<std::string_view, 2> kContextWindow{"input token count", "exceeds the maximum number of tokens"};
+constexpr std::array<std::string_view, 1> kRateLimit{"resource_exhausted"};
+
 }  // namespace
+
+const Wording kGeminiWording{kContextWindow, {}, kRateLimit};
 
 api::ApiResult<std::string> gemini_response_to_openai(std::string_view body, std::int64_t created, Usage& usage) {
   const json in = api::read_ordered_json_lenient(body);
-  if (!in.is_object()) return protocol_error("a response that is not a JSON object");
+  if (!in.is_object()) return protocol_error(kVendor, "a response that is not a JSON object");
   if (auto blocked = blocked_prompt(in)) return *blocked;
   const json& candidates = member(in, "candidates");
-  if (!candidates.is_array() || candidates.empty()) return protocol_error("a response without candidates");
+  if (!candidates.is_array() || candidates.empty()) return protocol_error(kVendor, "a response without candidates");
   usage = usage_of(member(in, "usageMetadata"));
   json choices = json::array();
   std::int64_t next_call = 0;
@@ -259,7 +274,7 @@ api::ApiResult<std::string> gemini_response_to_openai(std::string_view body, std
   out["created"] = created;
   out["model"] = string_field(in, "modelVersion");
   out["choices"] = std::move(choices);
-  out["usage"] = openai_usage(usage);
+  out["usage"] = openai_usage(usage, UsageExtras::kReasoning);
   return out.dump();
 }
 
@@ -268,29 +283,20 @@ std::unique_ptr<StreamTranslator> make_gemini_stream_translator(bool client_want
   return std::make_unique<GeminiStreamTranslator>(client_wants_usage, std::move(cost), created);
 }
 
-api::ApiError gemini_error(unsigned status, std::string_view body, std::string_view retry_after) {
-  // Google's body is {"error":{"code":429,"message":"...","status":"RESOURCE_EXHAUSTED","details":[...]}}
-  // (some gateways in front of it send a list of one such object).
+UpstreamFailure gemini_failure(unsigned status, std::string_view body, const HeaderLookup& header,
+                               std::int64_t now_unix_s) {
   json parsed = api::read_ordered_json_lenient(body);
-  if (parsed.is_array() && parsed.size() == 1) parsed = parsed[0];
-  const json& error = member(parsed, "error");
-  const std::string message = string_field(error, "message");
-  const std::string google_status = string_field(error, "status");
-  api::ApiError e = OpenAiProvider().map_error(status, {}, retry_after);
-  if (!message.empty()) e.message = message;
-  auto [mapped, type] = status_of(google_status, e.status);
-  // AI Studio answers a wrong key with 400 INVALID_ARGUMENT "API key not valid": an auth error.
-  if (message.find("API key not valid") != std::string::npos || message.find("API key expired") != std::string::npos) {
-    mapped = 401;
-    type = "authentication_error";
-  }
-  if (type != nullptr) {
-    e.status = mapped;
-    e.code = std::to_string(mapped);
-    e.type = type;
-  }
-  if (!e.retry_after) e.retry_after = retry_delay(error);
-  return e;
+  UpstreamFailure f;
+  f.cls = classify_reason(status, reason_text(parsed, body), {&kOpenAiWording, &kGeminiWording});
+  f.error = gemini_error_of(status, std::move(parsed));
+  // The header wins over RetryInfo for the client; the router waits only as long as a header says.
+  read_retry_after(f, header, now_unix_s);
+  read_ratelimit_reset(f, header);
+  return f;
+}
+
+api::ApiError gemini_error(unsigned status, std::string_view body) {
+  return gemini_error_of(status, api::read_ordered_json_lenient(body));
 }
 
 }  // namespace tollgate::providers

@@ -6,8 +6,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "providers/build_request.hpp"
 #include "providers/ollama/ndjson_decoder.hpp"
-#include "providers/openai/openai_provider.hpp"
+#include "providers/upstream_failure.hpp"
 #include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
@@ -21,6 +22,16 @@ OllamaStamp fresh_stamp() {
           .created = std::chrono::duration_cast<std::chrono::seconds>(now).count()};
 }
 
+// Ollama's errors are {"error": "<message>"} (a string, not OpenAI's object): the status rules
+// are OpenAI's, the message is Ollama's.
+api::ApiError ollama_error_of(unsigned status, const nlohmann::json& parsed, std::string_view body) {
+  const auto error = parsed.is_object() ? parsed.find("error") : parsed.end();
+  if (error == parsed.end() || !error->is_string()) return openai_error(status, parsed, body);
+  api::ApiError e = openai_error(status, nlohmann::json(), {});
+  e.message = error->get<std::string>();
+  return e;
+}
+
 }  // namespace
 
 api::ApiResult<http::UpstreamRequest> OllamaProvider::build_request(const config::Deployment& deployment,
@@ -28,22 +39,13 @@ api::ApiResult<http::UpstreamRequest> OllamaProvider::build_request(const config
                                                                     const api::ParsedRequest& request,
                                                                     std::string_view upstream_model,
                                                                     bool /*want_stream_usage: always reported*/) const {
-  if (endpoint != api::Endpoint::kChatCompletions) {
-    return api::make_error(Errc::kInvalidRequest, std::string(api::endpoint_path(endpoint)) +
-                                                      " is not supported by ollama deployments; use /chat/completions.",
-                           "model");
-  }
+  if (auto refused = chat_only(endpoint, "ollama")) return *refused;
   auto body = ollama_request_body(request, upstream_model);
   if (!body) return body.error();
-  http::UpstreamRequest out;
-  out.url = base;
-  out.target = base.path + "/api/chat";
-  out.headers.reserve(3);
-  out.headers.emplace_back("content-type", "application/json");
+  http::UpstreamRequest out = json_post(base, base.path + "/api/chat", std::move(*body), 3);
   // A local Ollama needs no key; one behind an authenticating proxy (or ollama.com) takes Bearer.
   if (!deployment.api_key.empty()) out.headers.emplace_back("authorization", "Bearer " + deployment.api_key);
   if (request.fields.stream) out.headers.emplace_back("accept", "application/x-ndjson");
-  out.body = std::move(*body);
   return out;
 }
 
@@ -59,18 +61,14 @@ std::unique_ptr<http::StreamDecoder> OllamaProvider::make_stream_decoder() const
   return std::make_unique<NdjsonDecoder>();
 }
 
-api::ApiError OllamaProvider::map_error(unsigned status, std::string_view body, std::string_view retry_after) const {
-  return ollama_error(status, body, retry_after);
+UpstreamFailure OllamaProvider::classify_error(unsigned status, std::string_view body, const HeaderLookup& header,
+                                               std::int64_t now_unix_s) const {
+  const nlohmann::json parsed = api::read_json_lenient(body);
+  return openai_compatible_failure(ollama_error_of(status, parsed, body), status, parsed, body, header, now_unix_s);
 }
 
-api::ApiError ollama_error(unsigned status, std::string_view body, std::string_view retry_after) {
-  // Ollama's errors are {"error": "<message>"} (a string, not OpenAI's object): the status and
-  // retry-after rules are OpenAI's, the message is Ollama's.
-  const auto parsed = api::read_json_lenient(body);
-  const bool ollama_shape = parsed.is_object() && parsed.contains("error") && parsed["error"].is_string();
-  api::ApiError e = OpenAiProvider().map_error(status, ollama_shape ? std::string_view() : body, retry_after);
-  if (ollama_shape) e.message = parsed["error"].get<std::string>();
-  return e;
+api::ApiError ollama_error(unsigned status, std::string_view body) {
+  return ollama_error_of(status, api::read_json_lenient(body), body);
 }
 
 }  // namespace tollgate::providers

@@ -40,7 +40,8 @@ class OllamaProvider final : public Provider {
   std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage, CostFn cost = {}) const override;
   std::string_view stream_content_type() const override { return "application/x-ndjson"; }
   std::unique_ptr<http::StreamDecoder> make_stream_decoder() const override;
-  api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const override;
+  UpstreamFailure classify_error(unsigned status, std::string_view body, const HeaderLookup& header,
+                                 std::int64_t now_unix_s) const override;
 };
 
 /// What Ollama does not send but OpenAI's shape has: the completion's id and `created` stamp.
@@ -61,6 +62,6 @@ std::unique_ptr<StreamTranslator> make_ollama_stream_translator(bool client_want
                                                                 OllamaStamp stamp);
 
 /// Ollama's `{"error":"..."}` (or any body) with its status as the client's error.
-api::ApiError ollama_error(unsigned status, std::string_view body, std::string_view retry_after);
+api::ApiError ollama_error(unsigned status, std::string_view body);
 
 }  // namespace tollgate::providers

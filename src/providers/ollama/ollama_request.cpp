@@ -46,22 +46,14 @@ std::optional<api::ApiError> add_image(const json& part, const std::string& wher
 
 api::ApiResult<Content> content_of(const json& content, const std::string& where) {
   Content out;
-  if (content.is_null()) return out;
-  if (content.is_string()) {
-    out.text = content.get<std::string>();
-    return out;
-  }
-  if (!content.is_array()) return bad(where + ".content must be a string or an array of content parts.");
-  for (const json& part : content) {
-    const std::string type = string_field(part, "type");
-    if (type == "text") {
-      out.text += string_field(part, "text");
-    } else if (type == "image_url") {
-      if (auto failure = add_image(part, where, out)) return *failure;
-    } else {
-      return bad(where + ": content part type '" + type + "' is not supported by ollama.");
-    }
-  }
+  auto failure = json_fields::walk_content(
+      content, where, "by ollama",
+      [&](const std::string& text, const json*) -> std::optional<api::ApiError> {
+        out.text += text;
+        return std::nullopt;
+      },
+      [&](const json& part) { return add_image(part, where, out); });
+  if (failure) return *failure;
   return out;
 }
 
@@ -74,14 +66,8 @@ api::ApiResult<json> tool_calls(const json& calls, const std::string& where, std
     const std::string here = where + ".tool_calls[" + std::to_string(i) + "]";
     const json& fn = member(calls[i], "function");
     if (!fn.is_object()) return bad(here + " must be a function call.");
-    const json& raw = member(fn, "arguments");
-    json arguments = json::object();
-    if (raw.is_string() && !raw.get_ref<const std::string&>().empty()) {
-      arguments = api::read_ordered_json_lenient(raw.get_ref<const std::string&>());
-    } else if (!raw.is_string() && !raw.is_null()) {
-      arguments = raw;
-    }
-    if (arguments.is_discarded() || !arguments.is_object()) {
+    json arguments = json_fields::arguments_object(member(fn, "arguments"));
+    if (!arguments.is_object()) {
       return bad(here + ".function.arguments is not a JSON object; ollama needs the arguments as one.");
     }
     const std::string name = string_field(fn, "name");

@@ -14,34 +14,21 @@ namespace tollgate::providers {
 namespace {
 
 using json = nlohmann::ordered_json;
+using json_fields::int_field;
 using json_fields::member;
+using json_fields::protocol_error;
 using json_fields::string_field;
 
-api::ApiError protocol_error(std::string what) {
-  return api::make_error(Errc::kUpstreamProtocol, "Ollama sent " + std::move(what) + ".");
-}
-
-std::int64_t count(const json& obj, const char* key) {
-  const json& v = member(obj, key);
-  return v.is_number_integer() ? v.get<std::int64_t>() : 0;
-}
+constexpr std::string_view kVendor = "Ollama";
 
 // The final object (done: true) carries the counts; earlier stream lines carry none.
 Usage usage_of(const json& in) {
   Usage u;
   u.present = true;
-  u.prompt_tokens = count(in, "prompt_eval_count");
-  u.completion_tokens = count(in, "eval_count");
+  u.prompt_tokens = int_field(in, "prompt_eval_count");
+  u.completion_tokens = int_field(in, "eval_count");
   u.total_tokens = u.prompt_tokens + u.completion_tokens;
   return u;
-}
-
-json openai_usage(const Usage& u) {
-  json out;
-  out["prompt_tokens"] = u.prompt_tokens;
-  out["completion_tokens"] = u.completion_tokens;
-  out["total_tokens"] = u.total_tokens;
-  return out;
 }
 
 // Ollama's tool calls ({function: {name, arguments: <object>}}) in OpenAI's shape, numbered from
@@ -78,9 +65,9 @@ class OllamaStreamTranslator final : public StreamTranslator {
   std::optional<api::ApiError> on_event(const http::SseEvent& event, std::string& out) override {
     if (finished_) return std::nullopt;  // nothing follows the done line
     const json line = api::read_ordered_json_lenient(event.data);
-    if (!line.is_object()) return protocol_error("a stream line that is not a JSON object");
+    if (!line.is_object()) return protocol_error(kVendor, "a stream line that is not a JSON object");
     // A failure after the headers went out (model crash, out of memory) arrives as {"error": "..."}.
-    if (const json& error = member(line, "error"); !error.is_null()) return ollama_error(500, event.data, "");
+    if (const json& error = member(line, "error"); !error.is_null()) return ollama_error(500, event.data);
     if (model_.empty()) model_ = string_field(line, "model");
     const json& message = member(line, "message");
     json delta = json::object();
@@ -119,7 +106,7 @@ class OllamaStreamTranslator final : public StreamTranslator {
   }
 
   void emit_usage(std::string& out) const {
-    append_usage_chunk(out, ChunkStamp{stamp_.id, stamp_.created, model_}, openai_usage(usage_), cost_, usage_);
+    append_usage_chunk(out, ChunkStamp{stamp_.id, stamp_.created, model_}, openai_usage(usage_, UsageExtras::kNone), cost_, usage_);
   }
 
   bool client_wants_usage_;
@@ -136,9 +123,9 @@ class OllamaStreamTranslator final : public StreamTranslator {
 
 api::ApiResult<std::string> ollama_response_to_openai(std::string_view body, const OllamaStamp& stamp, Usage& usage) {
   const json in = api::read_ordered_json_lenient(body);
-  if (!in.is_object()) return protocol_error("a response that is not a JSON object");
+  if (!in.is_object()) return protocol_error(kVendor, "a response that is not a JSON object");
   const json& message = member(in, "message");
-  if (!message.is_object()) return protocol_error("a response without a message");
+  if (!message.is_object()) return protocol_error(kVendor, "a response without a message");
   usage = usage_of(in);
   std::int64_t next_tool = 0;
   json calls = openai_tool_calls(member(message, "tool_calls"), next_tool, false);
@@ -161,7 +148,7 @@ api::ApiResult<std::string> ollama_response_to_openai(std::string_view body, con
   out["model"] = string_field(in, "model");
   out["choices"] = json::array();
   out["choices"].push_back(std::move(choice));
-  out["usage"] = openai_usage(usage);
+  out["usage"] = openai_usage(usage, UsageExtras::kNone);
   return out.dump();
 }
 

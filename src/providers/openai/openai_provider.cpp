@@ -11,6 +11,7 @@
 #include "tollgate/api/sse.hpp"
 #include "tollgate/api/json_read.hpp"
 #include "providers/openai/param_support.hpp"
+#include "providers/upstream_failure.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -188,37 +189,10 @@ std::unique_ptr<StreamTranslator> OpenAiProvider::make_stream_translator(bool cl
   return std::make_unique<OpenAiStreamTranslator>(client_wants_usage, std::move(cost));
 }
 
-api::ApiError OpenAiProvider::map_error(unsigned status, std::string_view body, std::string_view retry_after) const {
-  // Statuses the OpenAI SDKs map to their own exception classes pass through; others fold into
-  // the nearest class so clients never see a status they cannot interpret.
-  unsigned mapped = status;
-  switch (status) {
-    case 400: case 401: case 403: case 404: case 408: case 409: case 413: case 422: case 429:
-    case 500: case 502: case 503: case 504: break;
-    default: mapped = status >= 500 ? 500 : 400;
-  }
-  api::ApiError e = api::make_error(Errc::kUpstreamStatus, "");
-  e.status = mapped;
-  e.code = std::to_string(mapped);
-  e.type = mapped == 429 ? "rate_limit_error" : mapped >= 500 ? "api_error" : "invalid_request_error";
-  json parsed = api::read_json_lenient(body);
-  if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
-    const json& err = parsed["error"];
-    if (err.contains("message") && err["message"].is_string()) e.message = err["message"].get<std::string>();
-    if (err.contains("type") && err["type"].is_string()) e.type = err["type"].get<std::string>();
-    if (err.contains("param") && err["param"].is_string()) e.param = err["param"].get<std::string>();
-  }
-  if (e.message.empty()) {
-    constexpr std::size_t kSnippet = 200;
-    e.message = "Upstream returned HTTP " + std::to_string(status) +
-                (body.empty() ? std::string(".") : ": " + std::string(body.substr(0, kSnippet)));
-  }
-  if (!retry_after.empty()) {
-    long seconds = 0;
-    auto [ptr, ec] = std::from_chars(retry_after.data(), retry_after.data() + retry_after.size(), seconds);
-    if (ec == std::errc() && seconds >= 0) e.retry_after = std::chrono::seconds(seconds);
-  }
-  return e;
+UpstreamFailure OpenAiProvider::classify_error(unsigned status, std::string_view body, const HeaderLookup& header,
+                                               std::int64_t now_unix_s) const {
+  const json parsed = api::read_json_lenient(body);
+  return openai_compatible_failure(openai_error(status, parsed, body), status, parsed, body, header, now_unix_s);
 }
 
 }  // namespace tollgate::providers

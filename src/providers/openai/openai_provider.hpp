@@ -14,7 +14,8 @@ class OpenAiProvider final : public Provider {
                                                       bool want_stream_usage) const override;
   api::ApiResult<std::string> translate_response(api::Endpoint endpoint, std::string body, Usage& usage) const override;
   std::unique_ptr<StreamTranslator> make_stream_translator(bool client_wants_usage, CostFn cost = {}) const override;
-  api::ApiError map_error(unsigned status, std::string_view body, std::string_view retry_after) const override;
+  UpstreamFailure classify_error(unsigned status, std::string_view body, const HeaderLookup& header,
+                                 std::int64_t now_unix_s) const override;
 };
 
 /// Reads an OpenAI `usage` object (raw JSON text). Returns false when it is not an object.

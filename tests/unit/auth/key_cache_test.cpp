@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "support/temp_dir.hpp"
+#include "tollgate/db/store.hpp"
 
 namespace tollgate::auth {
 namespace {

@@ -11,7 +11,7 @@ TEST(PrincipalTest, HashKeyIsSha256Hex) {
 }
 
 TEST(PrincipalTest, LimitsAndModelMapsAreReadFromLiteLLMFields) {
-  db::Record key;
+  Record key;
   key.id = "tok";
   key.spend = 1.5;
   key.budget_reset_at_ms = 42;
@@ -20,7 +20,7 @@ TEST(PrincipalTest, LimitsAndModelMapsAreReadFromLiteLLMFields) {
     "budget_duration": "1d", "models": ["a", 7], "blocked": true, "expires": "2026-11-22T00:00:00Z",
     "aliases": {"x": "a"}, "model_max_budget": {"a": 1.0, "b": {"budget_limit": 2.0}, "c": "bad"},
     "model_rpm_limit": {"a": 3}, "metadata": {"k": "v"}, "tags": ["t"]})");
-  db::Record user;
+  Record user;
   user.id = "u1";
   user.data = {{"user_role", "internal_user"}};
   const Principal p = make_principal(key, std::nullopt, user, std::nullopt, std::nullopt);
@@ -45,7 +45,7 @@ TEST(PrincipalTest, LimitsAndModelMapsAreReadFromLiteLLMFields) {
 }
 
 TEST(PrincipalTest, UnparsableExpiryFailsClosed) {
-  db::Record key;
+  Record key;
   key.id = "tok";
   key.data = {{"expires", "someday"}};
   const Principal p = make_principal(key, std::nullopt, std::nullopt, std::nullopt, std::nullopt);
@@ -54,7 +54,7 @@ TEST(PrincipalTest, UnparsableExpiryFailsClosed) {
 }
 
 TEST(PrincipalTest, NegativeOrNonNumericLimitsMeanNoLimit) {
-  db::Record r;
+  Record r;
   r.data = {{"rpm_limit", -5}, {"tpm_limit", "100"}, {"max_budget", nullptr}};
   const EntityLimits l = limits_of(r);
   EXPECT_EQ(l.rpm, kUnlimited);

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tollgate/http/sse_decoder.hpp"
-#include "tollgate/router/error_class.hpp"
+#include "unit/providers/failure_support.hpp"
 #include "unit/providers/transcript.hpp"
 
 namespace tollgate::providers {
@@ -308,30 +308,32 @@ TEST(AnthropicStreamTest, ErrorEventBecomesAnApiError) {
   EXPECT_TRUE(t->on_event(http::SseEvent{"", "{not json", ""}, out));
 }
 
-router::ErrorClass classify(const api::ApiError& e) {
-  return router::classify_response(e.status, api::error_json(e), "", "", 0).cls;
+api::ApiError map_error(const AnthropicProvider& p, unsigned status, std::string_view body, std::string retry = "") {
+  return p.classify_error(status, body, retry_after(std::move(retry)), 0).error;
 }
+
+config::ErrorClass classify(const api::ApiError& e) { return read_downstream(e); }
 
 TEST(AnthropicErrorTest, OverloadedIsA503TheRouterTreatsAsAServerError) {
   AnthropicProvider p;
   const std::string body = data_file("error_overloaded.json");
-  const api::ApiError e = p.map_error(529, body, "");
+  const api::ApiError e = map_error(p, 529, body);
   EXPECT_EQ(e.status, 503u);
   EXPECT_EQ(e.code, "503");
   EXPECT_EQ(e.type, "overloaded_error");
   EXPECT_EQ(e.message, "Overloaded");
-  EXPECT_EQ(router::classify_response(529, body, "", "", 0).cls, router::ErrorClass::kServerError);
-  EXPECT_EQ(classify(e), router::ErrorClass::kServerError);
+  EXPECT_EQ(p.classify_error(529, body, {}, 0).cls, config::ErrorClass::kServerError);
+  EXPECT_EQ(classify(e), config::ErrorClass::kServerError);
 }
 
 TEST(AnthropicErrorTest, PromptTooLongIsAContextWindowError) {
   AnthropicProvider p;
   const std::string body = data_file("error_prompt_too_long.json");
-  const api::ApiError e = p.map_error(400, body, "");
+  const api::ApiError e = map_error(p, 400, body);
   EXPECT_EQ(e.status, 400u);
   EXPECT_EQ(e.type, "invalid_request_error");
-  EXPECT_EQ(router::classify_response(400, body, "", "", 0).cls, router::ErrorClass::kContextWindow);
-  EXPECT_EQ(classify(e), router::ErrorClass::kContextWindow) << "the mapped error reads as one too";
+  EXPECT_EQ(p.classify_error(400, body, {}, 0).cls, config::ErrorClass::kContextWindow);
+  EXPECT_EQ(classify(e), config::ErrorClass::kContextWindow) << "the mapped error reads as one too";
 }
 
 TEST(AnthropicErrorTest, StatusesAndTypes) {
@@ -344,18 +346,18 @@ TEST(AnthropicErrorTest, StatusesAndTypes) {
   for (const Case c : {Case{401, "authentication_error", 401}, Case{403, "permission_error", 403},
                        Case{404, "not_found_error", 404}, Case{413, "request_too_large", 413},
                        Case{429, "rate_limit_error", 429}, Case{500, "api_error", 500}}) {
-    const api::ApiError e = p.map_error(c.status, body(c.type, "why"), c.status == 429 ? "17" : "");
+    const api::ApiError e = map_error(p, c.status, body(c.type, "why"), c.status == 429 ? "17" : "");
     EXPECT_EQ(e.status, c.want) << c.type;
     EXPECT_EQ(e.type, c.type);
     EXPECT_EQ(e.message, "why");
     EXPECT_EQ(e.code, std::to_string(c.want));
   }
-  EXPECT_EQ(p.map_error(429, body("rate_limit_error", "slow down"), "17").retry_after, std::chrono::seconds(17));
-  const api::ApiError refused = p.map_error(400, body("invalid_request_error", "Output blocked by content filtering policy"), "");
+  EXPECT_EQ(map_error(p, 429, body("rate_limit_error", "slow down"), "17").retry_after, std::chrono::seconds(17));
+  const api::ApiError refused = map_error(p, 400, body("invalid_request_error", "Output blocked by content filtering policy"));
   EXPECT_EQ(refused.status, 400u);
   EXPECT_EQ(refused.type, "content_policy_violation");
-  EXPECT_EQ(classify(refused), router::ErrorClass::kContentPolicy);
-  EXPECT_EQ(p.map_error(502, "<html>bad gateway</html>", "").status, 502u);
+  EXPECT_EQ(classify(refused), config::ErrorClass::kContentPolicy);
+  EXPECT_EQ(map_error(p, 502, "<html>bad gateway</html>").status, 502u);
 }
 
 }  // namespace

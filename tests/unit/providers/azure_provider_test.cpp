@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tollgate/http/sse_decoder.hpp"
-#include "tollgate/router/error_class.hpp"
+#include "unit/providers/failure_support.hpp"
 #include "unit/providers/transcript.hpp"
 
 namespace tollgate::providers {
@@ -91,34 +91,35 @@ TEST(AzureProviderTest, AzureAdTokenIsSentAsBearerInsteadOfTheKey) {
 TEST(AzureProviderTest, ContentFilterErrorBecomesOpenAisContentPolicyViolation) {
   AzureProvider p;
   const std::string azure_body = transcript("content_filter_error.json");
-  const api::ApiError e = p.map_error(400, azure_body, "");
+  const UpstreamFailure f = p.classify_error(400, azure_body, {}, 0);
+  const api::ApiError& e = f.error;
   EXPECT_EQ(e.status, 400u);
   EXPECT_EQ(e.code, "content_policy_violation");
   EXPECT_EQ(e.type, "invalid_request_error");
   EXPECT_NE(e.message.find("content management policy"), std::string::npos) << e.message;
   ASSERT_TRUE(e.param);
   EXPECT_EQ(*e.param, "prompt");
-  // The router classifies both what Azure sent and what the client receives as content policy.
-  EXPECT_EQ(router::classify_response(400, azure_body, "", "", 0).cls, router::ErrorClass::kContentPolicy);
-  EXPECT_EQ(router::classify_response(e.status, api::error_json(e), "", "", 0).cls, router::ErrorClass::kContentPolicy);
+  // Both what Azure sent and what the client receives read as content policy.
+  EXPECT_EQ(f.cls, config::ErrorClass::kContentPolicy);
+  EXPECT_EQ(read_downstream(e), config::ErrorClass::kContentPolicy);
   // Only the inner code set (older api-versions) is enough too.
-  const api::ApiError inner = p.map_error(
-      400, R"({"error":{"message":"filtered","code":null,"innererror":{"code":"ResponsibleAIPolicyViolation"}}})", "");
+  const api::ApiError inner = p.classify_error(
+      400, R"({"error":{"message":"filtered","code":null,"innererror":{"code":"ResponsibleAIPolicyViolation"}}})", {}, 0).error;
   EXPECT_EQ(inner.code, "content_policy_violation");
-  EXPECT_EQ(router::classify_response(inner.status, api::error_json(inner), "", "", 0).cls,
-            router::ErrorClass::kContentPolicy);
+  EXPECT_EQ(read_downstream(inner), config::ErrorClass::kContentPolicy);
 }
 
 TEST(AzureProviderTest, OtherErrorsMapAsOpenAisWithRetryAfter) {
   AzureProvider p;
-  const api::ApiError e = p.map_error(
-      429, R"({"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation have exceeded call rate limit."}})", "12");
+  const api::ApiError e = p.classify_error(
+      429, R"({"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation have exceeded call rate limit."}})",
+      retry_after("12"), 0).error;
   EXPECT_EQ(e.status, 429u);
   EXPECT_EQ(e.code, "429");
   EXPECT_EQ(e.type, "rate_limit_error");
   ASSERT_TRUE(e.retry_after);
   EXPECT_EQ(e.retry_after->count(), 12);
-  EXPECT_EQ(p.map_error(400, R"({"error":{"code":"BadRequest","message":"bad"}})", "").code, "400");
+  EXPECT_EQ(p.classify_error(400, R"({"error":{"code":"BadRequest","message":"bad"}})", {}, 0).error.code, "400");
 }
 
 TEST(AzureProviderTest, ResponseWithFilterResultsPassesThroughWithUsage) {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/bedrock/eventstream.hpp"
-#include "tollgate/router/error_class.hpp"
+#include "unit/providers/failure_support.hpp"
 #include "unit/providers/transcript.hpp"
 
 namespace tollgate::providers {
@@ -76,8 +76,16 @@ void expect_chunks(const std::string& out, std::string_view expected_file) {
   expect_chunk_lines(out, data_file(expected_file));
 }
 
-router::ErrorClass classify(unsigned status, std::string_view body) {
-  return router::classify_response(status, body, "", "", 0).cls;
+config::ErrorClass classify(unsigned status, std::string_view body) {
+  return bedrock_failure(status, body, {}, 0).cls;
+}
+
+// The client error for a Bedrock answer with `retry` as retry-after and `type` as x-amzn-errortype.
+api::ApiError bedrock_error(unsigned status, std::string_view body, std::string retry, std::string type) {
+  std::vector<std::pair<std::string, std::string>> list;
+  if (!retry.empty()) list.emplace_back("retry-after", std::move(retry));
+  if (!type.empty()) list.emplace_back("x-amzn-errortype", std::move(type));
+  return bedrock_failure(status, body, headers(std::move(list)), 0).error;
 }
 
 TEST(BedrockRequestTest, PlainChatWithSystemAndInferenceConfig) {
@@ -181,8 +189,6 @@ TEST(BedrockProviderTest, RegistryAndStreamFraming) {
   ASSERT_NE(dynamic_cast<const BedrockProvider*>(p.get()), nullptr);
   EXPECT_EQ(p->stream_content_type(), "application/vnd.amazon.eventstream");
   EXPECT_NE(dynamic_cast<bedrock::EventStreamDecoder*>(p->make_stream_decoder().get()), nullptr);
-  EXPECT_EQ(p->error_type_header(), "x-amzn-errortype");
-  EXPECT_EQ(make_provider("openai")->error_type_header(), "");
 }
 
 TEST(BedrockResponseTest, TextReasoningAndCacheUsage) {
@@ -281,7 +287,7 @@ TEST(BedrockErrorTest, ThrottlingIsARateLimitTheRouterRetries) {
   EXPECT_EQ(e.message, "Too many requests, please wait before trying again.");
   ASSERT_TRUE(e.retry_after);
   EXPECT_EQ(e.retry_after->count(), 3);
-  EXPECT_EQ(classify(429, body), router::ErrorClass::kRateLimit);
+  EXPECT_EQ(classify(429, body), config::ErrorClass::kRateLimit);
 }
 
 TEST(BedrockErrorTest, InputTooLongIsAContextWindowError) {
@@ -289,19 +295,19 @@ TEST(BedrockErrorTest, InputTooLongIsAContextWindowError) {
   const api::ApiError e = bedrock_error(400, body, "", "ValidationException");
   EXPECT_EQ(e.status, 400u);
   EXPECT_EQ(e.type, "invalid_request_error");
-  EXPECT_EQ(classify(400, body), router::ErrorClass::kContextWindow);
-  EXPECT_EQ(classify(400, R"({"message":"Prompt contains too many input tokens"})"), router::ErrorClass::kContextWindow);
+  EXPECT_EQ(classify(400, body), config::ErrorClass::kContextWindow);
+  EXPECT_EQ(classify(400, R"({"message":"Prompt contains too many input tokens"})"), config::ErrorClass::kContextWindow);
 }
 
 TEST(BedrockErrorTest, OverloadAuthAndAccess) {
   EXPECT_EQ(bedrock_error(503, R"({"message":"busy"})", "", "ServiceUnavailableException").status, 503u);
-  EXPECT_EQ(classify(503, R"({"message":"busy"})"), router::ErrorClass::kServerError);
+  EXPECT_EQ(classify(503, R"({"message":"busy"})"), config::ErrorClass::kServerError);
   const api::ApiError not_ready = bedrock_error(429, R"({"message":"Model is not ready"})", "", "ModelNotReadyException");
   EXPECT_EQ(not_ready.status, 503u);
   const api::ApiError signature = bedrock_error(403, data_file("error_bad_signature.json"), "", "InvalidSignatureException");
   EXPECT_EQ(signature.status, 401u);
   EXPECT_EQ(signature.type, "authentication_error");
-  EXPECT_EQ(classify(403, data_file("error_bad_signature.json")), router::ErrorClass::kAuthentication);
+  EXPECT_EQ(classify(403, data_file("error_bad_signature.json")), config::ErrorClass::kAuthentication);
   EXPECT_EQ(bedrock_error(403, R"({"message":"The security token included in the request is invalid."})", "",
                           "UnrecognizedClientException").type,
             "authentication_error");
@@ -318,14 +324,15 @@ TEST(BedrockErrorTest, OverloadAuthAndAccess) {
   EXPECT_FALSE(odd.message.empty());
   // Through the provider hook the proxy calls.
   BedrockProvider p;
-  EXPECT_EQ(p.map_typed_error(429, R"({"message":"x"})", "", "ModelNotReadyException").status, 503u);
+  EXPECT_EQ(p.classify_error(429, R"({"message":"x"})", headers({{"x-amzn-errortype", "ModelNotReadyException"}}), 0).error.status,
+            503u);
 }
 
 TEST(BedrockErrorTest, ContentFilterRefusalIsAContentPolicyError) {
   const std::string body = R"({"message":"Output blocked by content filtering policy"})";
   const api::ApiError e = bedrock_error(400, body, "", "ValidationException");
   EXPECT_EQ(e.type, "content_policy_violation");
-  EXPECT_EQ(classify(400, body), router::ErrorClass::kContentPolicy);
+  EXPECT_EQ(classify(400, body), config::ErrorClass::kContentPolicy);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tollgate/http/sse_decoder.hpp"
-#include "tollgate/router/error_class.hpp"
+#include "unit/providers/failure_support.hpp"
 #include "unit/providers/transcript.hpp"
 
 namespace tollgate::providers {
@@ -43,9 +43,11 @@ void expect_chunks(const std::string& out, std::string_view expected_file) {
   expect_chunk_lines(out, data_file(expected_file));
 }
 
-router::ErrorClass classify(const api::ApiError& e) {
-  return router::classify_response(e.status, api::error_json(e), "", "", 0).cls;
+api::ApiError gemini_error(unsigned status, std::string_view body, std::string retry) {
+  return gemini_failure(status, body, retry_after(std::move(retry)), 0).error;
 }
+
+config::ErrorClass classify(const api::ApiError& e) { return read_downstream(e); }
 
 TEST(GeminiRequestTest, SystemTurnsImagesAndGenerationConfig) {
   // Also: consecutive user turns merged, OpenAI-only (logprobs, user) and gateway-only fields dropped.
@@ -177,7 +179,9 @@ TEST(GeminiResponseTest, BlockedPromptIsAContentPolicyError) {
   EXPECT_EQ(out.error().status, 400u);
   EXPECT_EQ(out.error().type, "invalid_request_error");
   EXPECT_EQ(out.error().code, "content_policy_violation");
-  EXPECT_EQ(classify(out.error()), router::ErrorClass::kContentPolicy);
+  EXPECT_EQ(classify(out.error()), config::ErrorClass::kContentPolicy);
+  // An error inside a 200: the proxy has the provider classify it.
+  EXPECT_EQ(GeminiProvider().classify_translated_error(out.error()).cls, config::ErrorClass::kContentPolicy);
 }
 
 TEST(GeminiStreamTest, TextStreamEndsAtTheFinishReasonWithUsage) {
@@ -244,7 +248,7 @@ TEST(GeminiErrorTest, ResourceExhaustedIsARateLimitWithTheRetryDelay) {
   EXPECT_EQ(e.type, "rate_limit_error");
   EXPECT_EQ(e.retry_after, std::chrono::seconds(23));
   EXPECT_NE(e.message.find("exceeded your current quota"), std::string::npos);
-  EXPECT_EQ(classify(e), router::ErrorClass::kRateLimit);
+  EXPECT_EQ(classify(e), config::ErrorClass::kRateLimit);
   EXPECT_EQ(gemini_error(429, data_file("error_rate_limit.json"), "5").retry_after, std::chrono::seconds(5))
       << "the header wins";
 }
@@ -254,14 +258,14 @@ TEST(GeminiErrorTest, InputTokenCountIsAContextWindowError) {
   const api::ApiError e = gemini_error(400, body, "");
   EXPECT_EQ(e.status, 400u);
   EXPECT_EQ(e.type, "invalid_request_error");
-  EXPECT_EQ(router::classify_response(400, body, "", "", 0).cls, router::ErrorClass::kContextWindow);
-  EXPECT_EQ(classify(e), router::ErrorClass::kContextWindow);
+  EXPECT_EQ(gemini_failure(400, body, {}, 0).cls, config::ErrorClass::kContextWindow);
+  EXPECT_EQ(classify(e), config::ErrorClass::kContextWindow);
 }
 
 TEST(GeminiErrorTest, UnavailableIsA503AndBadKeysAreAuthErrors) {
   const api::ApiError overloaded = gemini_error(503, data_file("error_unavailable.json"), "");
   EXPECT_EQ(overloaded.status, 503u);
-  EXPECT_EQ(classify(overloaded), router::ErrorClass::kServerError);
+  EXPECT_EQ(classify(overloaded), config::ErrorClass::kServerError);
   const api::ApiError bad_key = gemini_error(400, data_file("error_bad_key.json"), "");
   EXPECT_EQ(bad_key.status, 401u);
   EXPECT_EQ(bad_key.type, "authentication_error");

@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/ollama/ndjson_decoder.hpp"
-#include "tollgate/router/error_class.hpp"
 #include "unit/providers/transcript.hpp"
 
 namespace tollgate::providers {
@@ -253,19 +252,19 @@ TEST(NdjsonDecoderTest, OversizedLineFails) {
 
 TEST(OllamaErrorTest, ModelNotFoundIsA404TheRouterClassifiesAsNotFound) {
   const std::string body = data_file("error_model_not_found.json");
-  const api::ApiError e = ollama_error(404, body, "");
+  const api::ApiError e = ollama_error(404, body);
   EXPECT_EQ(e.status, 404u);
   EXPECT_EQ(e.message, "model \"llama9\" not found, try pulling it first");
-  EXPECT_EQ(router::classify_response(404, body, "", "", 0).cls, router::ErrorClass::kNotFound);
+  EXPECT_EQ(OllamaProvider().classify_error(404, body, {}, 0).cls, config::ErrorClass::kNotFound);
 }
 
 TEST(OllamaErrorTest, StatusesPassAndNonJsonBodiesAreKept) {
-  EXPECT_EQ(ollama_error(400, R"({"error":"invalid options"})", "").status, 400u);
-  EXPECT_EQ(ollama_error(400, R"({"error":"invalid options"})", "").type, "invalid_request_error");
-  const api::ApiError server = ollama_error(500, R"({"error":"llama runner process has terminated"})", "");
+  EXPECT_EQ(ollama_error(400, R"({"error":"invalid options"})").status, 400u);
+  EXPECT_EQ(ollama_error(400, R"({"error":"invalid options"})").type, "invalid_request_error");
+  const api::ApiError server = ollama_error(500, R"({"error":"llama runner process has terminated"})");
   EXPECT_EQ(server.status, 500u);
   EXPECT_EQ(server.message, "llama runner process has terminated");
-  EXPECT_NE(ollama_error(502, "Bad Gateway", "").message.find("Bad Gateway"), std::string::npos);
+  EXPECT_NE(ollama_error(502, "Bad Gateway").message.find("Bad Gateway"), std::string::npos);
 }
 
 }  // namespace

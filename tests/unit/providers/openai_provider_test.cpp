@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tollgate/http/sse_decoder.hpp"
+#include "unit/providers/failure_support.hpp"
 #include "unit/providers/transcript.hpp"
 
 namespace tollgate::providers {
@@ -140,16 +141,16 @@ TEST(OpenAiProviderTest, CacheReadsAndWritesInEveryShapeLiteLlmEmits) {
 
 TEST(OpenAiProviderTest, MapsUpstreamErrorsKeepingMessageTypeAndRetryAfter) {
   OpenAiProvider p;
-  api::ApiError e = p.map_error(429, R"({"error":{"message":"slow down","type":"requests","param":null,"code":"rate_limit_exceeded"}})", "7");
+  api::ApiError e = p.classify_error(429, R"({"error":{"message":"slow down","type":"requests","param":null,"code":"rate_limit_exceeded"}})", retry_after("7"), 0).error;
   EXPECT_EQ(e.status, 429u);
   EXPECT_EQ(e.message, "slow down");
   EXPECT_EQ(e.type, "requests");
   EXPECT_EQ(e.code, "429");
   ASSERT_TRUE(e.retry_after);
   EXPECT_EQ(e.retry_after->count(), 7);
-  EXPECT_EQ(p.map_error(529, "overloaded", "").status, 500u) << "unknown 5xx folds to 500";
-  EXPECT_EQ(p.map_error(418, "", "").status, 400u);
-  EXPECT_NE(p.map_error(503, "<html>busy</html>", "").message.find("HTTP 503"), std::string::npos);
+  EXPECT_EQ(p.classify_error(529, "overloaded", {}, 0).error.status, 500u) << "unknown 5xx folds to 500";
+  EXPECT_EQ(p.classify_error(418, "", {}, 0).error.status, 400u);
+  EXPECT_NE(p.classify_error(503, "<html>busy</html>", {}, 0).error.message.find("HTTP 503"), std::string::npos);
 }
 
 }  // namespace

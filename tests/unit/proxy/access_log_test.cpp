@@ -21,7 +21,7 @@ std::vector<nlohmann::json> read_lines(const std::string& path) {
 TEST(AccessLogTest, WritesOneJsonLinePerRecordFromEveryShard) {
   testing::TempDir dir;
   const std::string path = dir.file("access.log");
-  providers::Usage usage{.present = true, .prompt_tokens = 3, .completion_tokens = 4, .total_tokens = 7};
+  api::Usage usage{.present = true, .prompt_tokens = 3, .completion_tokens = 4, .total_tokens = 7};
   {
     AccessLog log({.level = "info", .access_log = path}, 2);
     log.write(0, {.request_id = "r1", .method = "POST", .path = "/v1/chat/completions", .model_group = "g\"q",
@@ -43,11 +43,26 @@ TEST(AccessLogTest, WritesOneJsonLinePerRecordFromEveryShard) {
   EXPECT_EQ(read_lines(path).size(), 3u) << "destruction flushes what is buffered";
 }
 
+// What an access log sent to `destination` writes to stdout for one request, flushed and closed.
+std::string stdout_of_one_request(const std::string& destination) {
+  ::testing::internal::CaptureStdout();
+  {
+    AccessLog log({.level = "info", .access_log = destination}, 1);
+    log.write(0, {.request_id = "r", .method = "GET", .path = "/", .status = 200});
+    log.flush();
+  }
+  return ::testing::internal::GetCapturedStdout();
+}
+
 TEST(AccessLogTest, OffWritesNothing) {
   AccessLog log({.level = "info", .access_log = "off"}, 1);
   EXPECT_FALSE(log.enabled());
   log.write(0, {.request_id = "r", .method = "GET", .path = "/", .status = 200});
   log.flush();
+  EXPECT_EQ(log.dropped(), 0u);
+  // Off writes nothing where the log goes by default (stdout), which does see the same request.
+  EXPECT_NE(stdout_of_one_request("stdout").find("\"request_id\":\"r\""), std::string::npos);
+  EXPECT_EQ(stdout_of_one_request("off"), "");
 }
 
 TEST(AccessLogTest, UnwritablePathThrowsAtStartNotPerRequest) {

@@ -32,9 +32,9 @@ config::Deployment deployment(std::string provider, std::string model) {
   return d;
 }
 
-providers::Usage usage(std::int64_t prompt, std::int64_t completion, std::int64_t cached = 0, std::int64_t written = 0,
+api::Usage usage(std::int64_t prompt, std::int64_t completion, std::int64_t cached = 0, std::int64_t written = 0,
                        std::int64_t reasoning = 0) {
-  providers::Usage u;
+  api::Usage u;
   u.present = true;
   u.prompt_tokens = prompt;
   u.completion_tokens = completion;
@@ -45,7 +45,7 @@ providers::Usage usage(std::int64_t prompt, std::int64_t completion, std::int64_
   return u;
 }
 
-double cost_of(const config::Deployment& d, const providers::Usage& u) {
+double cost_of(const config::Deployment& d, const api::Usage& u) {
   return DeploymentPrice::resolve(d, table()).cost(u, kNow);
 }
 
@@ -105,7 +105,7 @@ TEST(DeploymentPriceTest, PerRequestPriceWhenTheUpstreamReportedUsage) {
   // 1000 + 1000 tokens → 0.002, + 12 / 1000 = 0.014.
   const auto d = deployment("perplexity", "sonar");
   EXPECT_DOUBLE_EQ(cost_of(d, usage(1000, 1000)), 0.014);
-  EXPECT_DOUBLE_EQ(cost_of(d, providers::Usage{}), 0.0);  // no usage: the call did not complete
+  EXPECT_DOUBLE_EQ(cost_of(d, api::Usage{}), 0.0);  // no usage: the call did not complete
 }
 
 TEST(DeploymentPriceTest, OverridesWinPerSide) {

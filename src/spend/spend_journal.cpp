@@ -1,4 +1,4 @@
-#include "admin/spend_journal.hpp"
+#include "spend/spend_journal.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -21,7 +21,7 @@
 #include "tollgate/api/json_text.hpp"
 #include "tollgate/api/json_read.hpp"
 
-namespace tollgate::admin {
+namespace tollgate::spend {
 namespace {
 
 using Json = nlohmann::json;
@@ -151,14 +151,14 @@ void SpendJournal::quarantine(std::uint64_t seq) {
   if (ec) log_.error("msg=\"spend journal segment not quarantined\" seq={} error=\"{}\"", seq, ec.message());
 }
 
-std::vector<db::SpendEvent> SpendJournal::read(std::uint64_t seq, std::size_t& skipped) const {
-  std::vector<db::SpendEvent> out;
+std::vector<SpendEvent> SpendJournal::read(std::uint64_t seq, std::size_t& skipped) const {
+  std::vector<SpendEvent> out;
   if (!enabled()) return out;
   std::ifstream in(path_of(seq));
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
-    db::SpendEvent e;
+    SpendEvent e;
     if (decode(line, e)) {
       out.push_back(std::move(e));
     } else {
@@ -170,7 +170,7 @@ std::vector<db::SpendEvent> SpendJournal::read(std::uint64_t seq, std::size_t& s
 
 // By hand, not through a DOM: this runs once per request on the request's thread. decode()
 // reads it back with nlohmann (only at start-up or for spilled segments).
-std::string SpendJournal::encode(const db::SpendEvent& e) {
+std::string SpendJournal::encode(const SpendEvent& e) {
   std::string out;
   out.reserve(768 + e.messages.size() + e.response.size());
   const auto text = [&out](std::string_view name, std::string_view value) {
@@ -224,7 +224,7 @@ std::string SpendJournal::encode(const db::SpendEvent& e) {
   text("response", e.response);
   out += ",\"deltas\":[";
   for (std::size_t i = 0; i < e.deltas.size(); ++i) {
-    const db::SpendDelta& d = e.deltas[i];
+    const SpendDelta& d = e.deltas[i];
     out += i > 0 ? ",{\"entity\":" : "{\"entity\":";
     fmt::format_to(std::back_inserter(out), "{}", static_cast<int>(d.entity));
     out += ",\"id\":";
@@ -238,7 +238,7 @@ std::string SpendJournal::encode(const db::SpendEvent& e) {
   return out;
 }
 
-bool SpendJournal::decode(std::string_view line, db::SpendEvent& e) {
+bool SpendJournal::decode(std::string_view line, SpendEvent& e) {
   const Json j = api::read_json_lenient(line);
   if (!j.is_object()) return false;
   try {
@@ -272,8 +272,8 @@ bool SpendJournal::decode(std::string_view line, db::SpendEvent& e) {
     take(j, "response", e.response);
     for (const Json& d : j.value("deltas", Json::array())) {
       const int entity = d.at("entity").get<int>();
-      if (entity < 0 || entity > static_cast<int>(db::Entity::kBudget)) return false;
-      e.deltas.push_back({.entity = static_cast<db::Entity>(entity),
+      if (entity < 0 || entity > static_cast<int>(auth::Entity::kBudget)) return false;
+      e.deltas.push_back({.entity = static_cast<auth::Entity>(entity),
                           .id = d.at("id").get<std::string>(),
                           .amount = d.at("amount").get<double>(),
                           .window_ms = d.at("window_ms").get<std::int64_t>(),
@@ -285,4 +285,4 @@ bool SpendJournal::decode(std::string_view line, db::SpendEvent& e) {
   return !e.request_id.empty();
 }
 
-}  // namespace tollgate::admin
+}  // namespace tollgate::spend

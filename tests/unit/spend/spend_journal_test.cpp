@@ -1,4 +1,4 @@
-#include "admin/spend_journal.hpp"
+#include "spend/spend_journal.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -8,11 +8,11 @@
 
 #include "support/temp_dir.hpp"
 
-namespace tollgate::admin {
+namespace tollgate::spend {
 namespace {
 
-db::SpendEvent event(const std::string& id) {
-  db::SpendEvent e;
+SpendEvent event(const std::string& id) {
+  SpendEvent e;
   e.request_id = id;
   e.call_type = "acompletion";
   e.api_key = "abc";
@@ -41,22 +41,22 @@ db::SpendEvent event(const std::string& id) {
   e.status = "failure";
   e.messages = "[{\"role\":\"user\"}]\n";
   e.response = "ok";
-  e.deltas = {{.entity = db::Entity::kTeam, .id = "t", .amount = 0.3, .window_ms = 99, .model = ""},
-              {.entity = db::Entity::kKey, .id = "abc", .amount = 0.3, .window_ms = 0, .model = "smart"}};
+  e.deltas = {{.entity = auth::Entity::kTeam, .id = "t", .amount = 0.3, .window_ms = 99, .model = ""},
+              {.entity = auth::Entity::kKey, .id = "abc", .amount = 0.3, .window_ms = 0, .model = "smart"}};
   return e;
 }
 
 TEST(SpendJournal, EncodeDecodeRoundTripsEveryField) {
-  const db::SpendEvent in = event("r1");
+  const SpendEvent in = event("r1");
   const std::string line = SpendJournal::encode(in);
   EXPECT_EQ(line.find('\n'), std::string::npos);  // one line, even with a newline in a field
-  db::SpendEvent out;
+  SpendEvent out;
   ASSERT_TRUE(SpendJournal::decode(line, out));
   EXPECT_EQ(SpendJournal::encode(out), line);
   EXPECT_EQ(out.spend, in.spend);  // doubles survive exactly
   EXPECT_EQ(out.counterfactual_spend, in.counterfactual_spend);
   ASSERT_EQ(out.deltas.size(), 2u);
-  EXPECT_EQ(out.deltas[1].entity, db::Entity::kKey);
+  EXPECT_EQ(out.deltas[1].entity, auth::Entity::kKey);
   EXPECT_EQ(out.deltas[1].model, "smart");
   EXPECT_EQ(out.deltas[0].window_ms, 99);
 }
@@ -68,7 +68,7 @@ TEST(SpendJournal, DecodeRejectsWhatItDidNotWrite) {
                            "{\"request_id\": \"r\", \"spend\": \"one\"}",
                            "{\"request_id\": \"r\", \"deltas\": [{\"entity\": 42, \"id\": \"x\", \"amount\": 1, "
                            "\"window_ms\": 0}]}"}) {
-    db::SpendEvent e;
+    SpendEvent e;
     EXPECT_FALSE(SpendJournal::decode(line, e)) << line;
   }
 }
@@ -128,4 +128,4 @@ TEST(SpendJournal, DisabledJournalKeepsNothing) {
 }
 
 }  // namespace
-}  // namespace tollgate::admin
+}  // namespace tollgate::spend

@@ -1,8 +1,8 @@
 #pragma once
-// Module-private to admin/: the spend journal. Every spend event is appended here (one JSON line,
+// Module-private to spend/: the spend journal. Every spend event is appended here (one JSON line,
 // one write(2)) before the request that caused it gets its final bytes, so a process killed with
 // `kill -9` loses nothing: the next start replays the segments it finds. Appends go to the page
-// cache; sync() (fdatasync, from the control plane's thread every 100 ms) makes them survive a
+// cache; sync() (fdatasync, from the spend writer's thread every 100 ms) makes them survive a
 // power cut as well.
 //
 // Segments: the journal is a directory of files `spend-<seq>.ndjson`. The spend writer rotates
@@ -14,15 +14,16 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "tollgate/db/store.hpp"
+#include "tollgate/spend/spend_event.hpp"
 
 namespace spdlog {
 class logger;
 }
 
-namespace tollgate::admin {
+namespace tollgate::spend {
 
 class SpendJournal {
  public:
@@ -54,11 +55,11 @@ class SpendJournal {
   /// Renames a segment the database refused to `spend-<seq>.rejected`, kept for the operator.
   void quarantine(std::uint64_t seq);
   /// The events of a segment; lines that do not parse (a torn last line) are skipped and counted.
-  std::vector<db::SpendEvent> read(std::uint64_t seq, std::size_t& skipped) const;
+  std::vector<SpendEvent> read(std::uint64_t seq, std::size_t& skipped) const;
 
   /// Serialisation of one event, as a journal line (no newline) and back. Exposed for tests.
-  static std::string encode(const db::SpendEvent& event);
-  static bool decode(std::string_view line, db::SpendEvent& event);
+  static std::string encode(const SpendEvent& event);
+  static bool decode(std::string_view line, SpendEvent& event);
 
  private:
   std::string path_of(std::uint64_t seq) const;
@@ -74,4 +75,4 @@ class SpendJournal {
   bool dirty_ = false;       // appended since the last sync; guarded by mu_
 };
 
-}  // namespace tollgate::admin
+}  // namespace tollgate::spend
