@@ -24,6 +24,9 @@ namespace tollgate::app {
 
 namespace {
 
+// At destruction, how long database calls still running for the io threads get to complete.
+constexpr std::chrono::seconds kStoreDrain{5};
+
 // After the shutdown deadline, how long cut requests get to write their error event and settle.
 constexpr std::chrono::milliseconds kCutGrace{2000};
 
@@ -197,8 +200,11 @@ App::~App() {
   if (!impl_) return;
   impl_->server.stop();
   // With the io threads joined (their io_contexts still alive), the Redis thread can finish and
-  // post its last completions before anything it refers to goes away.
+  // post its last completions before anything it refers to goes away; so can the database calls
+  // the workers started (an admin request cut at shutdown), whose completions hold the workers'
+  // executors.
   impl_->shared.reset();
+  if (impl_->control) impl_->control->store().wait_idle(kStoreDrain);
 }
 
 std::uint16_t App::start() { return impl_->server.start(); }

@@ -42,6 +42,7 @@ class SqlStore final : public Store {
         pool_(std::make_unique<WorkerPool>(sessions_.size())) {}
 
   ~SqlStore() override { pool_.reset(); }  // explicit: no job may outlive the sessions
+  bool wait_idle(std::chrono::milliseconds timeout) override { return pool_->wait_idle(timeout); }
 
   /// open_store's step, on the calling thread before any job: connect and migrate. Throws when
   /// SQLite fails or a migration fails; a PostgreSQL server that cannot be reached is a warning.

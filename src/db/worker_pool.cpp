@@ -44,9 +44,21 @@ void WorkerPool::work(std::size_t worker) {
       if (stopping_) return;
       job = std::move(queue_.front());
       queue_.pop_front();
+      ++running_;
     }
     job->run(worker);
+    job.reset();  // its completion handler (and the executor it holds) goes before the pool says idle
+    {
+      const std::lock_guard lock(mutex_);
+      --running_;
+    }
+    idle_.notify_all();
   }
+}
+
+bool WorkerPool::wait_idle(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return idle_.wait_for(lock, timeout, [this] { return queue_.empty() && running_ == 0; });
 }
 
 }  // namespace tollgate::db

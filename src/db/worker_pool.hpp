@@ -8,6 +8,7 @@
 // running ones finish, then the threads are joined.
 //
 // Thread safety: submit() may be called from any thread, concurrently.
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -36,13 +37,18 @@ class WorkerPool {
 
   std::size_t size() const { return threads_.size(); }
   void submit(std::unique_ptr<Job> job);
+  /// Waits until no job is queued or running (new ones may arrive after), at most `timeout`.
+  /// True when the pool was idle in time.
+  bool wait_idle(std::chrono::milliseconds timeout);
 
  private:
   void work(std::size_t worker);
 
   std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable idle_;
   std::deque<std::unique_ptr<Job>> queue_;
+  std::size_t running_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };

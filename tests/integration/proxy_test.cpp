@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "integration/gateway_fixture.hpp"
+#include "support/eventually.hpp"
 
 namespace tollgate::testing {
 namespace {
 
 using nlohmann::json;
+using namespace std::chrono_literals;
 
 class ProxyTest : public ::testing::Test {
  protected:
@@ -236,7 +238,12 @@ TEST_F(ProxyTest, UnpricedDeploymentSendsNoCostAndIsCountedMockCostsZero) {
   HttpResponse mock = gw_->post("/v1/chat/completions", R"({"model":"demo","messages":[{"role":"user","content":"hi"}]})");
   ASSERT_EQ(mock.status, 200u);
   EXPECT_EQ(mock.header("x-litellm-response-cost"), "0");
-  const std::string metrics = gw_->get("/metrics", {}).body;
+  // Counted when the request ends, just after its last byte went out: wait for the count.
+  std::string metrics;
+  eventually([&] {
+    metrics = gw_->get("/metrics", {}).body;
+    return metrics.find("tollgate_unpriced_requests_total{model=\"fake-model\"} 1") != std::string::npos;
+  }, 2s);
   EXPECT_NE(metrics.find("tollgate_unpriced_requests_total{model=\"fake-model\"} 1"), std::string::npos) << metrics;
   EXPECT_EQ(metrics.find("tollgate_unpriced_requests_total{model=\"demo\"}"), std::string::npos);
 }

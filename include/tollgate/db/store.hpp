@@ -14,6 +14,7 @@
 // Errors: kDbUnavailable when the database cannot be reached (the store reconnects by itself on a
 // later call), kDbConflict when an insert hits an existing id, kDbError for anything else.
 // Thread safety: all methods may be called from any thread concurrently.
+#include <chrono>
 #include <cstdint>
 #include <climits>
 #include <memory>
@@ -105,6 +106,9 @@ class Store : public auth::KeyStore, public spend::SpendStore {
  public:
   virtual ~Store() = default;
   virtual bool postgres() const = 0;
+  /// Waits, at most `timeout`, until no call is queued or running. Before the io_contexts that
+  /// await calls go away (App's destructor), so that no call completes onto a destroyed one.
+  virtual bool wait_idle(std::chrono::milliseconds timeout) = 0;
 
   /// kDbConflict when the id exists.
   virtual asio::awaitable<Result<Record>> insert(Entity entity, Record record) = 0;
