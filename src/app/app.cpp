@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <spdlog/logger.h>
 
+#include "app/control_bridge.hpp"
 #include "tollgate/admin/control_plane.hpp"
 #include "tollgate/alerting/alerter.hpp"
 #include "tollgate/core/clock.hpp"
@@ -83,7 +84,7 @@ std::unique_ptr<admin::ControlPlane> make_control(const std::shared_ptr<const co
 void warn_unpriced(const proxy::Snapshot& snapshot, spdlog::logger& log) {
   const auto& deployments = snapshot.config->model_list;
   for (std::size_t i = 0; i < deployments.size(); ++i) {
-    if (snapshot.gate.priced(i)) continue;
+    if (snapshot.prices.priced(i)) continue;
     log.warn("msg=\"model {}/{} has no price; its requests are recorded with spend 0\" deployment={} model_group={} "
              "hint=\"set input_cost_per_token/output_cost_per_token or model_info.base_model\"",
              deployments[i].provider, deployments[i].model, deployments[i].id, deployments[i].model_name);
@@ -106,8 +107,9 @@ struct App::Impl {
                     ? std::make_unique<alerting::Alerter>(config->alerting, config->upstream, metrics, log, clock)
                     : nullptr),
         control(make_control(config, log, metrics, alerter.get())),
+        control_access(control ? std::make_unique<ControlBridge>(*control) : nullptr),
         limit_state(limits::make_local_state()),
-        snapshots(std::make_shared<const proxy::Snapshot>(config, metrics, control.get(), alerter.get())),
+        snapshots(std::make_shared<const proxy::Snapshot>(config, metrics, control_access.get(), alerter.get())),
         shared(config->router.redis.enabled()
                    ? std::make_unique<router::SharedState>(config->router.redis, router_of(snapshots.current()),
                                                            metrics, log)
@@ -143,6 +145,7 @@ struct App::Impl {
   metrics::Metrics metrics;
   std::unique_ptr<alerting::Alerter> alerter;    // with general_settings.alerting; null otherwise
   std::unique_ptr<admin::ControlPlane> control;  // with a master key; null otherwise
+  std::unique_ptr<ControlBridge> control_access;  // `control` as the request path sees it
   std::shared_ptr<limits::LocalLimitState> limit_state;
   proxy::SnapshotHolder snapshots;
   std::unique_ptr<router::SharedState> shared;  // with Redis configured; null otherwise
@@ -178,7 +181,8 @@ config::ReloadOutcome App::Impl::reload() {
   std::shared_ptr<const proxy::Snapshot> snapshot;
   try {
     known_models.add(*next_config);
-    snapshot = std::make_shared<const proxy::Snapshot>(next_config, metrics, control.get(), alerter.get(), running.get());
+    snapshot = std::make_shared<const proxy::Snapshot>(next_config, metrics, control_access.get(), alerter.get(),
+                                                          running.get());
   } catch (const std::exception& e) {
     return refuse({std::string("the new config could not be applied: ") + e.what()});
   }

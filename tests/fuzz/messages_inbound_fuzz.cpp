@@ -1,5 +1,5 @@
 // The Anthropic front end (POST /v1/messages, /v1/messages/count_tokens): the client's Messages
-// request translated to an OpenAI chat request (providers::messages_request_to_chat), which the
+// request translated to an OpenAI chat request (frontend::messages_request_to_chat), which the
 // proxy then reads with api::parse_request; and, on the way back, an OpenAI answer translated to
 // an Anthropic message (chat_response_to_message) or stream (MessagesStreamWriter).
 // Input: [mode: 0-1 request, 2 response, 3 stream (bits 2-7 split seed)][body].
@@ -7,19 +7,19 @@
 #include <vector>
 
 #include "fuzz/fuzz_support.hpp"
-#include "providers/anthropic/messages_inbound.hpp"
+#include "frontend/anthropic/messages_translate.hpp"
 #include "tollgate/api/json_read.hpp"
 #include "tollgate/api/json_scan.hpp"
 #include "tollgate/api/request.hpp"
 
 namespace api = tollgate::api;
-namespace providers = tollgate::providers;
+namespace frontend = tollgate::frontend;
 
 namespace {
 
 void check_error(const api::ApiError& e) {
   TOLLGATE_FUZZ_CHECK(e.status >= 400 && e.status < 600);
-  TOLLGATE_FUZZ_CHECK(api::is_valid_json(providers::anthropic_error_json(e)));
+  TOLLGATE_FUZZ_CHECK(api::is_valid_json(frontend::anthropic_error_json(e)));
 }
 
 }  // namespace
@@ -32,8 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   switch (mode & 3) {
     case 0:
     case 1: {
-      auto chat = providers::messages_request_to_chat(body);
-      auto count = providers::count_message_tokens(body);
+      auto chat = frontend::messages_request_to_chat(body);
+      auto count = frontend::count_message_tokens(body);
       if (!chat) {
         check_error(chat.error());
         return 0;
@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       return 0;
     }
     case 2: {
-      auto message = providers::chat_response_to_message(body);
+      auto message = frontend::chat_response_to_message(body);
       if (!message) {
         check_error(message.error());
         return 0;
@@ -57,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       return 0;
     }
     default: {
-      providers::MessagesStreamWriter writer;
+      frontend::MessagesStreamWriter writer;
       std::string out;
       for (std::string_view piece : tollgate::fuzz::split(body, mode >> 2)) writer.translate(piece, out);
       tollgate::http::SseDecoder d;

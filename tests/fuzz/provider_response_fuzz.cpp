@@ -1,6 +1,6 @@
 // Each provider adapter on a whole upstream answer: Provider::translate_response (then, for an
-// Anthropic-SDK client, providers::chat_response_to_message, and classify_translated_error on its
-// error) on a success, and classify_error on an error status, as ProxyHandler::attempt calls them;
+// Anthropic-SDK client, frontend::chat_response_to_message, and classify_translated_error on its
+// error) on a success, and classify_error on an error status, as UpstreamCall::attempt calls them;
 // the Anthropic adapter's messages_usage on a passed-through Messages answer.
 // Input: [provider][options: bits 0-1 endpoint, bit 2 Anthropic-SDK client, bits 3-6 status,
 // bit 7 header lines][retry-after\nratelimit-reset\nerror-type\n, when bit 7][body].
@@ -9,7 +9,7 @@
 
 #include "fuzz/fuzz_providers.hpp"
 #include "fuzz/fuzz_support.hpp"
-#include "providers/anthropic/messages_inbound.hpp"
+#include "frontend/anthropic/messages_translate.hpp"
 #include "tollgate/api/json_scan.hpp"
 
 namespace api = tollgate::api;
@@ -29,7 +29,7 @@ std::string_view take_line(std::string_view& rest) {
 void check_error(const api::ApiError& e) {
   TOLLGATE_FUZZ_CHECK(e.status >= 400 && e.status < 600);
   TOLLGATE_FUZZ_CHECK(api::is_valid_json(api::error_json(e)));
-  TOLLGATE_FUZZ_CHECK(api::is_valid_json(tollgate::providers::anthropic_error_json(e)));
+  TOLLGATE_FUZZ_CHECK(api::is_valid_json(tollgate::frontend::anthropic_error_json(e)));
 }
 
 }  // namespace
@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   tollgate::api::Usage usage;
   auto translated = p.provider->translate_response(endpoint, body, usage);
   if (translated && anthropic_client && endpoint == api::Endpoint::kChatCompletions) {
-    translated = tollgate::providers::chat_response_to_message(*translated);
+    translated = tollgate::frontend::chat_response_to_message(*translated);
   }
   if (!translated) {
     check_error(translated.error());

@@ -1,7 +1,7 @@
 // Each provider adapter on a streamed upstream answer, as ProxyHandler::relay_stream runs it: the
 // adapter's stream decoder (SSE, NDJSON or AWS event stream) fed the body in network-sized reads,
 // each event through its StreamTranslator, and for an Anthropic-SDK client the translator's output
-// through providers::MessagesStreamWriter. What reaches the client must be well-formed SSE whose
+// through frontend::MessagesStreamWriter. What reaches the client must be well-formed SSE whose
 // every data payload is JSON (or [DONE]).
 // Input: [provider][options: bit 0 client asked for usage, bit 1 priced (usage.cost), bit 2
 // Anthropic-SDK client, bits 3-7 split seed][stream bytes].
@@ -10,12 +10,13 @@
 
 #include "fuzz/fuzz_providers.hpp"
 #include "fuzz/fuzz_support.hpp"
-#include "providers/anthropic/messages_inbound.hpp"
+#include "frontend/anthropic/messages_translate.hpp"
 #include "tollgate/api/json_scan.hpp"
 #include "tollgate/http/sse_decoder.hpp"
 
 namespace api = tollgate::api;
 namespace providers = tollgate::providers;
+namespace frontend = tollgate::frontend;
 
 namespace {
 
@@ -51,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   auto translator = p.provider->make_stream_translator(client_wants_usage, std::move(cost));
   auto decoder = p.provider->make_stream_decoder();
-  providers::MessagesStreamWriter writer;
+  frontend::MessagesStreamWriter writer;
   std::string client;  // everything the client received
   std::vector<tollgate::http::SseEvent> events;
   std::optional<api::ApiError> failure;
@@ -76,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (failure) {
     // The error goes out as a last event in the client's format.
     if (anthropic_client) {
-      client += "event: error\ndata: " + providers::anthropic_error_json(*failure) + "\n\n";
+      client += "event: error\ndata: " + frontend::anthropic_error_json(*failure) + "\n\n";
     } else {
       client += "data: " + api::error_json(*failure) + "\n\n";
     }

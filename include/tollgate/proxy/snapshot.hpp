@@ -22,16 +22,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tollgate/auth/authenticator.hpp"
 #include "tollgate/auth/master_key.hpp"
 #include "tollgate/config/config.hpp"
 #include "tollgate/config/reload.hpp"
 #include "tollgate/metrics/metrics.hpp"
-#include "tollgate/proxy/gate.hpp"
+#include "tollgate/proxy/control_access.hpp"
 #include "tollgate/router/router.hpp"
+#include "tollgate/spend/price_book.hpp"
 
-namespace tollgate::admin {
-class ControlPlane;
-}
 namespace tollgate::alerting {
 class Alerter;
 }
@@ -42,15 +41,19 @@ namespace tollgate::proxy {
 struct Snapshot {
   /// `control` (null without a master key) and `alerter` (null without alerting) must outlive the
   /// snapshot. `previous`: the version this one replaces (its deployment states carry over).
-  Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m, admin::ControlPlane* control = nullptr,
+  Snapshot(std::shared_ptr<const config::Config> cfg, metrics::Metrics& m, ControlAccess* control = nullptr,
            alerting::Alerter* alerter = nullptr, const Snapshot* previous = nullptr);
   std::shared_ptr<const config::Config> config;
   router::Router router;
   auth::MasterKey master_key;
-  Gate gate;
+  auth::Authenticator authenticator;  // keys checked when a control plane is configured
+  spend::PriceBook prices;            // every deployment's price; the reservation estimates
+  ControlAccess* control;             // null without a master key (no keys, limits or spend logs)
   metrics::Metrics& metrics;
   alerting::Alerter* alerter;  // null without alerting configured
   std::vector<metrics::DeploymentMetrics*> deployment_metrics;  // by route index
+  /// Where settled requests' spend events go; null without a control plane (no database).
+  spend::SpendSink* spend_sink() const { return control ? &control->spend() : nullptr; }
   /// The handle for a model group or alias of this config; "other" for anything else.
   metrics::RequestedModelMetrics& model_metrics(std::string_view name) const;
 

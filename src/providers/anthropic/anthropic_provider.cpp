@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/build_request.hpp"
-#include "providers/json_fields.hpp"
+#include "tollgate/api/json_fields.hpp"
 #include "providers/upstream_failure.hpp"
 #include "tollgate/api/json_read.hpp"
 #include "tollgate/http/retry_after.hpp"
@@ -23,7 +23,7 @@ std::int64_t unix_now() {
 // litellm_params.extra_headers["anthropic-beta"], as LiteLLM forwards it (beta features such as
 // extended output or new tool types).
 std::string beta_header(const config::Deployment& deployment) {
-  return json_fields::string_field(json_fields::member(deployment.litellm_params, "extra_headers"), "anthropic-beta");
+  return api::json_fields::string_field(api::json_fields::member(deployment.litellm_params, "extra_headers"), "anthropic-beta");
 }
 
 std::string_view header_of(const http::HeaderList& headers, std::string_view name) {
@@ -83,7 +83,7 @@ std::optional<api::ApiResult<http::UpstreamRequest>> AnthropicProvider::build_me
   request["model"] = upstream_model;
   // Anthropic rejects members it does not know: LiteLLM's request fields stay with the gateway,
   // except metadata.user_id, which is Anthropic's own.
-  std::string user_id = json_fields::string_field(json_fields::member(request, "metadata"), "user_id");
+  std::string user_id = api::json_fields::string_field(api::json_fields::member(request, "metadata"), "user_id");
   for (auto it = request.begin(); it != request.end();) {
     it = api::is_gateway_only_field(it.key()) ? request.erase(it) : std::next(it);
   }

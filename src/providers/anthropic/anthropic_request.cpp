@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/anthropic/anthropic_provider.hpp"
-#include "providers/json_fields.hpp"
+#include "tollgate/api/json_fields.hpp"
 #include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
@@ -15,11 +15,11 @@ namespace {
 // Ordered throughout: tool arguments and schemas keep the order the client or vendor wrote.
 using json = nlohmann::ordered_json;
 using nlohmann::ordered_json;
-using json_fields::member;
-using json_fields::string_field;
-using json_fields::bad;
-using json_fields::ok;
-using json_fields::at;
+using api::json_fields::member;
+using api::json_fields::string_field;
+using api::json_fields::bad;
+using api::json_fields::ok;
+using api::json_fields::at;
 
 constexpr std::int64_t kDefaultMaxTokens = 4096;  // Anthropic requires max_tokens; LiteLLM's default
 constexpr std::string_view kJsonToolName = kAnthropicJsonTool;
@@ -53,7 +53,7 @@ api::ApiResult<ordered_json> image_block(const json& part, const std::string& wh
 // A message's `content` as Anthropic blocks. Empty text is skipped: Anthropic rejects empty blocks.
 api::ApiResult<ordered_json> content_blocks(const json& content, const std::string& where) {
   ordered_json blocks = ordered_json::array();
-  auto failure = json_fields::walk_content(
+  auto failure = api::json_fields::walk_content(
       content, where, "by anthropic",
       [&](const std::string& text, const json* part) -> std::optional<api::ApiError> {
         // A text part keeps its cache_control.
@@ -81,7 +81,7 @@ api::ApiResult<ordered_json> tool_use_blocks(const json& calls, const std::strin
     }
     const json& fn = call["function"];
     // Anthropic takes the arguments as a JSON object, so they must parse; "" means none.
-    json input = json_fields::arguments_object(member(fn, "arguments"));
+    json input = api::json_fields::arguments_object(member(fn, "arguments"));
     if (!input.is_object()) {
       return bad(here + ".function.arguments is not a JSON object; anthropic needs the tool input as one.");
     }

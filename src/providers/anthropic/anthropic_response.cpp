@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/anthropic/anthropic_provider.hpp"
-#include "providers/json_fields.hpp"
+#include "tollgate/api/json_fields.hpp"
 #include "providers/openai_chunks.hpp"
 #include "tollgate/api/sse.hpp"
 #include "tollgate/api/json_read.hpp"
@@ -17,10 +17,10 @@ namespace {
 // Ordered throughout: tool arguments and schemas keep the order the client or vendor wrote.
 using json = nlohmann::ordered_json;
 using nlohmann::ordered_json;
-using json_fields::int_field;
-using json_fields::member;
-using json_fields::protocol_error;
-using json_fields::string_field;
+using api::json_fields::int_field;
+using api::json_fields::member;
+using api::json_fields::protocol_error;
+using api::json_fields::string_field;
 
 constexpr std::string_view kVendor = "Anthropic";
 

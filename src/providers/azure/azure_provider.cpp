@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "providers/json_fields.hpp"
+#include "tollgate/api/json_fields.hpp"
 #include "providers/upstream_failure.hpp"
 #include "tollgate/api/json_read.hpp"
 #include "tollgate/http/retry_after.hpp"
@@ -93,7 +93,7 @@ api::ApiResult<http::UpstreamRequest> AzureProvider::build_request(const config:
 }
 
 std::vector<std::string> AzureProvider::secrets(const config::Deployment& deployment) const {
-  return {deployment.api_key, json_fields::string_field(deployment.litellm_params, "azure_ad_token")};
+  return {deployment.api_key, api::json_fields::string_field(deployment.litellm_params, "azure_ad_token")};
 }
 
 api::ApiResult<std::string> AzureProvider::translate_response(api::Endpoint endpoint, std::string body,

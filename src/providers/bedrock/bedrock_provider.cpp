@@ -7,7 +7,7 @@
 
 #include "providers/bedrock/eventstream.hpp"
 #include "providers/build_request.hpp"
-#include "providers/json_fields.hpp"
+#include "tollgate/api/json_fields.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -29,7 +29,7 @@ std::string completion_id() {
 }
 
 std::string param(const config::Deployment& d, const char* key) {
-  return json_fields::string_field(d.litellm_params, key);
+  return api::json_fields::string_field(d.litellm_params, key);
 }
 
 // The region named by a `bedrock-runtime.<region>.amazonaws.com` host, else empty.

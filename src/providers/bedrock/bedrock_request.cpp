@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/bedrock/bedrock_provider.hpp"
-#include "providers/json_fields.hpp"
+#include "tollgate/api/json_fields.hpp"
 #include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
@@ -15,10 +15,10 @@ namespace {
 
 // Ordered throughout: tool arguments and schemas keep the order the client wrote.
 using json = nlohmann::ordered_json;
-using json_fields::member;
-using json_fields::string_field;
-using json_fields::bad;
-using json_fields::ok;
+using api::json_fields::member;
+using api::json_fields::string_field;
+using api::json_fields::bad;
+using api::json_fields::ok;
 
 // Converse names image formats, not media types.
 std::optional<std::string> image_format(std::string_view media_type) {
@@ -44,7 +44,7 @@ api::ApiResult<json> image_block(const json& part, const std::string& where) {
 // A message's content as Converse blocks; empty text is skipped (Bedrock rejects blank text).
 api::ApiResult<json> content_blocks(const json& content, const std::string& where, bool images) {
   json blocks = json::array();
-  auto failure = json_fields::walk_content(
+  auto failure = api::json_fields::walk_content(
       content, where, "here by bedrock",
       [&](const std::string& text, const json*) -> std::optional<api::ApiError> {
         if (!text.empty()) blocks.push_back({{"text", text}});
@@ -68,7 +68,7 @@ api::ApiResult<json> tool_use_blocks(const json& calls, const std::string& where
     const std::string here = where + ".tool_calls[" + std::to_string(i) + "]";
     const json& fn = member(calls[i], "function");
     if (!fn.is_object()) return bad(here + " must be a function call.");
-    json input = json_fields::arguments_object(member(fn, "arguments"));
+    json input = api::json_fields::arguments_object(member(fn, "arguments"));
     if (!input.is_object()) {
       return bad(here + ".function.arguments is not a JSON object; bedrock needs the tool input as one.");
     }

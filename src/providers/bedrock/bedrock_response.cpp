@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/bedrock/bedrock_provider.hpp"
-#include "providers/json_fields.hpp"
+#include "tollgate/api/json_fields.hpp"
 #include "providers/openai_chunks.hpp"
 #include "providers/upstream_failure.hpp"
 #include "tollgate/api/sse.hpp"
@@ -19,10 +19,10 @@ namespace tollgate::providers {
 namespace {
 
 using json = nlohmann::ordered_json;
-using json_fields::int_field;
-using json_fields::member;
-using json_fields::protocol_error;
-using json_fields::string_field;
+using api::json_fields::int_field;
+using api::json_fields::member;
+using api::json_fields::protocol_error;
+using api::json_fields::string_field;
 
 constexpr std::string_view kVendor = "Bedrock";
 

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/gemini/gemini_provider.hpp"
-#include "providers/json_fields.hpp"
+#include "tollgate/api/json_fields.hpp"
 #include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers {
@@ -16,11 +16,11 @@ namespace {
 
 // Ordered throughout: tool arguments and schemas keep the order the client wrote.
 using json = nlohmann::ordered_json;
-using json_fields::member;
-using json_fields::string_field;
-using json_fields::bad;
-using json_fields::ok;
-using json_fields::at;
+using api::json_fields::member;
+using api::json_fields::string_field;
+using api::json_fields::bad;
+using api::json_fields::ok;
+using api::json_fields::at;
 
 // fileData needs a MIME type; guess it from the extension as LiteLLM does for gs:// URIs.
 std::string mime_of(std::string_view url) {
@@ -50,7 +50,7 @@ api::ApiResult<json> image_part(const json& part, const std::string& where) {
 // A message's `content` as Gemini parts. Empty text is skipped: Gemini rejects empty parts.
 api::ApiResult<json> content_parts(const json& content, const std::string& where) {
   json parts = json::array();
-  auto failure = json_fields::walk_content(
+  auto failure = api::json_fields::walk_content(
       content, where, "by gemini",
       [&](const std::string& text, const json*) -> std::optional<api::ApiError> {
         if (!text.empty()) parts.push_back({{"text", text}});
@@ -68,7 +68,7 @@ api::ApiResult<json> content_parts(const json& content, const std::string& where
 
 // JSON text of an object, or an error; "" and null mean {}.
 api::ApiResult<json> arguments_object(const json& raw, const std::string& where) {
-  json args = json_fields::arguments_object(raw);
+  json args = api::json_fields::arguments_object(raw);
   if (!args.is_object()) {
     return bad(where + ".function.arguments is not a JSON object; gemini needs the call's args as one.");
   }

@@ -7,14 +7,14 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "providers/json_fields.hpp"
+#include "tollgate/api/json_fields.hpp"
 #include "tollgate/api/json_read.hpp"
 
 namespace tollgate::providers::google {
 namespace {
 
 using json = nlohmann::ordered_json;
-using json_fields::string_field;
+using api::json_fields::string_field;
 
 api::ApiError auth_error(std::string message) {
   return api::make_error(Errc::kUnauthorized, "Vertex AI credentials: " + std::move(message));

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "providers/json_fields.hpp"
+#include "tollgate/api/json_fields.hpp"
 
 namespace tollgate::providers {
 namespace {
@@ -16,12 +16,12 @@ constexpr std::chrono::milliseconds kTokenTimeout{15'000};
 constexpr std::int64_t kRefreshMarginS = 60;  // a token this close to expiry is renewed first
 
 std::string param(const config::Deployment& d, const char* key) {
-  return json_fields::string_field(d.litellm_params, key);
+  return api::json_fields::string_field(d.litellm_params, key);
 }
 
 // vertex_credentials: JSON text (a string starting with '{', or a YAML map), else a file path.
 std::string credentials_key(const config::Deployment& d) {
-  const auto& value = json_fields::member(d.litellm_params, "vertex_credentials");
+  const auto& value = api::json_fields::member(d.litellm_params, "vertex_credentials");
   if (value.is_object()) return value.dump();
   return value.is_string() ? value.get<std::string>() : std::string();
 }
@@ -153,7 +153,7 @@ api::ApiResult<http::UpstreamRequest> VertexProvider::build_request(const config
                            "model");
   }
   // api_base replaces the host; without one the host follows the location.
-  if (!json_fields::member(deployment.litellm_params, "api_base").is_string()) {
+  if (!api::json_fields::member(deployment.litellm_params, "api_base").is_string()) {
     auto regional = http::Url::parse(vertex_default_base(location));
     if (!regional) return api::make_error(Errc::kInvalidRequest, "vertex_location is not a valid location.", "model");
     out->url = *regional;

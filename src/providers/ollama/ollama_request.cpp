@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "providers/json_fields.hpp"
+#include "tollgate/api/json_fields.hpp"
 #include "providers/ollama/ollama_provider.hpp"
 #include "tollgate/api/json_read.hpp"
 
@@ -15,11 +15,11 @@ namespace {
 
 // Ordered throughout: tool arguments and schemas keep the order the client wrote.
 using json = nlohmann::ordered_json;
-using json_fields::member;
-using json_fields::string_field;
-using json_fields::bad;
-using json_fields::ok;
-using json_fields::at;
+using api::json_fields::member;
+using api::json_fields::string_field;
+using api::json_fields::bad;
+using api::json_fields::ok;
+using api::json_fields::at;
 
 // Ollama takes a message's content as one string and its images as a list of bare base64 strings.
 struct Content {
@@ -46,7 +46,7 @@ std::optional<api::ApiError> add_image(const json& part, const std::string& wher
 
 api::ApiResult<Content> content_of(const json& content, const std::string& where) {
   Content out;
-  auto failure = json_fields::walk_content(
+  auto failure = api::json_fields::walk_content(
       content, where, "by ollama",
       [&](const std::string& text, const json*) -> std::optional<api::ApiError> {
         out.text += text;
@@ -66,7 +66,7 @@ api::ApiResult<json> tool_calls(const json& calls, const std::string& where, std
     const std::string here = where + ".tool_calls[" + std::to_string(i) + "]";
     const json& fn = member(calls[i], "function");
     if (!fn.is_object()) return bad(here + " must be a function call.");
-    json arguments = json_fields::arguments_object(member(fn, "arguments"));
+    json arguments = api::json_fields::arguments_object(member(fn, "arguments"));
     if (!arguments.is_object()) {
       return bad(here + ".function.arguments is not a JSON object; ollama needs the arguments as one.");
     }

@@ -1,25 +1,25 @@
-// The Anthropic front end's translators (see messages_inbound.hpp for the mapping).
-#include "providers/anthropic/messages_inbound.hpp"
+// The Anthropic front end's translators (see messages_translate.hpp for the mapping).
+#include "frontend/anthropic/messages_translate.hpp"
 
 #include <algorithm>
 #include <cstdlib>
 #include <utility>
 #include <vector>
 
-#include "providers/json_fields.hpp"
+#include "tollgate/api/json_fields.hpp"
 #include "tollgate/api/request.hpp"
 #include "tollgate/api/json_read.hpp"
 
-namespace tollgate::providers {
+namespace tollgate::frontend {
 namespace {
 
 // Ordered: tool schemas and arguments keep the order the client wrote.
 using json = nlohmann::ordered_json;
-using json_fields::int_field;
-using json_fields::member;
-using json_fields::string_field;
-using json_fields::bad;
-using json_fields::at;
+using api::json_fields::int_field;
+using api::json_fields::member;
+using api::json_fields::string_field;
+using api::json_fields::bad;
+using api::json_fields::at;
 
 // A text block as an OpenAI text part (cache_control kept: the Anthropic adapter honours it).
 json text_part(const json& block) {
@@ -481,4 +481,4 @@ void MessagesStreamWriter::finish(std::string& out) {
   finished_ = true;
 }
 
-}  // namespace tollgate::providers
+}  // namespace tollgate::frontend

@@ -1,6 +1,6 @@
 // The Anthropic front end's translators (POST /v1/messages to any model group), on transcripts
 // under tests/data/anthropic/inbound/ written from Anthropic's and OpenAI's API references.
-#include "providers/anthropic/messages_inbound.hpp"
+#include "frontend/anthropic/messages_translate.hpp"
 
 #include <sstream>
 
@@ -9,8 +9,10 @@
 
 #include "unit/providers/transcript.hpp"
 
-namespace tollgate::providers {
+namespace tollgate::frontend {
 namespace {
+
+using providers::transcript;
 
 using nlohmann::json;
 
@@ -162,4 +164,4 @@ TEST(AnthropicMessagesTest, CountTokensEstimatesFromTheTranslatedPrompt) {
 }
 
 }  // namespace
-}  // namespace tollgate::providers
+}  // namespace tollgate::frontend

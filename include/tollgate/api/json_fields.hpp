@@ -1,7 +1,7 @@
 #pragma once
-// Tolerant reads of vendor JSON for the provider translators: a wrong type reads as absent
+// Tolerant reads of client and vendor JSON for the translators (front ends, providers): a wrong type reads as absent
 // (nlohmann's value() throws on a type mismatch, and data-plane input must never throw); and the
-// few helpers every vendor translator uses: its refusals, the walk over a message's content parts,
+// few helpers every translator uses: its refusals, the walk over a message's content parts,
 // a tool call's arguments as an object.
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +15,7 @@
 #include "tollgate/api/api_error.hpp"
 #include "tollgate/api/json_read.hpp"
 
-namespace tollgate::providers::json_fields {
+namespace tollgate::api::json_fields {
 
 /// `obj[key]` when `obj` is an object and the member a string, else "".
 template <class Json>
@@ -96,4 +96,4 @@ std::optional<api::ApiError> walk_content(const Json& content, const std::string
   return std::nullopt;
 }
 
-}  // namespace tollgate::providers::json_fields
+}  // namespace tollgate::api::json_fields

@@ -1,9 +1,9 @@
 #pragma once
-// The Anthropic front end (POST /v1/messages): clients that speak Anthropic's Messages API
+// The Anthropic front end's translators (POST /v1/messages; AnthropicFrontEnd uses them): clients that speak Anthropic's Messages API
 // (the Anthropic SDK, Claude Code) call any model group. Their request becomes the OpenAI chat
 // request the gateway routes, and the OpenAI answer — whole, streamed or an error — goes back in
 // Anthropic's shape. To an Anthropic deployment the body passes through instead
-// (ProxyHandler::attempt); these translators are for every other deployment.
+// (AnthropicFrontEnd::native_request); these translators are for every other deployment.
 // Mapping tables: docs/providers.md#anthropic-front-end-v1messages.
 //
 // Request (Messages → OpenAI chat):
@@ -32,7 +32,7 @@
 #include "tollgate/api/api_error.hpp"
 #include "tollgate/http/sse_decoder.hpp"
 
-namespace tollgate::providers {
+namespace tollgate::frontend {
 
 /// An Anthropic Messages request as an OpenAI chat request body. Errors are 400s.
 api::ApiResult<std::string> messages_request_to_chat(std::string_view body);
@@ -77,4 +77,4 @@ class MessagesStreamWriter {
   std::int64_t cache_write_ = 0;
 };
 
-}  // namespace tollgate::providers
+}  // namespace tollgate::frontend
