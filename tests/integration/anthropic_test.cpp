@@ -3,7 +3,7 @@
 // refuses), and the answers, streams, tool calls, errors, usage and cost translated back.
 #include <gtest/gtest.h>
 
-#include "integration/gateway_fixture.hpp"
+#include "integration/vendor_fixture.hpp"
 
 namespace tollgate::testing {
 namespace {
@@ -12,39 +12,25 @@ using nlohmann::json;
 
 constexpr const char* kUpstreamKey = "sk-ant-fake";
 
-class AnthropicTest : public ::testing::Test {
+class AnthropicTest : public VendorTest {
  protected:
-  AnthropicTest() : fake_(FakeProviderOptions{.require_api_key = kUpstreamKey}) { fake_.start(); }
+  AnthropicTest() : VendorTest("claude", FakeProviderOptions{.require_api_key = kUpstreamKey}) {}
 
-  // Group `claude` on one Anthropic deployment per id (fake controls in its api_base), plus `extra` YAML.
-  std::string config(const std::vector<std::pair<std::string, std::string>>& deployments,
-                     const std::string& params = "") const {
-    std::string yaml = "model_list:\n";
-    for (const auto& [id, controls] : deployments) {
-      yaml += "  - model_name: claude\n    litellm_params: {model: anthropic/claude-3-5-haiku-20241022, api_base: \"" +
-              fake_deployment_base(fake_.port(), id, controls) + "\", api_key: " + kUpstreamKey + params +
-              "}\n    model_info: {id: " + id + "}\n";
-    }
-    return yaml + "router_settings: {num_retries: 0}\ngeneral_settings: {master_key: " + kMasterKey +
-           "}\ntollgate_settings: {access_log: \"off\"}\n";
+  // Group `claude` on one Anthropic deployment per id (fake controls in its api_base), plus `params` YAML.
+  std::string config(const Deployments& deployments, const std::string& params = "") const {
+    return model_list(group_, deployments,
+                      [&](const std::string& id, const std::string& controls) {
+                        return "model: anthropic/claude-3-5-haiku-20241022, api_base: \"" +
+                               fake_deployment_base(fake_.port(), id, controls) + "\", api_key: " + kUpstreamKey + params;
+                      }) +
+           settings_yaml();
   }
-  json last_upstream_body() const { return json::parse(fake_.requests().back().body); }
   // The last call reached the Messages API (not an OpenAI path of the fake).
   void expect_messages_api() const {
-    const std::string target = fake_.requests().back().target;
+    const std::string target = last().target;
     EXPECT_NE(target.find("/v1/messages"), std::string::npos) << target;
   }
-
-  FakeProvider fake_;
 };
-
-json chat(json messages, json extra = json::object()) {
-  json body = {{"model", "claude"}, {"messages", std::move(messages)}};
-  body.update(extra);
-  return body;
-}
-
-json user(const std::string& text) { return {{"role", "user"}, {"content", text}}; }
 
 TEST_F(AnthropicTest, PlainChatIsTranslatedBothWays) {
   Gateway gw(config({{"a", ""}}));
@@ -62,7 +48,7 @@ TEST_F(AnthropicTest, PlainChatIsTranslatedBothWays) {
   EXPECT_EQ(answer["usage"]["completion_tokens"], 7);
   EXPECT_EQ(answer["usage"]["total_tokens"], 18);
 
-  const RecordedRequest sent = fake_.requests().back();
+  const RecordedRequest sent = last();
   EXPECT_NE(sent.target.find("/v1/messages"), std::string::npos) << sent.target;
   EXPECT_EQ(sent.headers.at("x-api-key"), kUpstreamKey);
   EXPECT_FALSE(sent.headers.at("anthropic-version").empty());
@@ -166,27 +152,10 @@ TEST_F(AnthropicTest, StreamedToolCallArgumentsArriveAsDeltas) {
   const json tools = json::array({{{"type", "function"}, {"function", {{"name", "get_weather"}, {"parameters", json::object()}}}}});
   HttpResponse r = gw.post("/v1/chat/completions", chat({user("Weather?")}, {{"tools", tools}, {"stream", true}}).dump());
   ASSERT_EQ(r.status, 200u) << r.body;
-  std::string arguments;
-  std::string name;
-  std::string finish;
-  std::size_t pos = 0;
-  while ((pos = r.body.find("data: ", pos)) != std::string::npos) {
-    const std::size_t end = r.body.find("\n\n", pos);
-    const std::string data = r.body.substr(pos + 6, end - pos - 6);
-    pos = end;
-    if (data == "[DONE]") break;
-    const json chunk = json::parse(data);
-    for (const json& choice : chunk["choices"]) {
-      if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) finish = choice["finish_reason"];
-      if (!choice["delta"].contains("tool_calls")) continue;
-      const json& tc = choice["delta"]["tool_calls"][0];
-      if (tc.contains("function") && tc["function"].contains("name")) name = tc["function"]["name"];
-      if (tc.contains("function") && tc["function"].contains("arguments")) arguments += tc["function"]["arguments"].get<std::string>();
-    }
-  }
-  EXPECT_EQ(name, "get_weather");
-  EXPECT_EQ(json::parse(arguments), json({{"location", "Paris"}}));
-  EXPECT_EQ(finish, "tool_calls");
+  const StreamedToolCall call = streamed_tool_call(r.body);
+  EXPECT_EQ(call.name, "get_weather");
+  EXPECT_EQ(json::parse(call.arguments), json({{"location", "Paris"}}));
+  EXPECT_EQ(call.finish_reason, "tool_calls");
   expect_messages_api();
 }
 
@@ -222,11 +191,8 @@ TEST_F(AnthropicTest, ContentFilterRefusalFallsBackToTheContentPolicyGroup) {
   // Anthropic's refusal, sent verbatim by the fake.
   const std::string refusal = percent_encode(
       R"({"type":"error","error":{"type":"invalid_request_error","message":"Output blocked by content filtering policy"}})");
-  std::string yaml = config({{"a", "status=400/error_body=" + refusal}});
-  yaml.replace(yaml.find("router_settings: {num_retries: 0}"), 33,
-               "  - model_name: lenient\n    litellm_params: {model: openai/x, mock_response: \"from the fallback\"}\n"
-               "router_settings: {num_retries: 0, content_policy_fallbacks: [{claude: [lenient]}]}");
-  Gateway gw(yaml);
+  Gateway gw(with_mock_fallback(config({{"a", "status=400/error_body=" + refusal}}), "content_policy_fallbacks", "claude",
+                                "lenient"));
   HttpResponse r = gw.post("/v1/chat/completions", chat({user("Hi")}).dump());
   ASSERT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(r.json()["choices"][0]["message"]["content"], "from the fallback");

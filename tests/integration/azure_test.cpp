@@ -4,8 +4,7 @@
 // content-filter refusal as the client's content-policy error and a content-policy fallback.
 #include <gtest/gtest.h>
 
-
-#include "integration/gateway_fixture.hpp"
+#include "integration/vendor_fixture.hpp"
 #include "support/fake_openai.hpp"
 #include "support/http_client.hpp"
 
@@ -30,7 +29,7 @@ class AzureTest : public ::testing::Test {
  protected:
   void SetUp() override {
     fake_.start();
-    const std::string root = "http://127.0.0.1:" + std::to_string(fake_.port());
+    const std::string root = fake_root(fake_.port());
     const std::string filtered = root + "/dep=strict/status=400/error_body=" + percent_encode(kContentFilterBody);
     auto entry = [](const std::string& group, const std::string& params) {
       return "  - model_name: " + group + "\n    litellm_params: {" + params + ", api_key: " + kAzureKey + "}\n";
@@ -42,9 +41,7 @@ class AzureTest : public ::testing::Test {
         entry("filtered", "model: azure/strict, api_base: \"" + filtered + "\"") +
         entry("guarded", "model: azure/strict, api_base: \"" + filtered + "\"") +
         entry("lenient", "model: azure/lenient, api_base: \"" + root + "/dep=lenient\"") +
-        "router_settings: {content_policy_fallbacks: [{guarded: [lenient]}]}\n"
-        "general_settings: {master_key: " + kMasterKey + "}\n"
-        "tollgate_settings: {access_log: \"off\"}\n";
+        settings_yaml("content_policy_fallbacks: [{guarded: [lenient]}]");
     gw_ = std::make_unique<Gateway>(yaml, std::map<std::string, std::string>{{"AZURE_API_VERSION", "2025-01-01-preview"}});
   }
   // Which deployments the fake saw, in order.

@@ -4,7 +4,7 @@
 // tool calls, errors, usage and cost translated back.
 #include <gtest/gtest.h>
 
-#include "integration/gateway_fixture.hpp"
+#include "integration/vendor_fixture.hpp"
 
 namespace tollgate::testing {
 namespace {
@@ -14,34 +14,23 @@ using nlohmann::json;
 constexpr const char* kSecret = "bedrock-fake-secret";
 constexpr const char* kModelId = "anthropic.claude-3-5-sonnet-20240620-v1:0";
 
-class BedrockTest : public ::testing::Test {
+class BedrockTest : public VendorTest {
  protected:
-  BedrockTest() : fake_(FakeProviderOptions{.require_api_key = kSecret}) { fake_.start(); }
+  BedrockTest() : VendorTest("claude", FakeProviderOptions{.require_api_key = kSecret}) {}
 
   // Group `claude` on one Bedrock deployment per id (fake controls in its api_base).
-  std::string config(const std::vector<std::pair<std::string, std::string>>& deployments, const std::string& params = "",
+  std::string config(const Deployments& deployments, const std::string& params = "",
                      const std::string& secret = kSecret) const {
-    std::string yaml = "model_list:\n";
-    for (const auto& [id, controls] : deployments) {
-      yaml += "  - model_name: claude\n    litellm_params: {model: bedrock/" + std::string(kModelId) + ", api_base: \"" +
-              fake_deployment_base(fake_.port(), id, controls) + "\", aws_access_key_id: AKIDFAKE, aws_secret_access_key: " +
-              secret + ", aws_region_name: us-west-2" + params + "}\n    model_info: {id: " + id + "}\n";
-    }
-    return yaml + "router_settings: {num_retries: 0}\ngeneral_settings: {master_key: " + kMasterKey +
-           "}\ntollgate_settings: {access_log: \"off\"}\n";
+    return model_list(group_, deployments,
+                      [&](const std::string& id, const std::string& controls) {
+                        return "model: bedrock/" + std::string(kModelId) + ", api_base: \"" +
+                               fake_deployment_base(fake_.port(), id, controls) +
+                               "\", aws_access_key_id: AKIDFAKE, aws_secret_access_key: " + secret +
+                               ", aws_region_name: us-west-2" + params;
+                      }) +
+           settings_yaml();
   }
-  RecordedRequest last() const { return fake_.requests().back(); }
-
-  FakeProvider fake_;
 };
-
-json chat(json messages, json extra = json::object()) {
-  json body = {{"model", "claude"}, {"messages", std::move(messages)}};
-  body.update(extra);
-  return body;
-}
-
-json user(const std::string& text) { return {{"role", "user"}, {"content", text}}; }
 
 TEST_F(BedrockTest, PlainChatIsSignedAndTranslatedBothWays) {
   Gateway gw(config({{"a", ""}}, ", input_cost_per_token: 0.000001, output_cost_per_token: 0.000005"));
@@ -109,29 +98,14 @@ TEST_F(BedrockTest, ToolCallsPlainAndStreamed) {
                                     .dump());
   ASSERT_EQ(second.status, 200u) << second.body;
   EXPECT_EQ(second.json()["choices"][0]["message"]["content"], "Hello from the fake provider.");
-  const json sent = json::parse(last().body);
+  const json sent = last_upstream_body();
   EXPECT_EQ(sent["messages"][2]["content"][0]["toolResult"]["toolUseId"], call["id"]);
 
   HttpResponse streamed = gw.post("/v1/chat/completions", chat({user("Weather?")}, {{"tools", tools}, {"stream", true}}).dump());
   ASSERT_EQ(streamed.status, 200u) << streamed.body;
-  std::string arguments;
-  std::string name;
-  std::size_t pos = 0;
-  while ((pos = streamed.body.find("data: ", pos)) != std::string::npos) {
-    const std::size_t end = streamed.body.find("\n\n", pos);
-    const std::string data = streamed.body.substr(pos + 6, end - pos - 6);
-    pos = end;
-    if (data == "[DONE]") break;
-    const json chunk = json::parse(data);  // a named value: the range must outlive the loop
-    for (const json& choice : chunk["choices"]) {
-      if (!choice["delta"].contains("tool_calls")) continue;
-      const json& tc = choice["delta"]["tool_calls"][0];
-      if (tc["function"].contains("name")) name = tc["function"]["name"];
-      if (tc["function"].contains("arguments")) arguments += tc["function"]["arguments"].get<std::string>();
-    }
-  }
-  EXPECT_EQ(name, "get_weather");
-  EXPECT_EQ(json::parse(arguments), json({{"location", "Paris"}}));
+  const StreamedToolCall streamed_call = streamed_tool_call(streamed.body);
+  EXPECT_EQ(streamed_call.name, "get_weather");
+  EXPECT_EQ(json::parse(streamed_call.arguments), json({{"location", "Paris"}}));
   EXPECT_NE(streamed.body.find("\"finish_reason\":\"tool_calls\""), std::string::npos);
 }
 
@@ -145,8 +119,7 @@ TEST_F(BedrockTest, WrongSecretIsAnAuthenticationError) {
 
 TEST_F(BedrockTest, CredentialsAndRegionFromTheEnvironment) {
   const std::string yaml = "model_list:\n  - model_name: claude\n    litellm_params: {model: bedrock/" + std::string(kModelId) +
-                           ", api_base: \"" + fake_deployment_base(fake_.port(), "env") + "\"}\n" +
-                           "general_settings: {master_key: " + kMasterKey + "}\ntollgate_settings: {access_log: \"off\"}\n";
+                           ", api_base: \"" + fake_deployment_base(fake_.port(), "env") + "\"}\n" + settings_yaml("");
   Gateway gw(yaml, {{"AWS_ACCESS_KEY_ID", "AKIDENV"}, {"AWS_SECRET_ACCESS_KEY", kSecret},
                     {"AWS_SESSION_TOKEN", "session-token"}, {"AWS_DEFAULT_REGION", "eu-west-1"}});
   HttpResponse r = gw.post("/v1/chat/completions", chat({user("Hi")}).dump());
@@ -170,22 +143,16 @@ TEST_F(BedrockTest, ThrottlingIsARateLimitWithRetryAfterAndFailsOver) {
 }
 
 TEST_F(BedrockTest, InputTooLongFallsBackToTheContextWindowGroup) {
-  std::string yaml = config({{"a", "status=400/content=" + percent_encode("Input is too long for requested model.")}});
-  yaml.replace(yaml.find("router_settings: {num_retries: 0}"), 33,
-               "  - model_name: long\n    litellm_params: {model: openai/x, mock_response: \"from the long model\"}\n"
-               "router_settings: {num_retries: 0, context_window_fallbacks: [{claude: [long]}]}");
-  Gateway gw(yaml);
+  Gateway gw(with_mock_fallback(config({{"a", "status=400/content=" + percent_encode("Input is too long for requested model.")}}),
+                                "context_window_fallbacks", "claude", "long", "from the long model"));
   HttpResponse r = gw.post("/v1/chat/completions", chat({user("Hi")}).dump());
   ASSERT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(r.json()["choices"][0]["message"]["content"], "from the long model");
 }
 
 TEST_F(BedrockTest, ContentFilterRefusalFallsBackToTheContentPolicyGroup) {
-  std::string yaml = config({{"a", "status=400/content=" + percent_encode("Output blocked by content filtering policy")}});
-  yaml.replace(yaml.find("router_settings: {num_retries: 0}"), 33,
-               "  - model_name: lenient\n    litellm_params: {model: openai/x, mock_response: \"from the fallback\"}\n"
-               "router_settings: {num_retries: 0, content_policy_fallbacks: [{claude: [lenient]}]}");
-  Gateway gw(yaml);
+  Gateway gw(with_mock_fallback(config({{"a", "status=400/content=" + percent_encode("Output blocked by content filtering policy")}}),
+                                "content_policy_fallbacks", "claude", "lenient"));
   HttpResponse r = gw.post("/v1/chat/completions", chat({user("Hi")}).dump());
   ASSERT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(r.json()["choices"][0]["message"]["content"], "from the fallback");

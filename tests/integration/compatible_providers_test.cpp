@@ -3,7 +3,7 @@
 // vendor rejects answered as LiteLLM's UnsupportedParamsError, or removed from the upstream body).
 #include <gtest/gtest.h>
 
-#include "integration/gateway_fixture.hpp"
+#include "integration/vendor_fixture.hpp"
 
 namespace tollgate::testing {
 namespace {
@@ -12,33 +12,24 @@ using nlohmann::json;
 
 constexpr const char* kEnvKey = "gsk-from-env";
 
-class CompatibleProvidersTest : public ::testing::Test {
+class CompatibleProvidersTest : public VendorTest {
  protected:
-  CompatibleProvidersTest() : fake_(FakeProviderOptions{.require_api_key = kEnvKey}) { fake_.start(); }
+  CompatibleProvidersTest() : VendorTest("fast", FakeProviderOptions{.require_api_key = kEnvKey}) {}
 
   // Group `fast` on one `model` deployment at the fake, no api_key, plus `params` and `top` YAML.
   std::string config(const std::string& model, const std::string& params = "", const std::string& top = "") const {
     return "model_list:\n  - model_name: fast\n    litellm_params: {model: " + model + ", api_base: \"" +
-           fake_deployment_base(fake_.port(), "d") + "\"" + params + "}\n" + top +
-           "router_settings: {num_retries: 0}\ngeneral_settings: {master_key: " + kMasterKey +
-           "}\ntollgate_settings: {access_log: \"off\"}\n";
+           fake_deployment_base(fake_.port(), "d") + "\"" + params + "}\n" + top + settings_yaml();
   }
-  json last_upstream_body() const { return json::parse(fake_.requests().back().body); }
-
-  FakeProvider fake_;
+  // A user's "Hi" and the members of `extra`.
+  json chat(const json& extra = json::object()) const { return VendorTest::chat(json::array({user("Hi")}), extra); }
 };
-
-json chat(json extra = json::object()) {
-  json body = {{"model", "fast"}, {"messages", json::array({{{"role", "user"}, {"content", "Hi"}}})}};
-  body.update(extra);
-  return body;
-}
 
 TEST_F(CompatibleProvidersTest, GroqKeyComesFromGroqApiKey) {
   Gateway gw(config("groq/llama-3.1-8b-instant"), {{"GROQ_API_KEY", kEnvKey}});
   HttpResponse r = gw.post("/v1/chat/completions", chat().dump());
   ASSERT_EQ(r.status, 200u) << r.body;
-  const RecordedRequest sent = fake_.requests().back();
+  const RecordedRequest sent = last();
   EXPECT_EQ(sent.target, "/dep=d/v1/chat/completions");
   EXPECT_EQ(sent.headers.at("authorization"), std::string("Bearer ") + kEnvKey);
   EXPECT_EQ(last_upstream_body()["model"], "llama-3.1-8b-instant");
@@ -48,23 +39,22 @@ TEST_F(CompatibleProvidersTest, MistralKeyFromEnvironmentVariablesBlockAndNoKeyW
   Gateway gw(config("mistral/mistral-small-latest", "", std::string("environment_variables: {MISTRAL_API_KEY: ") + kEnvKey + "}\n"));
   HttpResponse r = gw.post("/v1/chat/completions", chat().dump());
   ASSERT_EQ(r.status, 200u) << r.body;
-  EXPECT_EQ(fake_.requests().back().headers.at("authorization"), std::string("Bearer ") + kEnvKey);
+  EXPECT_EQ(last().headers.at("authorization"), std::string("Bearer ") + kEnvKey);
 
   // Another vendor's variable is not this one's: no key is sent, and the fake refuses.
   Gateway unkeyed(config("mistral/mistral-small-latest"), {{"GROQ_API_KEY", kEnvKey}});
   HttpResponse denied = unkeyed.post("/v1/chat/completions", chat().dump());
   EXPECT_EQ(denied.status, 401u) << denied.body;
-  EXPECT_EQ(fake_.requests().back().headers.count("authorization"), 0u);
+  EXPECT_EQ(last().headers.count("authorization"), 0u);
 }
 
 TEST_F(CompatibleProvidersTest, HostedVllmBaseAndKeyFromTheEnvironment) {
-  const std::string yaml = "model_list:\n  - model_name: fast\n    litellm_params: {model: hosted_vllm/qwen}\n"
-                           "general_settings: {master_key: " + std::string(kMasterKey) + "}\ntollgate_settings: {access_log: \"off\"}\n";
+  const std::string yaml = "model_list:\n  - model_name: fast\n    litellm_params: {model: hosted_vllm/qwen}\n" + settings_yaml("");
   Gateway gw(yaml, {{"HOSTED_VLLM_API_BASE", fake_deployment_base(fake_.port(), "vllm")}, {"HOSTED_VLLM_API_KEY", kEnvKey}});
   HttpResponse r = gw.post("/v1/chat/completions", chat().dump());
   ASSERT_EQ(r.status, 200u) << r.body;
-  EXPECT_EQ(fake_.requests().back().target, "/dep=vllm/v1/chat/completions");
-  EXPECT_EQ(fake_.requests().back().headers.at("authorization"), std::string("Bearer ") + kEnvKey);
+  EXPECT_EQ(last().target, "/dep=vllm/v1/chat/completions");
+  EXPECT_EQ(last().headers.at("authorization"), std::string("Bearer ") + kEnvKey);
 }
 
 TEST_F(CompatibleProvidersTest, RejectedParameterIsUnsupportedParamsErrorAndTheVendorIsNotCalled) {

@@ -116,13 +116,21 @@ inline std::string fake_config(const std::string& base_url, const ConfigExtras& 
          "tollgate_settings: {access_log: \"off\"" + extras.tollgate + "}\n" + extras.top;
 }
 
-/// The api_base of a deployment named `name` on the fake provider at `port`, with fake controls
-/// in the path (e.g. "status=500/retry_after=3"): the fake records `/dep=<name>` in each target,
-/// so tests can tell which deployment a request reached.
-inline std::string fake_deployment_base(std::uint16_t port, const std::string& name, const std::string& controls = "") {
-  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/dep=" + name;
+/// "http://127.0.0.1:PORT": the fake provider at `port`, no path.
+inline std::string fake_root(std::uint16_t port) { return "http://127.0.0.1:" + std::to_string(port); }
+
+/// The root of a deployment named `name` on the fake provider at `port`, with fake controls in the
+/// path (e.g. "status=500/retry_after=3"): the fake records `/dep=<name>` in each target, so tests
+/// can tell which deployment a request reached. Vendors whose api_base carries no `/v1` use it as is.
+inline std::string fake_deployment_root(std::uint16_t port, const std::string& name, const std::string& controls = "") {
+  std::string url = fake_root(port) + "/dep=" + name;
   if (!controls.empty()) url += "/" + controls;
-  return url + "/v1";
+  return url;
+}
+
+/// The OpenAI-style api_base (`.../v1`) of a deployment, see fake_deployment_root().
+inline std::string fake_deployment_base(std::uint16_t port, const std::string& name, const std::string& controls = "") {
+  return fake_deployment_root(port, name, controls) + "/v1";
 }
 
 /// Concatenated `delta.content` of an OpenAI SSE body, and whether it ended with [DONE].

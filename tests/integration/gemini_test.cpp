@@ -3,7 +3,7 @@
 // refuses), and the answers, streams, tool calls, errors, usage and cost translated back.
 #include <gtest/gtest.h>
 
-#include "integration/gateway_fixture.hpp"
+#include "integration/vendor_fixture.hpp"
 
 namespace tollgate::testing {
 namespace {
@@ -13,39 +13,22 @@ using nlohmann::json;
 constexpr const char* kUpstreamKey = "AIza-fake-gemini";
 constexpr const char* kPrice = ", input_cost_per_token: 0.000001, output_cost_per_token: 0.000004";
 
-class GeminiTest : public ::testing::Test {
+class GeminiTest : public VendorTest {
  protected:
-  GeminiTest() : fake_(FakeProviderOptions{.require_api_key = kUpstreamKey}) { fake_.start(); }
+  GeminiTest() : VendorTest("gem", FakeProviderOptions{.require_api_key = kUpstreamKey}) {}
 
-  // The fake's Gemini root for deployment `id` (controls in the path).
-  std::string base(const std::string& id, const std::string& controls) const {
-    std::string url = fake_deployment_base(fake_.port(), id, controls);
-    return url.substr(0, url.size() - 3) + "/v1beta";
-  }
-  // Group `gem` on one Gemini deployment per id; `params` is spliced into litellm_params.
-  std::string config(const std::vector<std::pair<std::string, std::string>>& deployments, const std::string& params = "",
+  // Group `gem` on one Gemini deployment per id, at the fake's Gemini root for it (controls in the
+  // path); `params` is spliced into litellm_params.
+  std::string config(const Deployments& deployments, const std::string& params = "",
                      const std::string& key = std::string(", api_key: ") + kUpstreamKey) const {
-    std::string yaml = "model_list:\n";
-    for (const auto& [id, controls] : deployments) {
-      yaml += "  - model_name: gem\n    litellm_params: {model: gemini/gemini-2.0-flash, api_base: \"" + base(id, controls) +
-              "\"" + key + params + "}\n    model_info: {id: " + id + "}\n";
-    }
-    return yaml + "router_settings: {num_retries: 0}\ngeneral_settings: {master_key: " + kMasterKey +
-           "}\ntollgate_settings: {access_log: \"off\"}\n";
+    return model_list(group_, deployments,
+                      [&](const std::string& id, const std::string& controls) {
+                        return "model: gemini/gemini-2.0-flash, api_base: \"" +
+                               fake_deployment_root(fake_.port(), id, controls) + "/v1beta\"" + key + params;
+                      }) +
+           settings_yaml();
   }
-  RecordedRequest last() const { return fake_.requests().back(); }
-  json last_upstream_body() const { return json::parse(last().body); }
-
-  FakeProvider fake_;
 };
-
-json chat(json messages, json extra = json::object()) {
-  json body = {{"model", "gem"}, {"messages", std::move(messages)}};
-  body.update(extra);
-  return body;
-}
-
-json user(const std::string& text) { return {{"role", "user"}, {"content", text}}; }
 
 const json kTools = json::array({{{"type", "function"},
                                   {"function",
@@ -187,17 +170,10 @@ TEST_F(GeminiTest, UnavailableIsA503TheRouterFailsOverFrom) {
   EXPECT_EQ(served.header("x-litellm-model-id"), "b");
 }
 
-std::string with_fallback(std::string yaml, const std::string& setting) {
-  yaml.replace(yaml.find("router_settings: {num_retries: 0}"), 33,
-               "  - model_name: big\n    litellm_params: {model: openai/x, mock_response: \"from the fallback\"}\n"
-               "router_settings: {num_retries: 0, " + setting + ": [{gem: [big]}]}");
-  return yaml;
-}
-
 TEST_F(GeminiTest, InputTokenCountErrorFallsBackToTheContextWindowGroup) {
   const std::string too_long = percent_encode(
       R"({"error":{"code":400,"message":"The input token count (1250000) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}})");
-  Gateway gw(with_fallback(config({{"a", "status=400/error_body=" + too_long}}), "context_window_fallbacks"));
+  Gateway gw(with_mock_fallback(config({{"a", "status=400/error_body=" + too_long}}), "context_window_fallbacks", "gem", "big"));
   HttpResponse r = gw.post("/v1/chat/completions", chat({user("Hi")}).dump());
   ASSERT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(r.json()["choices"][0]["message"]["content"], "from the fallback");
@@ -210,7 +186,7 @@ TEST_F(GeminiTest, BlockedPromptFallsBackToTheContentPolicyGroup) {
   EXPECT_EQ(refused.status, 400u) << refused.body;
   EXPECT_EQ(refused.json()["error"]["code"], "content_policy_violation");
 
-  Gateway gw(with_fallback(config({{"a", ""}}), "content_policy_fallbacks"));
+  Gateway gw(with_mock_fallback(config({{"a", ""}}), "content_policy_fallbacks", "gem", "big"));
   HttpResponse r = gw.post("/v1/chat/completions", chat({user("BLOCK_ME please")}).dump());
   ASSERT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(r.json()["choices"][0]["message"]["content"], "from the fallback");

@@ -4,7 +4,7 @@
 // with Anthropic-shaped errors, usage and cost.
 #include <gtest/gtest.h>
 
-#include "integration/gateway_fixture.hpp"
+#include "integration/vendor_fixture.hpp"
 #include "tollgate/http/sse_decoder.hpp"
 
 namespace tollgate::testing {
@@ -14,9 +14,9 @@ using nlohmann::json;
 
 constexpr const char* kUpstreamKey = "sk-upstream";
 
-class MessagesFrontTest : public ::testing::Test {
+class MessagesFrontTest : public VendorTest {
  protected:
-  MessagesFrontTest() : fake_(FakeProviderOptions{}) { fake_.start(); }
+  MessagesFrontTest() : VendorTest("gpt") {}
 
   // `gpt` on an OpenAI deployment, `claude` on an Anthropic one, both priced; `controls` steer the fake.
   std::string config(const std::string& controls = "") const {
@@ -30,17 +30,13 @@ class MessagesFrontTest : public ::testing::Test {
            fake_deployment_base(fake_.port(), "claude", controls) + "\", api_key: " + kUpstreamKey +
            ", input_cost_per_token: 0.000002, output_cost_per_token: 0.00001}\n"
            "  - model_name: demo\n"
-           "    litellm_params: {model: openai/demo, mock_response: \"Hi from the demo.\"}\n"
-           "router_settings: {num_retries: 0}\n"
-           "general_settings: {master_key: " + std::string(kMasterKey) + "}\n"
-           "tollgate_settings: {access_log: \"off\"}\n";
+           "    litellm_params: {model: openai/demo, mock_response: \"Hi from the demo.\"}\n" +
+           settings_yaml();
   }
 
   static Headers anthropic_headers() {
     return {{"x-api-key", kMasterKey}, {"anthropic-version", "2023-06-01"}, {"content-type", "application/json"}};
   }
-
-  FakeProvider fake_;
 };
 
 json messages_request(const std::string& model, json extra = json::object()) {
@@ -90,7 +86,7 @@ TEST_F(MessagesFrontTest, OpenAiDeploymentAnswersAsAnAnthropicMessage) {
   EXPECT_DOUBLE_EQ(std::stod(r.header("x-litellm-response-cost")), 11 * 0.000001 + 7 * 0.000004);
 
   // The deployment was called in OpenAI's format.
-  const RecordedRequest sent = fake_.requests().back();
+  const RecordedRequest sent = last();
   EXPECT_NE(sent.target.find("/v1/chat/completions"), std::string::npos) << sent.target;
   EXPECT_EQ(sent.headers.at("authorization"), std::string("Bearer ") + kUpstreamKey);
   const json body = json::parse(sent.body);
@@ -121,7 +117,7 @@ TEST_F(MessagesFrontTest, OpenAiStreamBecomesAnthropicEvents) {
   EXPECT_EQ(delta.data["usage"]["input_tokens"], 11);
   EXPECT_EQ(events.back().type, "message_stop");
   // The gateway asked the deployment for usage so the counts can be reported.
-  EXPECT_EQ(json::parse(fake_.requests().back().body)["stream_options"]["include_usage"], true);
+  EXPECT_EQ(last_upstream_body()["stream_options"]["include_usage"], true);
 }
 
 TEST_F(MessagesFrontTest, ToolUseRoundTripsThroughAnOpenAiDeployment) {
@@ -135,7 +131,7 @@ TEST_F(MessagesFrontTest, ToolUseRoundTripsThroughAnOpenAiDeployment) {
   ASSERT_EQ(use["type"], "tool_use") << r.body;
   EXPECT_EQ(use["name"], "get_weather");
   EXPECT_TRUE(use["input"].is_object());
-  EXPECT_EQ(json::parse(fake_.requests().back().body)["tools"][0]["function"]["parameters"], weather_tool["input_schema"]);
+  EXPECT_EQ(last_upstream_body()["tools"][0]["function"]["parameters"], weather_tool["input_schema"]);
 
   // The tool's result goes back as a tool message after the assistant's tool_calls.
   json turns = json::array({{{"role", "user"}, {"content", "Weather in Paris?"}},
@@ -146,7 +142,7 @@ TEST_F(MessagesFrontTest, ToolUseRoundTripsThroughAnOpenAiDeployment) {
                                                        {"content", "18 C and sunny"}}})}}});
   HttpResponse second = gw.post("/v1/messages", messages_request("gpt", {{"messages", turns}}).dump(), anthropic_headers());
   ASSERT_EQ(second.status, 200u) << second.body;
-  const json sent = json::parse(fake_.requests().back().body);
+  const json sent = last_upstream_body();
   ASSERT_EQ(sent["messages"].size(), 4u) << sent.dump();
   EXPECT_EQ(sent["messages"][2]["tool_calls"][0]["id"], use["id"]);
   EXPECT_EQ(sent["messages"][3], json({{"role", "tool"}, {"tool_call_id", use["id"]}, {"content", "18 C and sunny"}}));
@@ -162,7 +158,7 @@ TEST_F(MessagesFrontTest, AnthropicDeploymentGetsTheBodyAsWrittenAndAnswersAsIs)
   HttpResponse r = gw.post("/v1/messages", request.dump(), headers);
   ASSERT_EQ(r.status, 200u) << r.body;
 
-  const RecordedRequest sent = fake_.requests().back();
+  const RecordedRequest sent = last();
   EXPECT_NE(sent.target.find("/v1/messages"), std::string::npos) << sent.target;
   EXPECT_EQ(sent.headers.at("x-api-key"), kUpstreamKey);
   EXPECT_EQ(sent.headers.at("anthropic-beta"), "prompt-caching-2024-07-31");
@@ -197,7 +193,7 @@ TEST_F(MessagesFrontTest, AnthropicDeploymentStreamPassesThroughWithUsageCounted
   }
   EXPECT_TRUE(ping) << "the vendor's own events, ping included, reach the client";
   EXPECT_EQ(text, "Hello from the fake provider.");
-  EXPECT_EQ(json::parse(fake_.requests().back().body)["stream"], true);
+  EXPECT_EQ(last_upstream_body()["stream"], true);
   // Usage was read on the way: the output-token counter has the stream's 7 tokens.
   const std::string metrics = gw.get("/metrics").body;
   double output_tokens = 0;

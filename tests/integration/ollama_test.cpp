@@ -4,7 +4,7 @@
 // calls, errors, usage and cost translated back.
 #include <gtest/gtest.h>
 
-#include "integration/gateway_fixture.hpp"
+#include "integration/vendor_fixture.hpp"
 
 namespace tollgate::testing {
 namespace {
@@ -15,53 +15,29 @@ using nlohmann::json;
 constexpr const char* kPrice = ", input_cost_per_token: 0.000001, output_cost_per_token: 0.000002";
 constexpr double kDefaultCost = 11 * 0.000001 + 7 * 0.000002;
 
-class OllamaTest : public ::testing::Test {
+class OllamaTest : public VendorTest {
  protected:
-  OllamaTest() { fake_.start(); }
+  OllamaTest() : VendorTest("local") {}
 
-  // Ollama's api_base has no /v1: the adapter appends /api/chat.
-  std::string base(const std::string& id, const std::string& controls = "") const {
-    std::string url = "http://127.0.0.1:" + std::to_string(fake_.port()) + "/dep=" + id;
-    return controls.empty() ? url : url + "/" + controls;
+  // Group `local` on one deployment per id (fake controls in its api_base), priced. Ollama's
+  // api_base has no /v1: the adapter appends /api/chat.
+  std::string config(const Deployments& deployments, const std::string& prefix = "ollama_chat") const {
+    return model_list(group_, deployments,
+                      [&](const std::string& id, const std::string& controls) {
+                        return "model: " + prefix + "/llama3.2, api_base: \"" + fake_deployment_root(fake_.port(), id, controls) +
+                               "\"" + kPrice;
+                      }) +
+           settings_yaml();
   }
 
-  // Group `local` on one deployment per id (fake controls in its api_base), priced.
-  std::string config(const std::vector<std::pair<std::string, std::string>>& deployments,
-                     const std::string& prefix = "ollama_chat", const std::string& extra_models = "",
-                     const std::string& router = "num_retries: 0") const {
-    std::string yaml = "model_list:\n";
-    for (const auto& [id, controls] : deployments) {
-      yaml += "  - model_name: local\n    litellm_params: {model: " + prefix + "/llama3.2, api_base: \"" + base(id, controls) +
-              "\"" + kPrice + "}\n    model_info: {id: " + id + "}\n";
-    }
-    return yaml + extra_models + "router_settings: {" + router + "}\ngeneral_settings: {master_key: " + kMasterKey +
-           "}\ntollgate_settings: {access_log: \"off\"}\n";
-  }
-
-  RecordedRequest last_request() const {
-    const auto all = fake_.requests();
-    EXPECT_FALSE(all.empty());
-    return all.empty() ? RecordedRequest{} : all.back();
-  }
-  json last_upstream_body() const { return json::parse(last_request().body); }
   // The last call reached deployment `id` (its controls, if any, between) at Ollama's chat path.
   void expect_chat_api(const std::string& id) const {
-    const std::string target = last_request().target;
+    const std::string target = last().target;
     EXPECT_TRUE(target.starts_with("/dep=" + id + "/")) << target;
     EXPECT_TRUE(target.ends_with("/api/chat")) << target;
     EXPECT_EQ(target.find("/v1"), std::string::npos) << target;
   }
-
-  FakeProvider fake_;
 };
-
-json chat(json messages, json extra = json::object()) {
-  json body = {{"model", "local"}, {"messages", std::move(messages)}};
-  body.update(extra);
-  return body;
-}
-
-json user(const std::string& text) { return {{"role", "user"}, {"content", text}}; }
 
 TEST_F(OllamaTest, PlainChatIsTranslatedBothWaysAndPriced) {
   Gateway gw(config({{"a", ""}}));
@@ -81,7 +57,7 @@ TEST_F(OllamaTest, PlainChatIsTranslatedBothWaysAndPriced) {
   EXPECT_NEAR(std::stod(r.header("x-litellm-response-cost")), kDefaultCost, 1e-12);
 
   expect_chat_api("a");
-  const RecordedRequest sent = last_request();
+  const RecordedRequest sent = last();
   EXPECT_EQ(sent.headers.count("authorization"), 0u) << "a local Ollama gets no key";
   const json body = json::parse(sent.body);
   EXPECT_EQ(body["model"], "llama3.2");
@@ -188,9 +164,7 @@ TEST_F(OllamaTest, ModelNotFoundIsA404AndFallsBack) {
   EXPECT_EQ(missing.json()["error"]["message"], "model \"llama3.2\" not found, try pulling it first");
   expect_chat_api("a");
 
-  Gateway with_fallback(config({{"a", "status=404"}}, "ollama_chat",
-                               "  - model_name: backup\n    litellm_params: {model: openai/x, mock_response: \"from the fallback\"}\n",
-                               "num_retries: 0, fallbacks: [{local: [backup]}]"));
+  Gateway with_fallback(with_mock_fallback(config({{"a", "status=404"}}), "fallbacks", "local", "backup"));
   HttpResponse served = with_fallback.post("/v1/chat/completions", chat({user("Hi")}).dump());
   ASSERT_EQ(served.status, 200u) << served.body;
   EXPECT_EQ(served.json()["choices"][0]["message"]["content"], "from the fallback");
@@ -234,17 +208,16 @@ TEST(OllamaAuthTest, AKeyedDeploymentSendsBearerAndAWrongKeyIsAnAuthenticationEr
   FakeProvider keyed(FakeProviderOptions{.require_api_key = "sk-ollama"});
   keyed.start();
   auto yaml = [&](const std::string& key) {
-    return "model_list:\n  - model_name: local\n    litellm_params: {model: ollama_chat/llama3.2, api_base: \"http://127.0.0.1:" +
-           std::to_string(keyed.port()) + "/dep=k\", api_key: " + key + "}\nrouter_settings: {num_retries: 0}\n" +
-           "general_settings: {master_key: " + kMasterKey + "}\ntollgate_settings: {access_log: \"off\"}\n";
+    return "model_list:\n  - model_name: local\n    litellm_params: {model: ollama_chat/llama3.2, api_base: \"" +
+           fake_deployment_root(keyed.port(), "k") + "\", api_key: " + key + "}\n" + settings_yaml();
   };
   Gateway gw(yaml("sk-ollama"));
-  HttpResponse ok = gw.post("/v1/chat/completions", chat({user("Hi")}).dump());
+  HttpResponse ok = gw.post("/v1/chat/completions", chat_body("local", {user("Hi")}).dump());
   ASSERT_EQ(ok.status, 200u) << ok.body;
   EXPECT_EQ(keyed.requests().back().headers.at("authorization"), "Bearer sk-ollama");
 
   Gateway wrong(yaml("sk-wrong"));
-  HttpResponse denied = wrong.post("/v1/chat/completions", chat({user("Hi")}).dump());
+  HttpResponse denied = wrong.post("/v1/chat/completions", chat_body("local", {user("Hi")}).dump());
   EXPECT_EQ(denied.status, 401u) << denied.body;
   EXPECT_EQ(denied.json()["error"]["message"], "unauthorized");
 }

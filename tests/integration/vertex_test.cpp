@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "integration/gateway_fixture.hpp"
+#include "integration/vendor_fixture.hpp"
 #include "support/fake_google_auth.hpp"
 
 namespace tollgate::testing {
@@ -19,11 +19,9 @@ const RsaKeyPair& keys() {
   return pair;
 }
 
-class VertexTest : public ::testing::Test {
+class VertexTest : public VendorTest {
  protected:
-  VertexTest() : fake_(FakeProviderOptions{.google_public_key_pem = keys().public_pem}) { fake_.start(); }
-
-  std::string root() const { return "http://127.0.0.1:" + std::to_string(fake_.port()); }
+  VertexTest() : VendorTest("vx", FakeProviderOptions{.google_public_key_pem = keys().public_pem}) {}
 
   // A service-account JSON whose token_uri is the fake's (`token_controls` e.g. "/expires_in=60").
   std::string account(const std::string& private_pem, const std::string& token_controls = "") const {
@@ -31,7 +29,7 @@ class VertexTest : public ::testing::Test {
                 {"project_id", "proj-from-key"},
                 {"private_key", private_pem},
                 {"client_email", "svc@proj.iam.gserviceaccount.com"},
-                {"token_uri", root() + token_controls + "/token"}}
+                {"token_uri", fake_root(fake_.port()) + token_controls + "/token"}}
         .dump();
   }
   std::string account_file(const std::string& text) const {
@@ -41,12 +39,14 @@ class VertexTest : public ::testing::Test {
   }
   // Group `vx`: one Vertex deployment whose api_base points at the fake (controls in its path).
   std::string config(const std::string& credentials, const std::string& controls = "", const std::string& params = "") const {
-    std::string base = root() + "/dep=a";
-    if (!controls.empty()) base += "/" + controls;
-    return "model_list:\n  - model_name: vx\n    litellm_params: {model: vertex_ai/gemini-1.5-pro, api_base: \"" + base +
-           "\", vertex_project: my-proj, vertex_location: europe-west4, vertex_credentials: " + credentials + params +
-           "}\n    model_info: {id: a}\nrouter_settings: {num_retries: 0}\ngeneral_settings: {master_key: " + kMasterKey +
-           "}\ntollgate_settings: {access_log: \"off\"}\n";
+    return model_list(group_, {{"a", controls}},
+                      [&](const std::string& id, const std::string& path_controls) {
+                        return "model: vertex_ai/gemini-1.5-pro, api_base: \"" +
+                               fake_deployment_root(fake_.port(), id, path_controls) +
+                               "\", vertex_project: my-proj, vertex_location: europe-west4, vertex_credentials: " +
+                               credentials + params;
+                      }) +
+           settings_yaml();
   }
   std::vector<RecordedRequest> vertex_calls() const {
     std::vector<RecordedRequest> out;
@@ -55,17 +55,14 @@ class VertexTest : public ::testing::Test {
     }
     return out;
   }
+  // One user message.
+  json chat(const std::string& text, const json& extra = json::object()) const {
+    return VendorTest::chat(json::array({user(text)}), extra);
+  }
 
   TempDir dir_{"tollgate-vertex"};
   mutable int files_ = 0;
-  FakeProvider fake_;
 };
-
-json chat(const std::string& text, json extra = json::object()) {
-  json body = {{"model", "vx"}, {"messages", json::array({{{"role", "user"}, {"content", text}}})}};
-  body.update(extra);
-  return body;
-}
 
 TEST_F(VertexTest, TokenIsFetchedOnceAndReusedAcrossCalls) {
   Gateway gw(config(account_file(account(keys().private_pem)), "prompt_tokens=1000/completion_tokens=100",

@@ -10,10 +10,6 @@ namespace {
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 
-constexpr int kDefaultPromptTokens = 11;
-constexpr int kDefaultCompletionTokens = 7;
-constexpr std::string_view kToolInput = R"({"location":"Paris"})";
-
 const char* error_type(unsigned status) {
   switch (status) {
     case 400: return "invalid_request_error";
@@ -27,12 +23,7 @@ const char* error_type(unsigned status) {
   }
 }
 
-FakeReply error(unsigned status, std::string_view message) {
-  FakeReply r;
-  r.status = status;
-  r.body = anthropic_error_body(status, message);
-  return r;
-}
+FakeReply error(unsigned status, std::string_view message) { return fake_error(status, anthropic_error_body(status, message)); }
 
 // What Anthropic refuses with a 400 that a translator is most likely to produce; empty when fine.
 std::string request_problem(const json& body) {
@@ -108,12 +99,7 @@ FakeReply plan_anthropic(const FakeRequest& request, const FakeControls& c, cons
     return error(401, "invalid x-api-key");
   }
   if (request.anthropic_version.empty()) return error(400, "anthropic-version: header is required");
-  if (c.status) {
-    FakeReply r;
-    r.status = *c.status;
-    r.body = c.error_body ? *c.error_body : anthropic_error_body(*c.status, *c.status == 529 ? "Overloaded" : "fake error");
-    return r;
-  }
+  if (c.status) return status_reply(c, anthropic_error_body(*c.status, *c.status == 529 ? "Overloaded" : "fake error"));
   if (!body_ok) return error(400, "There was an error parsing the body.");
   if (const std::string problem = request_problem(body); !problem.empty()) return error(400, problem);
 
@@ -121,8 +107,8 @@ FakeReply plan_anthropic(const FakeRequest& request, const FakeControls& c, cons
   const std::string model = body["model"];
   const std::string text = c.content ? *c.content : std::string(kFakeDefaultContent);
   const std::optional<std::string> tool = tool_to_call(body);
-  const int prompt = c.prompt_tokens.value_or(kDefaultPromptTokens);
-  const int output = c.completion_tokens.value_or(kDefaultCompletionTokens);
+  const int prompt = c.prompt_tokens.value_or(kFakeDefaultPromptTokens);
+  const int output = c.completion_tokens.value_or(kFakeDefaultCompletionTokens);
   ojson usage;
   usage["input_tokens"] = std::max(0, prompt - c.cached_tokens - c.cache_creation_tokens);
   usage["cache_creation_input_tokens"] = c.cache_creation_tokens;
@@ -137,7 +123,7 @@ FakeReply plan_anthropic(const FakeRequest& request, const FakeControls& c, cons
       block["type"] = "tool_use";
       block["id"] = "toolu_fake_" + std::to_string(request.seq);
       block["name"] = *tool;
-      block["input"] = ojson::parse(kToolInput);
+      block["input"] = ojson::parse(kFakeToolArguments);
     } else {
       block["type"] = "text";
       block["text"] = text;
@@ -181,11 +167,7 @@ FakeReply plan_anthropic(const FakeRequest& request, const FakeControls& c, cons
   r.events.push_back(sse("content_block_start", block_start));
   r.events.push_back(sse("ping", {{"type", "ping"}}));
   // The text (or the tool's input JSON) in `chunks` pieces.
-  const std::string whole = tool ? std::string(kToolInput) : text;
-  const int pieces = std::max(1, c.chunks);
-  const std::size_t step = (whole.size() + pieces - 1) / pieces;
-  for (std::size_t at = 0; at < whole.size(); at += step) {
-    const std::string part = whole.substr(at, step);
+  for (const std::string& part : split_even(tool ? kFakeToolArguments : std::string_view(text), c.chunks)) {
     ojson delta = tool ? ojson{{"type", "input_json_delta"}, {"partial_json", part}} : ojson{{"type", "text_delta"}, {"text", part}};
     r.events.push_back(sse("content_block_delta", {{"type", "content_block_delta"}, {"index", 0}, {"delta", delta}}));
   }
@@ -194,10 +176,7 @@ FakeReply plan_anthropic(const FakeRequest& request, const FakeControls& c, cons
                                            {"delta", {{"stop_reason", stop_reason}, {"stop_sequence", nullptr}}},
                                            {"usage", {{"output_tokens", output}}}}));
   r.events.push_back(sse("message_stop", {{"type", "message_stop"}}));
-  if (c.disconnect_after) {
-    r.events.resize(std::min<std::size_t>(r.events.size(), static_cast<std::size_t>(3 + *c.disconnect_after)));
-    r.cut = true;
-  }
+  cut_after(r, c.disconnect_after, 3);  // counted after message_start, content_block_start and ping
   return r;
 }
 

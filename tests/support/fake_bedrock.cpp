@@ -15,15 +15,9 @@ using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 namespace bedrock = providers::bedrock;
 
-constexpr int kDefaultPromptTokens = 11;
-constexpr int kDefaultCompletionTokens = 7;
-constexpr std::string_view kToolInput = R"({"location":"Paris"})";
-
 FakeReply aws_error(unsigned status, std::string_view type, std::string_view message) {
-  FakeReply r;
-  r.status = status;
+  FakeReply r = fake_error(status, ojson{{"message", message}}.dump());
   r.headers.emplace_back("x-amzn-errortype", std::string(type) + ":http://internal.amazon.com/coral/com.amazon.bedrock/");
-  r.body = ojson{{"message", message}}.dump();
   return r;
 }
 
@@ -202,8 +196,8 @@ FakeReply plan_bedrock(const FakeRequest& request, const FakeControls& c, const 
 
   const std::string text = c.content.value_or(std::string(kFakeDefaultContent));
   const std::optional<std::string> tool = tool_to_call(body);
-  const int prompt = c.prompt_tokens.value_or(kDefaultPromptTokens);
-  const int output = c.completion_tokens.value_or(kDefaultCompletionTokens);
+  const int prompt = c.prompt_tokens.value_or(kFakeDefaultPromptTokens);
+  const int output = c.completion_tokens.value_or(kFakeDefaultCompletionTokens);
   ojson usage;
   usage["inputTokens"] = std::max(0, prompt - c.cached_tokens);
   usage["outputTokens"] = output;
@@ -214,7 +208,7 @@ FakeReply plan_bedrock(const FakeRequest& request, const FakeControls& c, const 
 
   FakeReply r;
   if (std::string_view(request.target).ends_with("/converse")) {
-    ojson block = tool ? ojson{{"toolUse", {{"toolUseId", tool_id}, {"name", *tool}, {"input", ojson::parse(kToolInput)}}}}
+    ojson block = tool ? ojson{{"toolUse", {{"toolUseId", tool_id}, {"name", *tool}, {"input", ojson::parse(kFakeToolArguments)}}}}
                        : ojson{{"text", text}};
     ojson out;
     out["output"] = {{"message", {{"role", "assistant"}, {"content", ojson::array({block})}}}};
@@ -233,11 +227,7 @@ FakeReply plan_bedrock(const FakeRequest& request, const FakeControls& c, const 
     events.emplace_back("contentBlockStart",
                         ojson{{"contentBlockIndex", 0}, {"start", {{"toolUse", {{"toolUseId", tool_id}, {"name", *tool}}}}}}.dump());
   }
-  const std::string whole = tool ? std::string(kToolInput) : text;
-  const int pieces = std::max(1, c.chunks);
-  const std::size_t step = (whole.size() + pieces - 1) / pieces;
-  for (std::size_t at = 0; at < whole.size(); at += step) {
-    const std::string part = whole.substr(at, step);
+  for (const std::string& part : split_even(tool ? kFakeToolArguments : std::string_view(text), c.chunks)) {
     ojson delta = tool ? ojson{{"toolUse", {{"input", part}}}} : ojson{{"text", part}};
     events.emplace_back("contentBlockDelta", ojson{{"contentBlockIndex", 0}, {"delta", delta}, {"p", "abc"}}.dump());
   }
@@ -255,10 +245,7 @@ FakeReply plan_bedrock(const FakeRequest& request, const FakeControls& c, const 
     if (c.malformed_at && n == *c.malformed_at) frame[frame.size() - 1] ^= 0x5a;  // the message CRC no longer matches
     r.events.push_back(std::move(frame));
   }
-  if (c.disconnect_after) {
-    r.events.resize(std::min<std::size_t>(r.events.size(), static_cast<std::size_t>(1 + *c.disconnect_after)));
-    r.cut = true;
-  }
+  cut_after(r, c.disconnect_after, 1);  // counted after messageStart
   return r;
 }
 

@@ -11,9 +11,6 @@ namespace {
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 
-constexpr int kDefaultPromptTokens = 11;
-constexpr int kDefaultCompletionTokens = 7;
-
 const char* status_name(unsigned status) {
   switch (status) {
     case 400: return "INVALID_ARGUMENT";
@@ -27,12 +24,7 @@ const char* status_name(unsigned status) {
   }
 }
 
-FakeReply error(unsigned status, std::string_view message) {
-  FakeReply r;
-  r.status = status;
-  r.body = gemini_error_body(status, message);
-  return r;
-}
+FakeReply error(unsigned status, std::string_view message) { return fake_error(status, gemini_error_body(status, message)); }
 
 std::string unknown_name(const std::string& name, const std::string& where) {
   return "Invalid JSON payload received. Unknown name \"" + name + "\"" + (where.empty() ? "" : " at '" + where + "'") +
@@ -176,18 +168,15 @@ FakeReply plan_gemini(const FakeRequest& request, const FakeControls& c, const j
     return error(400, "fake: stream calls must ask for alt=sse (the default is a JSON array)");
   }
   if (c.status) {
-    FakeReply r;
-    r.status = *c.status;
-    r.body = c.error_body ? *c.error_body : gemini_error_body(*c.status, *c.status == 429 ? "Resource has been exhausted (e.g. check quota)." : "fake error");
-    return r;
+    return status_reply(c, gemini_error_body(*c.status, *c.status == 429 ? "Resource has been exhausted (e.g. check quota)." : "fake error"));
   }
   if (!body_ok) return error(400, "Invalid JSON payload received.");
   if (const std::string problem = request_problem(body); !problem.empty()) return error(400, problem);
 
   const std::string model(path.substr(path.rfind('/') + 1, path.rfind(':') - path.rfind('/') - 1));
   const std::string id = "gemini_fake_" + std::to_string(request.seq);
-  const int prompt = c.prompt_tokens.value_or(kDefaultPromptTokens);
-  const int output = c.completion_tokens.value_or(kDefaultCompletionTokens);
+  const int prompt = c.prompt_tokens.value_or(kFakeDefaultPromptTokens);
+  const int output = c.completion_tokens.value_or(kFakeDefaultCompletionTokens);
   ojson usage;
   usage["promptTokenCount"] = prompt;
   usage["candidatesTokenCount"] = std::max(0, output - c.reasoning_tokens);
@@ -223,7 +212,7 @@ FakeReply plan_gemini(const FakeRequest& request, const FakeControls& c, const j
     return r;
   }
   const std::optional<std::string> fn = function_to_call(body);
-  const ojson call_part = {{"functionCall", {{"name", fn.value_or("")}, {"args", {{"location", "Paris"}}}}}};
+  const ojson call_part = {{"functionCall", {{"name", fn.value_or("")}, {"args", ojson::parse(kFakeToolArguments)}}}};
   const std::string text = c.content ? *c.content : std::string(kFakeDefaultContent);
   if (!stream) {
     r.body = (fn ? response(ojson::array({call_part}), "STOP", usage) : response(ojson::array({{{"text", text}}}), "STOP", usage)).dump();
@@ -235,21 +224,14 @@ FakeReply plan_gemini(const FakeRequest& request, const FakeControls& c, const j
   if (fn) {
     r.events.push_back(event(response(ojson::array({call_part}), "STOP", usage)));
   } else {
-    const int pieces = std::max(1, c.chunks);
-    const std::size_t step = (text.size() + pieces - 1) / pieces;
-    for (std::size_t at = 0; at < text.size(); at += step) {
-      const bool last = at + step >= text.size();
-      r.events.push_back(event(response(ojson::array({{{"text", text.substr(at, step)}}}), last ? "STOP" : nullptr,
-                                        last ? usage : running)));
+    const std::vector<std::string> pieces = split_even(text, c.chunks);
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      const bool last = i + 1 == pieces.size();
+      r.events.push_back(event(response(ojson::array({{{"text", pieces[i]}}}), last ? "STOP" : nullptr, last ? usage : running)));
     }
   }
-  if (c.malformed_at && *c.malformed_at >= 1 && static_cast<std::size_t>(*c.malformed_at) <= r.events.size()) {
-    r.events[*c.malformed_at - 1] = "data: {this is not json\r\n\r\n";
-  }
-  if (c.disconnect_after) {
-    r.events.resize(std::min<std::size_t>(r.events.size(), static_cast<std::size_t>(std::max(0, *c.disconnect_after))));
-    r.cut = true;
-  }
+  spoil_event(r, c.malformed_at, 0, "data: {this is not json\r\n\r\n");
+  cut_after(r, c.disconnect_after, 0);
   return r;
 }
 

@@ -34,10 +34,7 @@ std::string bio_text(BIO* bio) {
 }
 
 FakeReply oauth_error(std::string_view description) {
-  FakeReply r;
-  r.status = 400;
-  r.body = json{{"error", "invalid_grant"}, {"error_description", description}}.dump();
-  return r;
+  return fake_error(400, json{{"error", "invalid_grant"}, {"error_description", description}}.dump());
 }
 
 // application/x-www-form-urlencoded value of `name` in `body`, percent-decoded.
@@ -115,25 +112,20 @@ std::optional<FakeExchange> FakeGoogleAuth::plan(const FakeRequest& request) {
   const bool token = target.path == "/token";
   const bool vertex = target.path.find("/publishers/google/models/") != std::string::npos;
   if (!token && !vertex) return std::nullopt;
+  const FakeCall call = read_fake_call(request, /*body_controls=*/!token);
   FakeExchange ex;
-  json body = request.body.empty() ? json() : json::parse(request.body, nullptr, false);
-  const bool body_ok = !body.is_discarded();
-  if (!body_ok) body = json();
-  ex.controls = parse_fake_controls(target.controls, token ? json() : body);
+  ex.controls = call.controls;
   if (token) {
     ex.reply = token_reply(request, target.controls);
   } else if (!target.path.starts_with("/v1/projects/") || target.path.find("/locations/") == std::string::npos) {
-    ex.reply.status = 404;
-    ex.reply.body = gemini_error_body(404, "fake: not a Vertex AI model path: " + target.path);
+    ex.reply = fake_error(404, gemini_error_body(404, "fake: not a Vertex AI model path: " + target.path));
   } else if (!valid(request.authorization)) {
-    ex.reply.status = 401;
-    ex.reply.body = gemini_error_body(401, "Request had invalid authentication credentials. Expected OAuth 2 access token, "
-                                           "login cookie or other valid authentication credential.");
+    ex.reply = fake_error(401, gemini_error_body(401, "Request had invalid authentication credentials. Expected OAuth 2 "
+                                                      "access token, login cookie or other valid authentication credential."));
   } else {
-    ex.reply = plan_gemini(request, ex.controls, body, body_ok, target.path, target.query, "", /*bearer_ok=*/true);
+    ex.reply = plan_gemini(request, ex.controls, call.body, call.body_ok, target.path, target.query, "", /*bearer_ok=*/true);
   }
-  ex.reply.headers.emplace_back("x-request-id", "req_fake_" + std::to_string(request.seq));
-  if (ex.controls.retry_after) ex.reply.headers.emplace_back("retry-after", std::to_string(*ex.controls.retry_after));
+  add_fake_headers(ex.reply, request, ex.controls);
   return ex;
 }
 

@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "support/fake_openai.hpp"
+#include "support/fake_exchange.hpp"
 
 namespace tollgate::testing {
 

@@ -11,18 +11,13 @@ namespace {
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 
-constexpr int kDefaultPromptTokens = 11;
-constexpr int kDefaultCompletionTokens = 7;
 constexpr std::string_view kCreatedAt = "2024-07-22T20:33:28.123648Z";
 constexpr std::array<std::string_view, 8> kKnownMembers{"model", "messages", "stream", "tools",
                                                         "format", "options", "keep_alive", "think"};
 
-FakeReply error(unsigned status, std::string_view message) {
-  FakeReply r;
-  r.status = status;
-  r.body = json{{"error", message}}.dump();
-  return r;
-}
+std::string error_body(std::string_view message) { return json{{"error", message}}.dump(); }
+
+FakeReply error(unsigned status, std::string_view message) { return fake_error(status, error_body(message)); }
 
 std::string message_problem(const json& m, std::size_t i) {
   const std::string at = "messages[" + std::to_string(i) + "]";
@@ -108,7 +103,7 @@ ojson message(std::string_view content, const std::optional<std::string>& tool) 
   m["content"] = content;
   if (tool) {
     ojson call;
-    call["function"] = {{"name", *tool}, {"arguments", {{"location", "Paris"}}}};
+    call["function"] = {{"name", *tool}, {"arguments", ojson::parse(kFakeToolArguments)}};
     m["tool_calls"] = ojson::array({call});
   }
   return m;
@@ -135,18 +130,16 @@ FakeReply plan_ollama(const FakeRequest& request, const FakeControls& c, const j
   }
   const std::string model = body.is_object() ? body.value("model", "") : "";
   if (c.status) {
-    FakeReply r = error(*c.status, *c.status == 404 ? "model \"" + model + "\" not found, try pulling it first"
-                                                    : "fake error " + std::to_string(*c.status));
-    if (c.error_body) r.body = *c.error_body;
-    return r;
+    return status_reply(c, error_body(*c.status == 404 ? "model \"" + model + "\" not found, try pulling it first"
+                                                       : "fake error " + std::to_string(*c.status)));
   }
   if (!body_ok) return error(400, "invalid character in request body");
   if (const std::string problem = request_problem(body); !problem.empty()) return error(400, problem);
 
   const std::string text = c.content ? *c.content : std::string(kFakeDefaultContent);
   const std::optional<std::string> tool = tool_to_call(body);
-  const int prompt = c.prompt_tokens.value_or(kDefaultPromptTokens);
-  const int output = c.completion_tokens.value_or(kDefaultCompletionTokens);
+  const int prompt = c.prompt_tokens.value_or(kFakeDefaultPromptTokens);
+  const int output = c.completion_tokens.value_or(kFakeDefaultCompletionTokens);
 
   FakeReply r;
   if (!body.value("stream", true)) {  // Ollama streams unless told not to
@@ -165,11 +158,9 @@ FakeReply plan_ollama(const FakeRequest& request, const FakeControls& c, const j
     line["done"] = false;
     r.events.push_back(line.dump() + "\n");
   } else {
-    const int pieces = std::max(1, c.chunks);
-    const std::size_t step = std::max<std::size_t>(1, (text.size() + pieces - 1) / pieces);
-    for (std::size_t at = 0; at < text.size(); at += step) {
+    for (const std::string& piece : split_even(text, c.chunks)) {
       ojson line = base_line(model);
-      line["message"] = message(text.substr(at, step), std::nullopt);
+      line["message"] = message(piece, std::nullopt);
       line["done"] = false;
       r.events.push_back(line.dump() + "\n");
     }
@@ -178,18 +169,10 @@ FakeReply plan_ollama(const FakeRequest& request, const FakeControls& c, const j
   last["message"] = message("", std::nullopt);
   add_counts(last, prompt, output);
   r.events.push_back(last.dump() + "\n");
-  if (c.malformed_at && *c.malformed_at >= 1 && static_cast<std::size_t>(*c.malformed_at) <= r.events.size()) {
-    r.events[static_cast<std::size_t>(*c.malformed_at) - 1] = "{this is not json\n";
-  }
-  if (c.error_at && *c.error_at >= 1 && static_cast<std::size_t>(*c.error_at) <= r.events.size()) {
-    // Ollama reports a failure after the headers as one error line, then ends the response.
-    r.events.resize(static_cast<std::size_t>(*c.error_at));
-    r.events.back() = json{{"error", "an error was encountered while running the model: unexpected EOF"}}.dump() + "\n";
-  }
-  if (c.disconnect_after && *c.disconnect_after >= 0) {
-    r.events.resize(std::min(r.events.size(), static_cast<std::size_t>(*c.disconnect_after)));
-    r.cut = true;
-  }
+  spoil_event(r, c.malformed_at, 0, "{this is not json\n");
+  // Ollama reports a failure after the headers as one error line, then ends the response.
+  end_with_event(r, c.error_at, 0, error_body("an error was encountered while running the model: unexpected EOF") + "\n");
+  cut_after(r, c.disconnect_after, 0);
   return r;
 }
 

@@ -24,7 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/fake_openai.hpp"
+#include "support/fake_exchange.hpp"
 
 namespace tollgate::testing {
 

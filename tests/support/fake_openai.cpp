@@ -20,9 +20,6 @@ using ojson = nlohmann::ordered_json;
 
 constexpr std::string_view kDone = "data: [DONE]\n\n";
 constexpr std::string_view kMalformed = "data: {this is not json\n\n";
-constexpr std::string_view kToolArguments = R"({"location":"Paris"})";
-constexpr int kDefaultPromptTokens = 11;
-constexpr int kDefaultCompletionTokens = 7;
 constexpr int kMaxChoices = 16;
 
 // Everything a completion-style reply needs, resolved once from the request and the controls.
@@ -53,19 +50,13 @@ FakeReply json_reply(const ojson& body) {
 }
 
 FakeReply error_reply(unsigned status, std::string_view message) {
-  FakeReply r;
-  r.status = status;
-  r.body = openai_error_body(status, message);
-  return r;
+  return fake_error(status, openai_error_body(status, message));
 }
 
 // OpenAI's answer to a path it does not serve: 404, but an invalid_request_error without a code.
 FakeReply unknown_url_reply(std::string_view method, std::string_view path) {
-  FakeReply r;
-  r.status = 404;
-  r.body = openai_error_body(404, "Invalid URL (" + std::string(method) + " " + std::string(path) + ")",
-                             "invalid_request_error", std::nullopt);
-  return r;
+  return fake_error(404, openai_error_body(404, "Invalid URL (" + std::string(method) + " " + std::string(path) + ")",
+                                           "invalid_request_error", std::nullopt));
 }
 
 // Splits into exactly `pieces` parts of about equal size, never inside a UTF-8 sequence.
@@ -113,9 +104,9 @@ Shape make_shape(const json& body, const FakeControls& c, std::string id_prefix,
     s.tool_name = std::move(name);
   }
   s.content = c.content.value_or(std::string(kFakeDefaultContent));
-  s.prompt_tokens = c.prompt_tokens.value_or(kDefaultPromptTokens);
-  const std::string_view produced = s.tool_name ? kToolArguments : std::string_view(s.content);
-  const int per_choice = (c.content || s.tool_name) ? text_tokens(produced) : kDefaultCompletionTokens;
+  s.prompt_tokens = c.prompt_tokens.value_or(kFakeDefaultPromptTokens);
+  const std::string_view produced = s.tool_name ? kFakeToolArguments : std::string_view(s.content);
+  const int per_choice = (c.content || s.tool_name) ? text_tokens(produced) : kFakeDefaultCompletionTokens;
   s.completion_tokens = c.completion_tokens.value_or(per_choice * s.n);
   s.cached_tokens = c.cached_tokens;
   s.reasoning_tokens = c.reasoning_tokens;
@@ -148,7 +139,7 @@ FakeReply chat_reply(const Shape& s) {
       ojson call;
       call["id"] = tool_call_id(s, i);
       call["type"] = "function";
-      call["function"] = {{"name", *s.tool_name}, {"arguments", kToolArguments}};
+      call["function"] = {{"name", *s.tool_name}, {"arguments", kFakeToolArguments}};
       message["tool_calls"] = ojson::array({call});
     } else {
       message["content"] = s.content;
@@ -221,7 +212,7 @@ ojson piece_delta(const Shape& s, const std::string& piece) {
 std::vector<std::string> chat_stream(const Shape& s, int chunks) {
   std::vector<std::string> events;
   events.push_back(chat_event(s, [&](int i) { return role_delta(s, i); }, nullptr));
-  for (const std::string& piece : split_utf8(s.tool_name ? kToolArguments : s.content, chunks))
+  for (const std::string& piece : split_utf8(s.tool_name ? kFakeToolArguments : s.content, chunks))
     events.push_back(chat_event(s, [&](int) { return piece_delta(s, piece); }, nullptr));
   const char* finish = s.tool_name ? "tool_calls" : "stop";
   events.push_back(chat_event(s, [](int) { return ojson::object(); }, finish));
@@ -386,23 +377,10 @@ FakeReply models_reply() {
 // ---- faults and routing ------------------------------------------------------------------------
 
 void apply_stream_faults(FakeReply& r, const FakeControls& c, std::size_t lead) {
-  if (c.malformed_at && *c.malformed_at >= 1) {
-    const std::size_t at = lead + static_cast<std::size_t>(*c.malformed_at) - 1;
-    if (at < r.events.size()) r.events[at] = kMalformed;
-  }
-  if (c.error_at && *c.error_at >= 1) {
-    // OpenAI's in-stream error: event N is `data: {"error":{...}}` (error_body when given), and
-    // the stream ends after it.
-    const std::size_t at = lead + static_cast<std::size_t>(*c.error_at) - 1;
-    if (at < r.events.size()) {
-      r.events.resize(at + 1);
-      r.events[at] = "data: " + c.error_body.value_or(openai_error_body(500, "fake error in stream")) + "\n\n";
-    }
-  }
-  if (c.disconnect_after && *c.disconnect_after >= 0) {
-    r.events.resize(std::min(r.events.size(), lead + static_cast<std::size_t>(*c.disconnect_after)));
-    r.cut = true;
-  }
+  spoil_event(r, c.malformed_at, lead, kMalformed);
+  // OpenAI's in-stream error: `data: {"error":{...}}` (error_body when given).
+  end_with_event(r, c.error_at, lead, "data: " + c.error_body.value_or(openai_error_body(500, "fake error in stream")) + "\n\n");
+  cut_after(r, c.disconnect_after, lead);
 }
 
 FakeReply completions_endpoint(const json& body, const FakeControls& c, std::uint64_t seq, bool chat) {
@@ -446,12 +424,12 @@ std::string azure_as_openai_path(const std::string& path) {
 }  // namespace
 
 FakeExchange plan_exchange(const FakeRequest& req, std::string_view required_api_key) {
+  const FakeCall call = read_fake_call(req);
+  const FakeTarget& target = call.target;
+  const json& body = call.body;
+  const bool body_ok = call.body_ok;
   FakeExchange ex;
-  const FakeTarget target = split_fake_target(req.target);
-  json body = req.body.empty() ? json() : json::parse(req.body, nullptr, false);
-  const bool body_ok = !body.is_discarded();
-  if (!body_ok) body = json();
-  ex.controls = parse_fake_controls(target.controls, body);
+  ex.controls = call.controls;
   const FakeControls& c = ex.controls;
 
   FakeReply& r = ex.reply;
@@ -467,8 +445,7 @@ FakeExchange plan_exchange(const FakeRequest& req, std::string_view required_api
              req.api_key != required_api_key) {
     r = error_reply(401, "Incorrect API key provided.");
   } else if (c.status) {
-    r.status = *c.status;
-    r.body = c.error_body ? *c.error_body : openai_error_body(*c.status, "fake error " + std::to_string(*c.status));
+    r = status_reply(c, openai_error_body(*c.status, "fake error " + std::to_string(*c.status)));
   } else if (c.garbage) {
     r.content_type = "text/html";
     r.body = "<html>oops";
@@ -482,8 +459,7 @@ FakeExchange plan_exchange(const FakeRequest& req, std::string_view required_api
     r = route(req, target.path, body, c, body_ok);
   }
   if (!r.stream && c.disconnect_after) r.cut = true;
-  r.headers.emplace_back("x-request-id", "req_fake_" + std::to_string(req.seq));
-  if (c.retry_after) r.headers.emplace_back("retry-after", std::to_string(*c.retry_after));
+  add_fake_headers(r, req, c);
   return ex;
 }
 

@@ -1,28 +1,25 @@
 #pragma once
-// A loopback webhook receiver (Slack incoming-webhook stand-in) for alerting tests: plain HTTP on
-// 127.0.0.1, port 0, its own io_context and thread. Records every request it reads in full and
-// answers each with the next scripted status (200 once the script is used up), optionally after
-// a delay, with Slack's body "ok".
+// A loopback webhook receiver (Slack incoming-webhook stand-in) for alerting tests: a
+// FakeHttpServer (fake_http_server.hpp) on 127.0.0.1, port 0, that records every request it reads in
+// full and answers each with the next scripted status (200 once the script is used up), optionally
+// after a delay, with Slack's body "ok".
 //
 // Thread safety: all public members may be called from any thread. The destructor stops the server.
 #include <chrono>
-#include <cstdint>
-#include <memory>
+#include <deque>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include "support/fake_provider.hpp"
+#include "support/fake_http_server.hpp"
 
 namespace tollgate::testing {
 
-class FakeWebhook {
+class FakeWebhook : public FakeHttpServer {
  public:
   FakeWebhook();  // binds and starts
   ~FakeWebhook();
-  FakeWebhook(const FakeWebhook&) = delete;
-  FakeWebhook& operator=(const FakeWebhook&) = delete;
 
-  std::uint16_t port() const;
   /// "http://127.0.0.1:PORT" + path.
   std::string url(const std::string& path = "/services/T0/B0/secret") const;
 
@@ -31,12 +28,12 @@ class FakeWebhook {
   /// Waits this long before answering each request (0: at once).
   void set_delay(std::chrono::milliseconds delay);
 
-  std::vector<RecordedRequest> requests() const;
-  std::size_t request_count() const;
-
  private:
-  class Impl;
-  std::unique_ptr<Impl> impl_;
+  FakeExchange plan(const FakeRequest& request);
+
+  mutable std::mutex mu_;
+  std::deque<unsigned> script_;         // guarded by mu_
+  std::chrono::milliseconds delay_{0};  // guarded by mu_
 };
 
 }  // namespace tollgate::testing
