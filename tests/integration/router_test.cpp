@@ -138,10 +138,15 @@ TEST_F(RouterTest, FallbackGroupAnswersWhenTheGroupFails) {
   EXPECT_EQ(hits(), (Hits{"p", "b"}));
   EXPECT_EQ(header_int(r, "x-litellm-attempted-fallbacks"), 1);
   EXPECT_EQ(r.header("x-litellm-model-id"), "b");
-  const std::string metrics = gw_->get("/metrics", {}).body;
-  EXPECT_NE(metrics.find("litellm_deployment_successful_fallbacks_total{fallback_model=\"backup\",requested_model=\"primary\"} 1"),
-            std::string::npos)
-      << metrics;
+  // The client has its answer before the gateway records the attempt: wait for the record.
+  const std::string fallback_line =
+      "litellm_deployment_successful_fallbacks_total{fallback_model=\"backup\",requested_model=\"primary\"} 1";
+  std::string metrics;
+  EXPECT_TRUE(eventually([&] {
+    metrics = gw_->get("/metrics", {}).body;
+    return metrics.find(fallback_line) != std::string::npos;
+  }, 2s));
+  EXPECT_NE(metrics.find(fallback_line), std::string::npos) << metrics;
 }
 
 TEST_F(RouterTest, FallbackGroupRunsItsOwnRetries) {
@@ -292,8 +297,11 @@ TEST_F(RouterTest, MaxParallelRequestsSpillsOverToTheNextDeployment) {
   HttpResponse second = gw_->post("/v1/chat/completions", chat("g"));
   EXPECT_EQ(second.header("x-litellm-model-id"), "b");
   EXPECT_EQ(slow.get().header("x-litellm-model-id"), "a");
-  // The slot came back.
-  EXPECT_EQ(gw_->post("/v1/chat/completions", chat("g", {{"fake", {{"delay_headers_ms", 0}}}})).header("x-litellm-model-id"), "a");
+  // The slot came back (released just after the slow answer's last byte, so the next request may
+  // still find it taken for a moment).
+  EXPECT_TRUE(eventually([&] {
+    return gw_->post("/v1/chat/completions", chat("g", {{"fake", {{"delay_headers_ms", 0}}}})).header("x-litellm-model-id") == "a";
+  }, 2s));
 }
 
 TEST_F(RouterTest, StreamsFailOverBeforeTheFirstByte) {
@@ -304,7 +312,12 @@ TEST_F(RouterTest, StreamsFailOverBeforeTheFirstByte) {
   EXPECT_TRUE(s.done);
   EXPECT_FALSE(s.text.empty());
   EXPECT_EQ(hits(), (Hits{"a", "b"}));
-  const std::string metrics = gw_->get("/metrics", {}).body;
+  // The client has its last byte before the gateway records the attempt: wait for the record.
+  std::string metrics;
+  EXPECT_TRUE(eventually([&] {
+    metrics = gw_->get("/metrics", {}).body;
+    return metrics.find("litellm_llm_api_time_to_first_token_metric_count") != std::string::npos;
+  }, 2s));
   EXPECT_NE(metrics.find("litellm_llm_api_time_to_first_token_metric_count"), std::string::npos);
 }
 

@@ -241,6 +241,20 @@ TEST_F(PipelineTest, TheAnthropicFrontEndAnswersInItsOwnShape) {
   EXPECT_EQ(json::parse(refused->body())["type"], "error");
 }
 
+TEST_F(PipelineTest, TheLogStageCountsEachRequestUnderItsRequestedModel) {
+  start();
+  post("/v1/chat/completions", chat("primary"));
+  post("/v1/chat/completions", chat("primary"));
+  post("/v1/chat/completions", chat("refused"));
+  const std::string text = metrics_.render();
+  EXPECT_NE(text.find(R"(litellm_proxy_total_requests_metric_total{requested_model="primary",status_code="200"} 2)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(litellm_proxy_total_requests_metric_total{requested_model="refused",status_code="502"} 1)"),
+            std::string::npos);
+  EXPECT_NE(text.find(R"(litellm_proxy_failed_requests_metric_total{)"), std::string::npos);
+}
+
 class FixedCache final : public ResponseCache {
  public:
   std::optional<CachedAnswer> lookup(const CacheQuery& query) override {
