@@ -34,7 +34,7 @@ function row(key, target) {
   if (skipped) return { skipped: skipped.skipped };
   const bad = rs.filter((l) => !l.valid);
   const r = { rounds: rs, invalid: bad.length ? cell(bad.map((l) => `round ${l.round}: ${l.reason}`).join('; ')) : null };
-  for (const k of ['rps', 'p50_us', 'p99_us', 'chunks_per_s', 'rss_kib', 'hwm_kib', 'nginx_rss_kib', 'median_ms']) {
+  for (const k of ['rps', 'p50_us', 'p99_us', 'chunks_per_s', 'rss_kib', 'hwm_kib', 'nginx_rss_kib', 'median_ms', 'cpu_us_per_req']) {
     r[k] = median(rs.map((l) => l[k]));
   }
   r.hwm_kib = rs.reduce((m, l) => (l.hwm_kib > (m || 0) ? l.hwm_kib : m), null);
@@ -116,6 +116,9 @@ for (const sc of scenarios) {
         figs.push(`**TTFB added vs nginx**: p50 ${ok ? signedUs(r.p50_us - n.p50_us) : 'n/a'}, p99 ${ok ? signedUs(r.p99_us - n.p99_us) : 'n/a'}`);
       }
     }
+    if (t === 'tollgate' && r.cpu_us_per_req != null) {
+      figs.push(`gateway CPU ${Math.round(r.cpu_us_per_req)} µs per ${sc.kind === 'wrk' ? 'request' : 'stream'}`);
+    }
     p(`| ${sc.label} | ${t} | ${int(r.rps)} | ${us(r.p50_us)} | ${us(r.p99_us)} | ${figs.join('; ')} | ok |`);
     details.push(`- ${sc.label}, ${t}: rps ${r.rounds.map((l) => int(l.rps)).join(' / ')}`);
   }
@@ -130,6 +133,9 @@ p('- Streaming rows: rps = completed streams per second, p50/p99 = time from sen
   'mock sends (verified against the direct answer).');
 p('- A row is INVALID (and reported without numbers) when any of its runs had socket errors, non-2xx answers, ' +
   'a byte mismatch or no completed request; the harness then exits non-zero.');
+p('- Gateway CPU: user + system time of the tollgate process (every thread: io, spend writer, access log, ' +
+  'store) over a run, divided by the requests (or streams) it completed; median over the rounds. Steadier than ' +
+  'latency on a shared 2-core host, and what A/B comparisons of two builds should quote.');
 p('- Many open streams (10,000 concurrent slow streams): not measured yet.');
 p('- Compare ratios within one table, never absolute numbers from different runs or machines.');
 if (details.length) {
