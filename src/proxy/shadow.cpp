@@ -11,6 +11,10 @@
 namespace tollgate::proxy {
 namespace {
 
+// The most of a shadow call's answer kept for the hook; a longer stream is cut there (the relay
+// then abandons the upstream call as it does for a client that left).
+constexpr std::size_t kMaxRecordedBytes = 16u << 20;
+
 // An exchange with no client: records the answer a shadow call would have sent.
 class RecordingExchange final : public http::Exchange {
  public:
@@ -34,6 +38,7 @@ class RecordingExchange final : public http::Exchange {
     co_return true;
   }
   asio::awaitable<bool> write_chunk(std::string_view data) override {
+    if (body_.size() + data.size() > kMaxRecordedBytes) co_return false;
     body_ += data;
     co_return true;
   }
