@@ -114,6 +114,7 @@ asio::awaitable<bool> SpendWriter::Impl::write_segment(Segment& segment) {
       if (observer) observer->write_refused();
       journal.quarantine(segment.seq);
       pending.fetch_sub(std::min(segment.count, pending.load()), std::memory_order_relaxed);
+      report_queue();
       co_return true;
     }
     if (!r) {
@@ -127,11 +128,14 @@ asio::awaitable<bool> SpendWriter::Impl::write_segment(Segment& segment) {
     }
     stored += *r;
   }
-  if (observer) observer->stored(stored);
   if (write_failing) log->info("msg=\"spend writes succeed again\"");
   write_failing = false;
   journal.remove(segment.seq);
+  // Counted as written and taken off the queue depth back to back, so the two gauges' sum (what a
+  // reader checks: stored or queued, never neither nor both) is off for no longer than two calls.
+  if (observer) observer->stored(stored);
   pending.fetch_sub(std::min(segment.count, pending.load()), std::memory_order_relaxed);
+  report_queue();
   co_return true;
 }
 
